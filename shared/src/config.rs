@@ -1,0 +1,428 @@
+//! Everything the functions and the local server read from the environment, in one struct.
+//!
+//! `Config::from_env()` is what a Lambda cold start calls; `Config::from_lookup` takes any
+//! lookup function so tests pass a map instead of mutating the process environment.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use url::Url;
+
+use crate::redirect_uri::RedirectUri;
+use crate::scope::Scope;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{name} is required")]
+    Missing { name: &'static str },
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where the stores keep their data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// In-process maps: the local server's default and the fast unit tests' store.
+    Memory,
+    /// DynamoDB, at the SDK's regional endpoint or at `endpoint` (dynalite, moto, DynamoDB Local).
+    DynamoDb { endpoint: Option<String> },
+}
+
+/// The DynamoDB table of each concern; separate tables so that each function's IAM policy
+/// names only what it touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub clients: String,
+    pub authorization_codes: String,
+    pub refresh_tokens: String,
+    pub revocations: String,
+    pub directory: String,
+    pub alta_data: String,
+}
+
+impl TableNames {
+    fn with_prefix(prefix: &str) -> Self {
+        Self {
+            clients: format!("{prefix}clients"),
+            authorization_codes: format!("{prefix}authorization-codes"),
+            refresh_tokens: format!("{prefix}refresh-tokens"),
+            revocations: format!("{prefix}revocations"),
+            directory: format!("{prefix}directory"),
+            alta_data: format!("{prefix}alta-data"),
+        }
+    }
+}
+
+/// Where the ES256 signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigningKeySource {
+    /// A fresh key generated at start: the local server and tests (tokens die with the process).
+    Generated,
+    /// A Secrets Manager secret holding the key set (see `keys::KeySet`).
+    SecretsManager { secret_id: String },
+}
+
+/// A client whose registration lives in configuration, not in the clients table: the
+/// well-known MCP hosts whose redirect URIs are fixed (Claude, Cursor).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreconfiguredClient {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<RedirectUri>,
+    /// A confidential client's secret lives in Secrets Manager under this id, never in config.
+    #[serde(default)]
+    pub client_secret_secret_id: Option<String>,
+}
+
+impl PreconfiguredClient {
+    pub fn is_confidential(&self) -> bool {
+        self.client_secret_secret_id.is_some()
+    }
+
+    /// The defaults when `ALTA_PRECONFIGURED_CLIENTS` is unset: Claude and Cursor as public
+    /// clients (PKCE, no secret). Claude has served its callback from both of its domains.
+    pub fn defaults() -> Vec<Self> {
+        let uri = |s: &str| RedirectUri::parse(s).expect("built-in redirect URI is valid");
+        vec![
+            Self {
+                client_id: "claude".into(),
+                client_name: "Claude".into(),
+                redirect_uris: vec![
+                    uri("https://claude.ai/api/mcp/auth_callback"),
+                    uri("https://claude.com/api/mcp/auth_callback"),
+                ],
+                client_secret_secret_id: None,
+            },
+            Self {
+                client_id: "cursor".into(),
+                client_name: "Cursor".into(),
+                redirect_uris: vec![uri("cursor://anysphere.cursor-mcp/oauth/callback")],
+                client_secret_secret_id: None,
+            },
+        ]
+    }
+}
+
+/// The canonical public base URL (`<BASE>` in DESIGN.md): no trailing slash, so the issuer,
+/// the `iss` parameter, the JWT `iss` and `authorization_servers[0]` are byte-identical.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw.trim()).map_err(|e| e.to_string())?;
+        let loopback = matches!(
+            url.host_str(),
+            Some("127.0.0.1") | Some("localhost") | Some("[::1]")
+        );
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err("must be https (http only on a loopback host)".into()),
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or fragment".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry credentials".into());
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// The OAuth issuer identifier: the base URL itself.
+    pub fn issuer(&self) -> &str {
+        &self.0
+    }
+
+    /// An absolute URL under the base, e.g. `url("/token")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+
+    /// The protected resource: the URL a person pastes and the access token's audience.
+    pub fn mcp_resource(&self) -> String {
+        self.url("/mcp")
+    }
+
+    pub fn protected_resource_metadata_url(&self) -> String {
+        self.url("/.well-known/oauth-protected-resource/mcp")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ALTA_BASE_URL`: the public base URL. Required unless `default_base_url` is given
+    /// (the local server derives it from its port).
+    pub base_url: BaseUrl,
+    /// `ALTA_STORE` (`memory` | `dynamodb`) and `ALTA_DYNAMODB_ENDPOINT`.
+    pub store: StoreBackend,
+    /// `ALTA_TABLE_PREFIX` (default `alta-`) or one `ALTA_<NAME>_TABLE` per table.
+    pub tables: TableNames,
+    /// `ALTA_SIGNING_KEY_SECRET_ID`: unset means a key generated at start.
+    pub signing_keys: SigningKeySource,
+    /// `ALTA_SECRETSMANAGER_ENDPOINT`: an alternative Secrets Manager endpoint (tests: moto).
+    pub secretsmanager_endpoint: Option<String>,
+    /// How long a container trusts its cached key set before reading the secret again, so
+    /// that a rotation reaches warm containers.
+    pub signing_key_cache_ttl: Duration,
+    /// `ALTA_PRECONFIGURED_CLIENTS`: a JSON array of `PreconfiguredClient`; default Claude and Cursor.
+    pub preconfigured_clients: Vec<PreconfiguredClient>,
+    /// `ALTA_SCOPES_SUPPORTED` is not configurable: scopes are part of the contract.
+    pub scopes_supported: BTreeSet<Scope>,
+    /// `ALTA_ALLOWED_ORIGINS`: comma-separated browser origins allowed to call `/mcp`.
+    pub allowed_origins: Vec<String>,
+    /// `ALTA_CLIENT_IDLE_EXPIRY_DAYS` (default 90): an unused dynamic registration expires.
+    pub client_idle_expiry: Duration,
+}
+
+const DAY: u64 = 24 * 60 * 60;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), None)
+    }
+
+    /// `default_base_url` is what `ALTA_BASE_URL` means when unset (local server only).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        default_base_url: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let base_url = match get("ALTA_BASE_URL").or(default_base_url.map(str::to_owned)) {
+            Some(raw) => BaseUrl::parse(&raw).map_err(|reason| ConfigError::Invalid {
+                name: "ALTA_BASE_URL",
+                reason,
+            })?,
+            None => return Err(ConfigError::Missing { name: "ALTA_BASE_URL" }),
+        };
+
+        let store = match get("ALTA_STORE").as_deref() {
+            None | Some("memory") => StoreBackend::Memory,
+            Some("dynamodb") => StoreBackend::DynamoDb {
+                endpoint: get("ALTA_DYNAMODB_ENDPOINT"),
+            },
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "ALTA_STORE",
+                    reason: format!("`{other}` is neither `memory` nor `dynamodb`"),
+                });
+            }
+        };
+
+        let prefix = get("ALTA_TABLE_PREFIX").unwrap_or_else(|| "alta-".into());
+        let defaults = TableNames::with_prefix(&prefix);
+        let tables = TableNames {
+            clients: get("ALTA_CLIENTS_TABLE").unwrap_or(defaults.clients),
+            authorization_codes: get("ALTA_AUTHORIZATION_CODES_TABLE")
+                .unwrap_or(defaults.authorization_codes),
+            refresh_tokens: get("ALTA_REFRESH_TOKENS_TABLE").unwrap_or(defaults.refresh_tokens),
+            revocations: get("ALTA_REVOCATIONS_TABLE").unwrap_or(defaults.revocations),
+            directory: get("ALTA_DIRECTORY_TABLE").unwrap_or(defaults.directory),
+            alta_data: get("ALTA_ALTA_DATA_TABLE").unwrap_or(defaults.alta_data),
+        };
+
+        let signing_keys = match get("ALTA_SIGNING_KEY_SECRET_ID") {
+            Some(secret_id) => SigningKeySource::SecretsManager { secret_id },
+            None => SigningKeySource::Generated,
+        };
+
+        let preconfigured_clients = match get("ALTA_PRECONFIGURED_CLIENTS") {
+            Some(json) => parse_preconfigured_clients(&json)?,
+            None => PreconfiguredClient::defaults(),
+        };
+
+        let allowed_origins = get("ALTA_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let client_idle_expiry_days = parse_number(&get, "ALTA_CLIENT_IDLE_EXPIRY_DAYS", 90)?;
+        let signing_key_cache_seconds = parse_number(&get, "ALTA_SIGNING_KEY_CACHE_SECONDS", 300)?;
+
+        Ok(Self {
+            base_url,
+            store,
+            tables,
+            signing_keys,
+            secretsmanager_endpoint: get("ALTA_SECRETSMANAGER_ENDPOINT"),
+            signing_key_cache_ttl: Duration::from_secs(signing_key_cache_seconds),
+            preconfigured_clients,
+            scopes_supported: Scope::ALL.into_iter().collect(),
+            allowed_origins,
+            client_idle_expiry: Duration::from_secs(client_idle_expiry_days * DAY),
+        })
+    }
+
+    pub fn preconfigured_client(&self, client_id: &str) -> Option<&PreconfiguredClient> {
+        self.preconfigured_clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("`{raw}` is not a whole number"),
+        }),
+    }
+}
+
+fn parse_preconfigured_clients(json: &str) -> Result<Vec<PreconfiguredClient>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "ALTA_PRECONFIGURED_CLIENTS",
+        reason,
+    };
+    let clients: Vec<PreconfiguredClient> =
+        serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+    let mut seen = BTreeSet::new();
+    for client in &clients {
+        if client.client_id.is_empty() || client.redirect_uris.is_empty() {
+            return Err(invalid(format!(
+                "client `{}` needs a client_id and at least one redirect URI",
+                client.client_id
+            )));
+        }
+        if !seen.insert(client.client_id.as_str()) {
+            return Err(invalid(format!("client_id `{}` appears twice", client.client_id)));
+        }
+    }
+    Ok(clients)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned(), None)
+    }
+
+    #[test]
+    fn base_url_is_required() {
+        assert!(matches!(
+            config(&[]),
+            Err(ConfigError::Missing { name: "ALTA_BASE_URL" })
+        ));
+    }
+
+    #[test]
+    fn base_url_loses_its_trailing_slash() {
+        let cfg = config(&[("ALTA_BASE_URL", "https://mcp.alta.example/")]).unwrap();
+        assert_eq!(cfg.base_url.issuer(), "https://mcp.alta.example");
+        assert_eq!(cfg.base_url.mcp_resource(), "https://mcp.alta.example/mcp");
+    }
+
+    #[test]
+    fn base_url_keeps_a_path_prefix() {
+        let base = BaseUrl::parse("https://api.example.com/prod/").unwrap();
+        assert_eq!(base.url("/token"), "https://api.example.com/prod/token");
+    }
+
+    #[test]
+    fn plain_http_base_url_is_refused_off_loopback() {
+        assert!(BaseUrl::parse("http://mcp.alta.example").is_err());
+        assert!(BaseUrl::parse("http://127.0.0.1:3000").is_ok());
+        assert!(BaseUrl::parse("https://mcp.alta.example?x=1").is_err());
+    }
+
+    #[test]
+    fn defaults_are_memory_store_generated_keys_and_claude_and_cursor() {
+        let cfg = config(&[("ALTA_BASE_URL", "http://127.0.0.1:3000")]).unwrap();
+        assert_eq!(cfg.store, StoreBackend::Memory);
+        assert_eq!(cfg.signing_keys, SigningKeySource::Generated);
+        assert_eq!(cfg.tables.clients, "alta-clients");
+        let ids: Vec<_> = cfg
+            .preconfigured_clients
+            .iter()
+            .map(|c| c.client_id.as_str())
+            .collect();
+        assert_eq!(ids, ["claude", "cursor"]);
+        assert_eq!(cfg.client_idle_expiry, Duration::from_secs(90 * DAY));
+    }
+
+    #[test]
+    fn table_prefix_and_single_table_override_combine() {
+        let cfg = config(&[
+            ("ALTA_BASE_URL", "http://127.0.0.1:3000"),
+            ("ALTA_TABLE_PREFIX", "test-"),
+            ("ALTA_CLIENTS_TABLE", "my-clients"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.tables.clients, "my-clients");
+        assert_eq!(cfg.tables.refresh_tokens, "test-refresh-tokens");
+    }
+
+    #[test]
+    fn unknown_store_is_refused() {
+        let err = config(&[
+            ("ALTA_BASE_URL", "http://127.0.0.1:3000"),
+            ("ALTA_STORE", "postgres"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "ALTA_STORE", .. }));
+    }
+
+    #[test]
+    fn preconfigured_clients_parse_from_json() {
+        let cfg = config(&[
+            ("ALTA_BASE_URL", "https://mcp.alta.example"),
+            (
+                "ALTA_PRECONFIGURED_CLIENTS",
+                r#"[{"client_id":"claude","client_name":"Claude",
+                    "redirect_uris":["https://claude.ai/api/mcp/auth_callback"],
+                    "client_secret_secret_id":"alta/claude-secret"}]"#,
+            ),
+        ])
+        .unwrap();
+        let claude = cfg.preconfigured_client("claude").unwrap();
+        assert!(claude.is_confidential());
+        assert!(cfg.preconfigured_client("cursor").is_none());
+    }
+
+    #[test]
+    fn preconfigured_client_with_a_bad_redirect_uri_is_refused() {
+        let err = config(&[
+            ("ALTA_BASE_URL", "https://mcp.alta.example"),
+            (
+                "ALTA_PRECONFIGURED_CLIENTS",
+                r#"[{"client_id":"x","client_name":"X","redirect_uris":["http://evil.example/cb"]}]"#,
+            ),
+        ])
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid { name: "ALTA_PRECONFIGURED_CLIENTS", .. }
+        ));
+    }
+
+    #[test]
+    fn duplicate_preconfigured_client_ids_are_refused() {
+        let one = r#"{"client_id":"x","client_name":"X","redirect_uris":["https://x.example/cb"]}"#;
+        let err = config(&[
+            ("ALTA_BASE_URL", "https://mcp.alta.example"),
+            ("ALTA_PRECONFIGURED_CLIENTS", &format!("[{one},{one}]")),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+    }
+}

@@ -1,0 +1,146 @@
+//! What a handler needs, built once per container (or once per local server) and
+//! borrowed by every request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::sync::RwLock;
+
+use crate::aws;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
+use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
+use crate::secret::SecretString;
+use crate::store::dynamo::{DynamoStore, tables};
+use crate::store::memory::MemoryStore;
+use crate::store::{ClientStore, StoreError};
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Deps {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<KeyRing>,
+    pub clients: Arc<dyn ClientStore>,
+    pub client_secrets: Arc<PreconfiguredSecrets>,
+}
+
+impl Deps {
+    /// A Lambda cold start: configuration from the environment, AWS clients built once.
+    pub async fn from_env() -> Result<Self, StartupError> {
+        Self::from_config(Config::from_env()?, false).await
+    }
+
+    /// Builds every dependency the configuration asks for. With `create_tables`, missing
+    /// DynamoDB tables are created first (local runs against dynalite or DynamoDB Local).
+    pub async fn from_config(config: Config, create_tables: bool) -> Result<Self, StartupError> {
+        let local_endpoint = matches!(&config.store, StoreBackend::DynamoDb { endpoint: Some(_) })
+            || config.secretsmanager_endpoint.is_some();
+        let needs_aws = matches!(config.store, StoreBackend::DynamoDb { .. })
+            || matches!(config.signing_keys, SigningKeySource::SecretsManager { .. })
+            || config.preconfigured_clients.iter().any(PreconfiguredClient::is_confidential);
+        let sdk = if needs_aws {
+            Some(aws::sdk_config(local_endpoint).await)
+        } else {
+            None
+        };
+        let secrets_client = sdk
+            .as_ref()
+            .map(|sdk| aws::secretsmanager_client(sdk, config.secretsmanager_endpoint.as_deref()));
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let keys = match (&config.signing_keys, &secrets_client) {
+            (SigningKeySource::SecretsManager { secret_id }, Some(client)) => KeyRing::from_secrets_manager(
+                SecretsManagerKeys {
+                    client: client.clone(),
+                    secret_id: secret_id.clone(),
+                },
+                config.signing_key_cache_ttl,
+            ),
+            _ => KeyRing::fixed(KeySet::generate(clock.now())?),
+        };
+
+        let clients: Arc<dyn ClientStore> = match (&config.store, &sdk) {
+            (StoreBackend::DynamoDb { endpoint }, Some(sdk)) => {
+                let client = aws::dynamodb_client(sdk, endpoint.as_deref());
+                if create_tables {
+                    tables::ensure_tables(&client, &config.tables).await?;
+                }
+                Arc::new(DynamoStore::new(client, config.tables.clone()))
+            }
+            _ => Arc::new(MemoryStore::new()),
+        };
+
+        Ok(Self {
+            config: Arc::new(config),
+            clock,
+            keys: Arc::new(keys),
+            clients,
+            client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
+        })
+    }
+
+    /// Everything in memory, with a fresh key: unit and flow tests.
+    pub fn in_memory(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        let keys = KeyRing::fixed(KeySet::generate(clock.now())?);
+        Ok(Self {
+            config: Arc::new(config),
+            clock,
+            keys: Arc::new(keys),
+            clients: Arc::new(MemoryStore::new()),
+            client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
+        })
+    }
+}
+
+/// The client secrets of confidential pre-configured clients, read from Secrets Manager
+/// on first use and kept for the container's life.
+pub struct PreconfiguredSecrets {
+    client: Option<aws_sdk_secretsmanager::Client>,
+    cache: RwLock<HashMap<String, SecretString>>,
+}
+
+impl PreconfiguredSecrets {
+    pub fn new(client: Option<aws_sdk_secretsmanager::Client>) -> Self {
+        Self {
+            client,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The secret of a confidential client; `None` for a public one.
+    pub async fn secret_of(&self, client: &PreconfiguredClient) -> Result<Option<SecretString>, KeyError> {
+        let Some(secret_id) = &client.client_secret_secret_id else {
+            return Ok(None);
+        };
+        if let Some(secret) = self.cache.read().await.get(secret_id) {
+            return Ok(Some(secret.clone()));
+        }
+        let sm = self
+            .client
+            .as_ref()
+            .ok_or_else(|| KeyError::Unavailable("no Secrets Manager client is configured".into()))?;
+        let out = sm
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| KeyError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+        let secret = out
+            .secret_string()
+            .map(|s| SecretString::new(s.trim()))
+            .filter(|s| !s.secret().is_empty())
+            .ok_or_else(|| KeyError::InvalidSecret(format!("secret {secret_id} is empty")))?;
+        self.cache.write().await.insert(secret_id.clone(), secret.clone());
+        Ok(Some(secret))
+    }
+}

@@ -1,0 +1,136 @@
+//! JSON Web Key Sets (RFC 7517): what the discovery function publishes and what the MCP
+//! function verifies tokens with.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::DecodingKey;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(default)]
+    pub crv: String,
+    #[serde(default)]
+    pub x: String,
+    #[serde(default)]
+    pub y: String,
+    #[serde(default)]
+    pub kid: String,
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+}
+
+impl Jwk {
+    pub fn es256(kid: &str, x: &str, y: &str) -> Self {
+        Self {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: x.into(),
+            y: y.into(),
+            kid: kid.into(),
+            key_use: Some("sig".into()),
+            alg: Some("ES256".into()),
+        }
+    }
+
+    /// Only P-256 signature keys can verify our ES256 tokens; anything else a foreign
+    /// issuer publishes (RSA keys, encryption keys) is skipped, not an error.
+    fn es256_decoding_key(&self) -> Option<DecodingKey> {
+        let usable = self.kty == "EC"
+            && self.crv == "P-256"
+            && !self.kid.is_empty()
+            && self.key_use.as_deref().is_none_or(|u| u == "sig")
+            && self.alg.as_deref().is_none_or(|a| a == "ES256");
+        if !usable {
+            return None;
+        }
+        DecodingKey::from_ec_components(&self.x, &self.y).ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// The keys a verifier trusts, by `kid`.
+#[derive(Clone, Default)]
+pub struct VerificationKeys(HashMap<String, DecodingKey>);
+
+impl VerificationKeys {
+    pub fn get(&self, kid: &str) -> Option<&DecodingKey> {
+        self.0.get(kid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&Jwks> for VerificationKeys {
+    fn from(jwks: &Jwks) -> Self {
+        Self(
+            jwks.keys
+                .iter()
+                .filter_map(|jwk| Some((jwk.kid.clone(), jwk.es256_decoding_key()?)))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeySet;
+
+    #[test]
+    fn published_jwk_has_the_rfc7517_members() {
+        let set = KeySet::generate(1).unwrap();
+        let json = serde_json::to_value(set.jwks()).unwrap();
+        let key = &json["keys"][0];
+        assert_eq!(key["kty"], "EC");
+        assert_eq!(key["crv"], "P-256");
+        assert_eq!(key["use"], "sig");
+        assert_eq!(key["alg"], "ES256");
+        assert_eq!(key["kid"], set.signing_key().kid());
+        assert!(key.get("d").is_none(), "the private key must never be published");
+    }
+
+    #[test]
+    fn foreign_keys_are_skipped_not_fatal() {
+        let set = KeySet::generate(1).unwrap();
+        let mut jwks = set.jwks();
+        jwks.keys.push(Jwk {
+            kty: "RSA".into(),
+            crv: String::new(),
+            x: String::new(),
+            y: String::new(),
+            kid: "rsa-1".into(),
+            key_use: Some("sig".into()),
+            alg: Some("RS256".into()),
+        });
+        let mut enc = set.jwks().keys[0].clone();
+        enc.kid = "enc-1".into();
+        enc.key_use = Some("enc".into());
+        jwks.keys.push(enc);
+        let keys = VerificationKeys::from(&jwks);
+        assert_eq!(keys.len(), 1);
+        assert!(keys.get(set.signing_key().kid()).is_some());
+    }
+
+    #[test]
+    fn jwks_parses_from_a_foreign_issuer_with_extra_members() {
+        let set = KeySet::generate(1).unwrap();
+        let mut json = serde_json::to_value(set.jwks()).unwrap();
+        json["keys"][0]["x5t"] = "ignored".into();
+        let parsed: Jwks = serde_json::from_value(json).unwrap();
+        assert_eq!(VerificationKeys::from(&parsed).len(), 1);
+    }
+}

@@ -1,0 +1,388 @@
+//! ES256 signing keys: the key set kept in one Secrets Manager secret, the newest key
+//! signing, every key published in the JWKS, and a per-container cache of the set.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::EncodingKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::sync::RwLock;
+
+use crate::jwks::{Jwk, Jwks};
+
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error("the key set secret is not valid: {0}")]
+    InvalidSecret(String),
+    #[error("the key set is empty")]
+    Empty,
+    #[error("could not read the signing key secret: {0}")]
+    Unavailable(String),
+    #[error("could not generate a key")]
+    Generation,
+}
+
+/// One P-256 key pair. The private half is held only as a signing key, never printed.
+pub struct SigningKey {
+    kid: String,
+    created_at: u64,
+    pkcs8: Vec<u8>,
+    encoding: EncodingKey,
+    x: String,
+    y: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    pub fn generate(created_at: u64) -> Result<Self, KeyError> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| KeyError::Generation)?;
+        let pkcs8 = pair.to_pkcs8v1().map_err(|_| KeyError::Generation)?;
+        Self::from_pkcs8(pkcs8.as_ref().to_vec(), created_at)
+    }
+
+    fn from_pkcs8(pkcs8: Vec<u8>, created_at: u64) -> Result<Self, KeyError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+            .map_err(|e| KeyError::InvalidSecret(format!("not a P-256 PKCS#8 key: {e}")))?;
+        // An uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
+        let point = pair.public_key().as_ref();
+        if point.len() != 65 || point[0] != 0x04 {
+            return Err(KeyError::InvalidSecret("unexpected public key encoding".into()));
+        }
+        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
+        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
+        let kid = thumbprint(&x, &y);
+        let encoding = EncodingKey::from_ec_der(&pkcs8);
+        Ok(Self {
+            kid,
+            created_at,
+            pkcs8,
+            encoding,
+            x,
+            y,
+        })
+    }
+
+    /// The RFC 7638 JWK thumbprint: a key id that anyone can recompute from the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn created_at(&self) -> u64 {
+        self.created_at
+    }
+
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    pub fn public_jwk(&self) -> Jwk {
+        Jwk::es256(&self.kid, &self.x, &self.y)
+    }
+}
+
+/// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
+fn thumbprint(x: &str, y: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The set of keys in the secret, newest first.
+#[derive(Debug)]
+pub struct KeySet {
+    keys: Vec<SigningKey>,
+}
+
+/// How the key set is written in Secrets Manager.
+#[derive(Serialize, Deserialize)]
+struct StoredKeySet {
+    keys: Vec<StoredKey>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    kid: String,
+    created_at: u64,
+    /// Standard base64 of the PKCS#8 v1 DER private key.
+    pkcs8: String,
+}
+
+impl KeySet {
+    pub fn generate(now: u64) -> Result<Self, KeyError> {
+        Ok(Self {
+            keys: vec![SigningKey::generate(now)?],
+        })
+    }
+
+    pub fn from_secret_json(json: &str) -> Result<Self, KeyError> {
+        let stored: StoredKeySet =
+            serde_json::from_str(json).map_err(|e| KeyError::InvalidSecret(e.to_string()))?;
+        let mut keys = stored
+            .keys
+            .into_iter()
+            .map(|k| {
+                let der = STANDARD
+                    .decode(k.pkcs8.as_bytes())
+                    .map_err(|e| KeyError::InvalidSecret(format!("key {}: {e}", k.kid)))?;
+                let key = SigningKey::from_pkcs8(der, k.created_at)?;
+                if key.kid != k.kid {
+                    return Err(KeyError::InvalidSecret(format!(
+                        "key {} does not match its public key's thumbprint",
+                        k.kid
+                    )));
+                }
+                Ok(key)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(Self { keys })
+    }
+
+    pub fn to_secret_json(&self) -> String {
+        let stored = StoredKeySet {
+            keys: self
+                .keys
+                .iter()
+                .map(|k| StoredKey {
+                    kid: k.kid.clone(),
+                    created_at: k.created_at,
+                    pkcs8: STANDARD.encode(&k.pkcs8),
+                })
+                .collect(),
+        };
+        // Plain strings and numbers: serialising cannot fail.
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    /// The key that signs new tokens: the newest.
+    pub fn signing_key(&self) -> &SigningKey {
+        // `from_secret_json` and `generate` never build an empty set.
+        &self.keys[0]
+    }
+
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
+    }
+
+    /// Every key, so that tokens signed by a key that has just been superseded still verify.
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: self.keys.iter().map(SigningKey::public_jwk).collect(),
+        }
+    }
+
+    /// The next key set of a rotation: a fresh key signs from now on, and a superseded key
+    /// stays published while tokens it signed may still be alive. A key superseded at time
+    /// `t` may still sign until every container has re-read the secret, so it is dropped
+    /// only once `t + retain_after_superseded` has passed.
+    pub fn rotated(self, now: u64, retain_after_superseded: Duration) -> Result<Self, KeyError> {
+        let mut keys = vec![SigningKey::generate(now)?];
+        let mut superseded_at = now;
+        for key in self.keys {
+            if superseded_at + retain_after_superseded.as_secs() > now {
+                superseded_at = key.created_at;
+                keys.push(key);
+            } else {
+                break;
+            }
+        }
+        Ok(Self { keys })
+    }
+}
+
+/// Reads the key set secret from Secrets Manager.
+#[derive(Clone)]
+pub struct SecretsManagerKeys {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub secret_id: String,
+}
+
+impl SecretsManagerKeys {
+    pub async fn load(&self) -> Result<KeySet, KeyError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| KeyError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+        let json = out
+            .secret_string()
+            .ok_or_else(|| KeyError::InvalidSecret("the secret has no string value".into()))?;
+        KeySet::from_secret_json(json)
+    }
+}
+
+enum KeySource {
+    Fixed,
+    SecretsManager(SecretsManagerKeys),
+}
+
+/// The key set as one container sees it: loaded on first use (so a function that never
+/// signs never reads the secret) and re-read after `ttl` so rotations reach warm containers.
+/// If a re-read fails, the keys already held keep working.
+pub struct KeyRing {
+    source: KeySource,
+    ttl: Duration,
+    cached: RwLock<Option<(Arc<KeySet>, Instant)>>,
+}
+
+impl KeyRing {
+    pub fn fixed(keys: KeySet) -> Self {
+        Self {
+            source: KeySource::Fixed,
+            ttl: Duration::MAX,
+            cached: RwLock::new(Some((Arc::new(keys), Instant::now()))),
+        }
+    }
+
+    pub fn from_secrets_manager(source: SecretsManagerKeys, ttl: Duration) -> Self {
+        Self {
+            source: KeySource::SecretsManager(source),
+            ttl,
+            cached: RwLock::new(None),
+        }
+    }
+
+    pub async fn current(&self) -> Result<Arc<KeySet>, KeyError> {
+        if let Some((keys, loaded)) = self.cached.read().await.as_ref()
+            && loaded.elapsed() < self.ttl
+        {
+            return Ok(keys.clone());
+        }
+        let KeySource::SecretsManager(source) = &self.source else {
+            let cached = self.cached.read().await;
+            return cached.as_ref().map(|(k, _)| k.clone()).ok_or(KeyError::Empty);
+        };
+        let mut cached = self.cached.write().await;
+        // Another task may have refreshed while this one waited for the lock.
+        if let Some((keys, loaded)) = cached.as_ref()
+            && loaded.elapsed() < self.ttl
+        {
+            return Ok(keys.clone());
+        }
+        match source.load().await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                *cached = Some((keys.clone(), Instant::now()));
+                Ok(keys)
+            }
+            Err(err) => match cached.as_ref() {
+                Some((keys, _)) => {
+                    tracing::warn!(error = %err, "keeping the cached signing keys: re-reading the secret failed");
+                    Ok(keys.clone())
+                }
+                None => Err(err),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_has_a_thumbprint_kid_and_p256_coordinates() {
+        let key = SigningKey::generate(1).unwrap();
+        let jwk = key.public_jwk();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&jwk.x).unwrap().len(), 32);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&jwk.y).unwrap().len(), 32);
+        assert_eq!(key.kid(), thumbprint(&jwk.x, &jwk.y));
+        assert_eq!(key.kid().len(), 43);
+    }
+
+    #[test]
+    fn rfc7638_thumbprint_of_a_known_ec_key() {
+        // The P-256 key of RFC 7515 Appendix A.3; its thumbprint computed independently
+        // (python: base64url(sha256(canonical JSON))).
+        let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+        let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+        assert_eq!(thumbprint(x, y), "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U");
+    }
+
+    #[test]
+    fn secret_json_round_trips() {
+        let set = KeySet::generate(100).unwrap();
+        let again = KeySet::from_secret_json(&set.to_secret_json()).unwrap();
+        assert_eq!(again.signing_key().kid(), set.signing_key().kid());
+        assert_eq!(again.jwks().keys, set.jwks().keys);
+    }
+
+    #[test]
+    fn newest_key_signs_whatever_the_stored_order() {
+        let rotated = KeySet::generate(100)
+            .unwrap()
+            .rotated(200, Duration::from_secs(7200))
+            .unwrap();
+        let newest = rotated.signing_key().kid().to_owned();
+        let mut stored: serde_json::Value = serde_json::from_str(&rotated.to_secret_json()).unwrap();
+        stored["keys"].as_array_mut().unwrap().reverse();
+        let reloaded = KeySet::from_secret_json(&stored.to_string()).unwrap();
+        assert_eq!(reloaded.signing_key().kid(), newest);
+        assert_eq!(reloaded.jwks().keys.len(), 2);
+    }
+
+    #[test]
+    fn rotation_keeps_the_superseded_key_until_its_tokens_expire() {
+        let retain = Duration::from_secs(7200);
+        let first = KeySet::generate(0).unwrap();
+        let first_kid = first.signing_key().kid().to_owned();
+        let second = first.rotated(10_000, retain).unwrap();
+        assert_eq!(second.keys().len(), 2);
+        assert_eq!(second.keys()[1].kid(), first_kid);
+        // Once `retain` has passed since the first key was superseded, it is dropped.
+        let third = second.rotated(10_000 + 7200 + 1, retain).unwrap();
+        let kids: Vec<_> = third.keys().iter().map(|k| k.kid().to_owned()).collect();
+        assert_eq!(kids.len(), 2);
+        assert!(!kids.contains(&first_kid));
+    }
+
+    #[test]
+    fn tampered_kid_is_refused() {
+        let set = KeySet::generate(1).unwrap();
+        let json = set.to_secret_json().replace(set.signing_key().kid(), "forged");
+        assert!(matches!(KeySet::from_secret_json(&json), Err(KeyError::InvalidSecret(_))));
+    }
+
+    #[test]
+    fn empty_or_garbage_secret_is_refused() {
+        assert!(matches!(KeySet::from_secret_json(r#"{"keys":[]}"#), Err(KeyError::Empty)));
+        assert!(KeySet::from_secret_json("not json").is_err());
+        assert!(
+            KeySet::from_secret_json(r#"{"keys":[{"kid":"a","created_at":1,"pkcs8":"AAAA"}]}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_private_key() {
+        let key = SigningKey::generate(1).unwrap();
+        let printed = format!("{key:?}");
+        assert!(!printed.contains(&STANDARD.encode(&key.pkcs8)));
+    }
+
+    #[tokio::test]
+    async fn fixed_ring_serves_its_keys() {
+        let set = KeySet::generate(1).unwrap();
+        let kid = set.signing_key().kid().to_owned();
+        let ring = KeyRing::fixed(set);
+        assert_eq!(ring.current().await.unwrap().signing_key().kid(), kid);
+    }
+}

@@ -1,0 +1,27 @@
+//! Alta MCP: everything the Lambda functions and the local server share.
+//!
+//! Each endpoint is a plain `async fn handle(Request, &Deps) -> Response` that never fails:
+//! every error becomes its specified response inside the handler, so API Gateway never
+//! turns an invocation error into a bare 5xx.
+
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod deps;
+pub mod error;
+pub mod http;
+pub mod jwks;
+pub mod jwt;
+pub mod keys;
+pub mod mcp;
+pub mod oauth;
+pub mod pkce;
+pub mod random;
+pub mod redirect_uri;
+pub mod scope;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use deps::Deps;

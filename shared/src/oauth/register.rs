@@ -1,0 +1,717 @@
+//! Dynamic Client Registration (RFC 7591).
+//!
+//! parse the metadata → validate every field the server understands (ignoring the rest,
+//! §2) → hand a pre-configured client its own credentials when the redirect URIs are its
+//! → otherwise store a new client under an unguessable id → answer 201 with what was
+//! actually registered.
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::PreconfiguredClient;
+use crate::deps::Deps;
+use crate::error::{HttpError, OAuthError};
+use crate::http::{self as h, BodyError, Headers, RequestLog};
+use crate::oauth::client::{
+    ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
+};
+use crate::random;
+use crate::redirect_uri::{RedirectKind, RedirectUri};
+use crate::scope::ScopeSet;
+use crate::store::StoreError;
+
+/// Real registration requests are under 2 KiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const MAX_REDIRECT_URIS: usize = 20;
+const MAX_NAME_LEN: usize = 200;
+const MAX_URL_LEN: usize = 2000;
+const MAX_CONTACTS: usize = 10;
+/// 128 bits: a client id is an identifier, not a secret, but must not be guessable.
+const CLIENT_ID_BYTES: usize = 16;
+/// 256 bits for a client secret.
+const CLIENT_SECRET_BYTES: usize = 32;
+
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
+    let log = RequestLog::start("register", &req);
+    let resp = if h::route_path(&req, &deps.config.base_url) != "/register" {
+        HttpError::NotFound.into_response()
+    } else {
+        match *req.method() {
+            Method::POST => register(&req, deps).await.unwrap_or_else(OAuthError::into_response),
+            Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
+            _ => h::method_not_allowed("POST, OPTIONS"),
+        }
+    };
+    let resp = h::with_public_cors(resp);
+    log.finish(&resp);
+    resp
+}
+
+async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {
+    let body: Value = h::json_body(req, MAX_BODY_BYTES).map_err(|e| match e {
+        BodyError::TooLarge { .. } => OAuthError::invalid_client_metadata(e.to_string()),
+        _ => OAuthError::invalid_client_metadata(format!("{e}; send the client metadata as a JSON object")),
+    })?;
+    let metadata = ClientMetadata::parse(body)?;
+
+    if let Some(preconfigured) = preconfigured_owner(&metadata.redirect_uris, &deps.config.preconfigured_clients) {
+        return preconfigured_registration(preconfigured, &metadata, deps).await;
+    }
+
+    let now = deps.clock.now();
+    let secret = (metadata.token_endpoint_auth_method != TokenEndpointAuthMethod::None)
+        .then(|| random::token(CLIENT_SECRET_BYTES));
+    let client = RegisteredClient {
+        client_id: random::token(CLIENT_ID_BYTES),
+        client_secret_hash: secret.as_deref().map(ClientSecretHash::of),
+        client_name: metadata.client_name,
+        redirect_uris: metadata.redirect_uris,
+        grant_types: metadata.grant_types,
+        token_endpoint_auth_method: metadata.token_endpoint_auth_method,
+        application_type: metadata.application_type,
+        scope: metadata.scope,
+        client_uri: metadata.client_uri,
+        logo_uri: metadata.logo_uri,
+        tos_uri: metadata.tos_uri,
+        policy_uri: metadata.policy_uri,
+        contacts: metadata.contacts,
+        software_id: metadata.software_id,
+        software_version: metadata.software_version,
+        client_id_issued_at: now,
+        expires_at: now + deps.config.client_idle_expiry.as_secs(),
+    };
+    deps.clients.insert_client(&client).await.map_err(|e| match e {
+        // 128 random bits do not collide; if they ever do, the client simply retries.
+        StoreError::Conflict => OAuthError::unavailable("client_id collision"),
+        other => other.into(),
+    })?;
+    tracing::info!(client_id = %client.client_id, client_name = ?client.client_name, "client registered");
+    Ok(created(&ClientInformation::of_registered(&client, secret)))
+}
+
+/// The pre-configured client that owns every one of these redirect URIs, if any.
+fn preconfigured_owner<'a>(
+    redirect_uris: &[RedirectUri],
+    preconfigured: &'a [PreconfiguredClient],
+) -> Option<&'a PreconfiguredClient> {
+    preconfigured.iter().find(|client| {
+        redirect_uris
+            .iter()
+            .all(|asked| client.redirect_uris.iter().any(|own| own.matches(asked.as_str())))
+    })
+}
+
+/// Claude and Cursor register on every connection; they get the one configured client
+/// back, so that consent, grants and audit logs see one client, not thousands.
+async fn preconfigured_registration(
+    client: &PreconfiguredClient,
+    metadata: &ClientMetadata,
+    deps: &Deps,
+) -> Result<Response<Body>, OAuthError> {
+    let secret = deps
+        .client_secrets
+        .secret_of(client)
+        .await
+        .map_err(OAuthError::unavailable)?;
+    let auth_method = match (&secret, metadata.token_endpoint_auth_method) {
+        (None, _) => TokenEndpointAuthMethod::None,
+        (Some(_), TokenEndpointAuthMethod::ClientSecretPost) => TokenEndpointAuthMethod::ClientSecretPost,
+        (Some(_), _) => TokenEndpointAuthMethod::ClientSecretBasic,
+    };
+    tracing::info!(client_id = %client.client_id, "registration answered with a pre-configured client");
+    Ok(created(&ClientInformation {
+        client_id: client.client_id.clone(),
+        client_secret: secret.map(|s| s.secret().to_owned()),
+        client_secret_expires_at: client.is_confidential().then_some(0),
+        client_id_issued_at: None,
+        client_name: Some(client.client_name.clone()),
+        redirect_uris: client.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
+        grant_types: vec![GrantType::AuthorizationCode.as_str(), GrantType::RefreshToken.as_str()],
+        response_types: vec!["code"],
+        token_endpoint_auth_method: auth_method.as_str(),
+        application_type: None,
+        scope: None,
+        client_uri: None,
+        logo_uri: None,
+        tos_uri: None,
+        policy_uri: None,
+        contacts: Vec::new(),
+        software_id: None,
+        software_version: None,
+    }))
+}
+
+fn created(info: &ClientInformation) -> Response<Body> {
+    h::json_response(StatusCode::CREATED, info, Headers::no_store())
+}
+
+/// The client information response (RFC 7591 §3.2.1): the metadata as registered.
+#[derive(Debug, Serialize)]
+struct ClientInformation {
+    client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret_expires_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id_issued_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_name: Option<String>,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<&'static str>,
+    response_types: Vec<&'static str>,
+    token_endpoint_auth_method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    application_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_version: Option<String>,
+}
+
+impl ClientInformation {
+    fn of_registered(client: &RegisteredClient, secret: Option<String>) -> Self {
+        Self {
+            client_id: client.client_id.clone(),
+            client_secret_expires_at: secret.is_some().then_some(0),
+            client_secret: secret,
+            client_id_issued_at: Some(client.client_id_issued_at),
+            client_name: client.client_name.clone(),
+            redirect_uris: client.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
+            grant_types: client.grant_types.iter().map(|g| g.as_str()).collect(),
+            response_types: vec!["code"],
+            token_endpoint_auth_method: client.token_endpoint_auth_method.as_str(),
+            application_type: Some(client.application_type.as_str()),
+            scope: client.scope.clone(),
+            client_uri: client.client_uri.clone(),
+            logo_uri: client.logo_uri.clone(),
+            tos_uri: client.tos_uri.clone(),
+            policy_uri: client.policy_uri.clone(),
+            contacts: client.contacts.clone(),
+            software_id: client.software_id.clone(),
+            software_version: client.software_version.clone(),
+        }
+    }
+}
+
+/// The registration request, validated.
+#[derive(Debug)]
+struct ClientMetadata {
+    redirect_uris: Vec<RedirectUri>,
+    token_endpoint_auth_method: TokenEndpointAuthMethod,
+    grant_types: Vec<GrantType>,
+    application_type: ApplicationType,
+    client_name: Option<String>,
+    scope: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    tos_uri: Option<String>,
+    policy_uri: Option<String>,
+    contacts: Vec<String>,
+    software_id: Option<String>,
+    software_version: Option<String>,
+}
+
+impl ClientMetadata {
+    fn parse(body: Value) -> Result<Self, OAuthError> {
+        let Value::Object(fields) = body else {
+            return Err(OAuthError::invalid_client_metadata(
+                "the registration request must be a JSON object",
+            ));
+        };
+        let redirect_uris = redirect_uris(&fields)?;
+        let application_type = application_type(&fields, &redirect_uris)?;
+
+        let token_endpoint_auth_method = match string(&fields, "token_endpoint_auth_method", 100)? {
+            None => TokenEndpointAuthMethod::None,
+            Some(m) => TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
+                OAuthError::invalid_client_metadata(format!(
+                    "token_endpoint_auth_method `{m}` is not supported; use one of {}",
+                    TokenEndpointAuthMethod::SUPPORTED.join(", ")
+                ))
+            })?,
+        };
+
+        let grant_types = match strings(&fields, "grant_types", 10, 100)? {
+            // RFC 7591 defaults to authorization_code alone; refresh tokens are what MCP
+            // clients need to stay connected, so a client that says nothing gets both.
+            None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            Some(names) => {
+                let mut grants = Vec::new();
+                for name in &names {
+                    let grant = GrantType::parse(name).ok_or_else(|| {
+                        OAuthError::invalid_client_metadata(format!(
+                            "grant type `{name}` is not supported; use authorization_code and refresh_token"
+                        ))
+                    })?;
+                    if !grants.contains(&grant) {
+                        grants.push(grant);
+                    }
+                }
+                if !grants.contains(&GrantType::AuthorizationCode) {
+                    return Err(OAuthError::invalid_client_metadata(
+                        "grant_types must include authorization_code",
+                    ));
+                }
+                grants
+            }
+        };
+
+        if let Some(types) = strings(&fields, "response_types", 10, 100)?
+            && (types.is_empty() || types.iter().any(|t| t != "code"))
+        {
+            return Err(OAuthError::invalid_client_metadata(
+                "response_types must be [\"code\"]: only the authorization code flow is supported",
+            ));
+        }
+
+        let scope = string(&fields, "scope", 1000)?
+            .map(|s| ScopeSet::parse_known(&s))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string());
+
+        Ok(Self {
+            redirect_uris,
+            token_endpoint_auth_method,
+            grant_types,
+            application_type,
+            client_name: string(&fields, "client_name", MAX_NAME_LEN)?,
+            scope,
+            client_uri: web_url(&fields, "client_uri")?,
+            logo_uri: web_url(&fields, "logo_uri")?,
+            tos_uri: web_url(&fields, "tos_uri")?,
+            policy_uri: web_url(&fields, "policy_uri")?,
+            contacts: strings(&fields, "contacts", MAX_CONTACTS, MAX_NAME_LEN)?.unwrap_or_default(),
+            software_id: string(&fields, "software_id", MAX_NAME_LEN)?,
+            software_version: string(&fields, "software_version", MAX_NAME_LEN)?,
+        })
+    }
+}
+
+fn redirect_uris(fields: &Map<String, Value>) -> Result<Vec<RedirectUri>, OAuthError> {
+    let missing = || OAuthError::invalid_redirect_uri("redirect_uris is required: a non-empty array of URIs");
+    let list = match fields.get("redirect_uris") {
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        _ => return Err(missing()),
+    };
+    if list.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "at most {MAX_REDIRECT_URIS} redirect URIs may be registered"
+        )));
+    }
+    let mut uris: Vec<RedirectUri> = Vec::with_capacity(list.len());
+    for value in list {
+        let Value::String(raw) = value else {
+            return Err(OAuthError::invalid_redirect_uri("each redirect URI must be a string"));
+        };
+        let uri = RedirectUri::parse(raw).map_err(OAuthError::invalid_redirect_uri)?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris)
+}
+
+/// OpenID Connect Registration's `application_type`: a web client redirects to https (or
+/// a loopback address while developing), never to a private-use scheme. When the client
+/// says nothing, its redirect URIs tell.
+fn application_type(
+    fields: &Map<String, Value>,
+    redirect_uris: &[RedirectUri],
+) -> Result<ApplicationType, OAuthError> {
+    let native_only = redirect_uris.iter().any(|u| u.kind() == RedirectKind::PrivateUse);
+    match string(fields, "application_type", 20)?.as_deref() {
+        None if native_only || redirect_uris.iter().any(|u| u.kind() == RedirectKind::Loopback) => {
+            Ok(ApplicationType::Native)
+        }
+        None => Ok(ApplicationType::Web),
+        Some("native") => Ok(ApplicationType::Native),
+        Some("web") if native_only => Err(OAuthError::invalid_redirect_uri(
+            "a web application's redirect URIs must be https (or http on a loopback host); \
+             register private-use schemes with application_type native",
+        )),
+        Some("web") => Ok(ApplicationType::Web),
+        Some(other) => Err(OAuthError::invalid_client_metadata(format!(
+            "application_type `{other}` is neither web nor native"
+        ))),
+    }
+}
+
+/// An optional string field; `null` counts as absent, other types are an error.
+fn string(fields: &Map<String, Value>, name: &str, max_len: usize) -> Result<Option<String>, OAuthError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() > max_len => Err(OAuthError::invalid_client_metadata(
+            format!("{name} is longer than {max_len} characters"),
+        )),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => Err(
+            OAuthError::invalid_client_metadata(format!("{name} contains control characters")),
+        ),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+        Some(_) => Err(OAuthError::invalid_client_metadata(format!("{name} must be a string"))),
+    }
+}
+
+fn strings(
+    fields: &Map<String, Value>,
+    name: &str,
+    max_items: usize,
+    max_len: usize,
+) -> Result<Option<Vec<String>>, OAuthError> {
+    let list = match fields.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(OAuthError::invalid_client_metadata(format!(
+                "{name} must be an array of strings"
+            )));
+        }
+    };
+    if list.len() > max_items {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "{name} has more than {max_items} entries"
+        )));
+    }
+    list.iter()
+        .map(|v| match v {
+            Value::String(s) if s.chars().count() <= max_len => Ok(s.clone()),
+            Value::String(_) => Err(OAuthError::invalid_client_metadata(format!(
+                "an entry of {name} is longer than {max_len} characters"
+            ))),
+            _ => Err(OAuthError::invalid_client_metadata(format!(
+                "{name} must be an array of strings"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// A URL the consent page may show or link to: http(s) only, so that no `javascript:`
+/// link ever reaches a page.
+fn web_url(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = string(fields, name, MAX_URL_LEN)? else {
+        return Ok(None);
+    };
+    match url::Url::parse(&raw) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => Ok(Some(raw)),
+        _ => Err(OAuthError::invalid_client_metadata(format!(
+            "{name} must be an http or https URL"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::Config;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn deps() -> Deps {
+        let config = Config::from_lookup(|_| None, Some("https://mcp.alta.example")).unwrap();
+        Deps::in_memory(config, Arc::new(ManualClock::new(NOW))).unwrap()
+    }
+
+    fn post(body: &str) -> Request {
+        http::Request::builder()
+            .method("POST")
+            .uri("https://mcp.alta.example/register")
+            .header("content-type", "application/json")
+            .body(Body::Text(body.to_owned()))
+            .unwrap()
+    }
+
+    async fn register_json(deps: &Deps, body: Value) -> (StatusCode, Value) {
+        let resp = handle(post(&body.to_string()), deps).await;
+        let status = resp.status();
+        let json = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        (status, json)
+    }
+
+    async fn assert_refused(body: Value, error: &str) -> String {
+        let (status, json) = register_json(&deps(), body).await;
+        assert_eq!(status, 400, "{json}");
+        assert_eq!(json["error"], error, "{json}");
+        let description = json["error_description"].as_str().unwrap().to_owned();
+        assert!(!description.is_empty());
+        description
+    }
+
+    #[tokio::test]
+    async fn vs_code_loopback_registration_is_stored_and_echoed() {
+        let deps = deps();
+        let (status, json) = register_json(
+            &deps,
+            json!({
+                "client_name": "Visual Studio Code",
+                "redirect_uris": ["http://127.0.0.1:33418/", "https://vscode.dev/redirect"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none"
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let client_id = json["client_id"].as_str().unwrap();
+        assert!(client_id.len() >= 22, "at least 128 bits");
+        assert!(json.get("client_secret").is_none());
+        assert_eq!(json["client_id_issued_at"], NOW);
+        assert_eq!(json["token_endpoint_auth_method"], "none");
+        assert_eq!(json["application_type"], "native");
+        assert_eq!(
+            json["redirect_uris"],
+            json!(["http://127.0.0.1:33418/", "https://vscode.dev/redirect"])
+        );
+        let stored = deps.clients.get_client(client_id, NOW).await.unwrap().unwrap();
+        assert_eq!(stored.client_name.as_deref(), Some("Visual Studio Code"));
+        assert_eq!(stored.expires_at, NOW + 90 * 24 * 3600);
+    }
+
+    #[tokio::test]
+    async fn claude_code_localhost_registration_is_accepted() {
+        let (status, json) = register_json(
+            &deps(),
+            json!({
+                "client_name": "Claude Code (alta)",
+                "redirect_uris": ["http://localhost:54212/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+                "scope": "campaigns:read campaigns:write inbox:read"
+            }),
+        )
+        .await;
+        assert_eq!(status, 201, "{json}");
+        assert_eq!(json["scope"], "campaigns:read campaigns:write inbox:read");
+    }
+
+    #[tokio::test]
+    async fn claude_registration_gets_the_preconfigured_client() {
+        let (status, json) = register_json(
+            &deps(),
+            json!({
+                "client_name": "Claude",
+                "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_post"
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+        assert_eq!(json["client_id"], "claude");
+        assert_eq!(json["token_endpoint_auth_method"], "none");
+        assert!(json.get("client_secret").is_none());
+    }
+
+    #[tokio::test]
+    async fn cursor_registration_gets_the_preconfigured_client() {
+        let deps = deps();
+        let (status, json) = register_json(
+            &deps,
+            json!({
+                "client_name": "Cursor",
+                "redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none"
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+        assert_eq!(json["client_id"], "cursor");
+        assert_eq!(
+            json["redirect_uris"],
+            json!(["cursor://anysphere.cursor-mcp/oauth/callback"])
+        );
+        assert_eq!(deps.clients.get_client("cursor", NOW).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn mixing_claude_and_foreign_redirects_gets_a_new_client() {
+        let (status, json) = register_json(
+            &deps(),
+            json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback", "https://evil.example/cb"]}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        assert_ne!(json["client_id"], "claude");
+    }
+
+    #[tokio::test]
+    async fn confidential_registration_gets_a_secret_stored_only_as_a_hash() {
+        let deps = deps();
+        let (status, json) = register_json(
+            &deps,
+            json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let secret = json["client_secret"].as_str().unwrap();
+        assert_eq!(secret.len(), 43, "256 bits");
+        assert_eq!(json["client_secret_expires_at"], 0);
+        let stored = deps
+            .clients
+            .get_client(json["client_id"].as_str().unwrap(), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        let hash = stored.client_secret_hash.unwrap();
+        assert!(hash.matches(secret));
+        assert_ne!(hash.as_str(), secret);
+    }
+
+    #[tokio::test]
+    async fn defaults_are_public_client_with_code_and_refresh_grants() {
+        let (status, json) = register_json(&deps(), json!({"redirect_uris": ["https://app.example/cb"]})).await;
+        assert_eq!(status, 201);
+        assert_eq!(json["token_endpoint_auth_method"], "none");
+        assert_eq!(json["grant_types"], json!(["authorization_code", "refresh_token"]));
+        assert_eq!(json["response_types"], json!(["code"]));
+        assert_eq!(json["application_type"], "web");
+    }
+
+    #[tokio::test]
+    async fn unknown_metadata_is_ignored_not_rejected() {
+        let (status, json) = register_json(
+            &deps(),
+            json!({
+                "redirect_uris": ["https://app.example/cb"],
+                "jwks_uri": "https://app.example/jwks",
+                "x-vendor-extension": {"nested": true},
+                "scope": "openid profile campaigns:read"
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+        assert!(json.get("x-vendor-extension").is_none());
+        assert_eq!(json["scope"], "campaigns:read");
+    }
+
+    #[tokio::test]
+    async fn response_is_not_cacheable() {
+        let resp = handle(post(r#"{"redirect_uris":["https://app.example/cb"]}"#), &deps()).await;
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    }
+
+    #[tokio::test]
+    async fn missing_redirect_uris_is_invalid_redirect_uri() {
+        assert_refused(json!({"client_name": "x"}), "invalid_redirect_uri").await;
+        assert_refused(json!({"redirect_uris": []}), "invalid_redirect_uri").await;
+        assert_refused(json!({"redirect_uris": "https://app.example/cb"}), "invalid_redirect_uri").await;
+        assert_refused(json!({"redirect_uris": [42]}), "invalid_redirect_uri").await;
+    }
+
+    #[tokio::test]
+    async fn unsafe_redirect_uris_are_refused() {
+        for uri in [
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "javascript:alert(1)",
+            "/relative",
+            "https://user:pw@app.example/cb",
+        ] {
+            let description = assert_refused(json!({"redirect_uris": [uri]}), "invalid_redirect_uri").await;
+            assert!(description.contains(uri) || description.contains("scheme"), "{description}");
+        }
+    }
+
+    #[tokio::test]
+    async fn too_many_redirect_uris_are_refused() {
+        let uris: Vec<String> = (0..=MAX_REDIRECT_URIS).map(|i| format!("https://app.example/cb{i}")).collect();
+        assert_refused(json!({"redirect_uris": uris}), "invalid_redirect_uri").await;
+    }
+
+    #[tokio::test]
+    async fn web_application_may_not_use_a_private_scheme() {
+        assert_refused(
+            json!({"redirect_uris": ["com.example.app:/cb"], "application_type": "web"}),
+            "invalid_redirect_uri",
+        )
+        .await;
+        assert_refused(
+            json!({"redirect_uris": ["https://app.example/cb"], "application_type": "desktop"}),
+            "invalid_client_metadata",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn unsupported_grants_methods_and_response_types_are_refused() {
+        let base = |extra: Value| {
+            let mut body = json!({"redirect_uris": ["https://app.example/cb"]});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            body
+        };
+        for extra in [
+            json!({"grant_types": ["client_credentials"]}),
+            json!({"grant_types": ["refresh_token"]}),
+            json!({"grant_types": "authorization_code"}),
+            json!({"response_types": ["token"]}),
+            json!({"token_endpoint_auth_method": "private_key_jwt"}),
+            json!({"client_name": 7}),
+            json!({"client_name": "x".repeat(MAX_NAME_LEN + 1)}),
+            json!({"client_uri": "javascript:alert(1)"}),
+            json!({"contacts": vec!["a"; MAX_CONTACTS + 1]}),
+        ] {
+            assert_refused(base(extra), "invalid_client_metadata").await;
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_bodies_are_invalid_client_metadata() {
+        for body in ["", "not json", "[1,2]", "null", "{\"redirect_uris\":"] {
+            let resp = handle(post(body), &deps()).await;
+            assert_eq!(resp.status(), 400, "{body}");
+            let json: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+            assert_eq!(json["error"], "invalid_client_metadata");
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_refused() {
+        let body = json!({"redirect_uris": ["https://app.example/cb"], "padding": "x".repeat(MAX_BODY_BYTES)});
+        let (status, json) = register_json(&deps(), body).await;
+        assert_eq!(status, 400);
+        assert_eq!(json["error"], "invalid_client_metadata");
+    }
+
+    #[tokio::test]
+    async fn get_is_method_not_allowed_and_preflight_is_answered() {
+        let deps = deps();
+        let get = http::Request::builder().method("GET").uri("/register").body(Body::Empty).unwrap();
+        assert_eq!(handle(get, &deps).await.status(), 405);
+        let options = http::Request::builder().method("OPTIONS").uri("/register").body(Body::Empty).unwrap();
+        let resp = handle(options, &deps).await;
+        assert_eq!(resp.status(), 204);
+        assert_eq!(resp.headers()["access-control-allow-methods"], "POST, OPTIONS");
+    }
+
+    #[tokio::test]
+    async fn duplicate_redirect_uris_are_registered_once() {
+        let (_, json) = register_json(
+            &deps(),
+            json!({"redirect_uris": ["https://app.example/cb", "https://app.example/cb"]}),
+        )
+        .await;
+        assert_eq!(json["redirect_uris"], json!(["https://app.example/cb"]));
+    }
+}

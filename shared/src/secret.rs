@@ -1,0 +1,50 @@
+//! Values that must never reach a log line: reached only through `.secret()`.
+
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// Equality that takes the same time wherever the first difference is, so that a
+    /// guesser learns nothing from response timing.
+    pub fn constant_time_eq(&self, other: &str) -> bool {
+        self.0.as_bytes().ct_eq(other.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_value() {
+        let s = SecretString::new("hunter2");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(s.secret(), "hunter2");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        let s = SecretString::new("abc");
+        assert!(s.constant_time_eq("abc"));
+        assert!(!s.constant_time_eq("abd"));
+        assert!(!s.constant_time_eq("ab"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Table definitions, for the local server and the tests: a deployed stack's tables come
+//! from `template.yaml`, which must define the same keys.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
+
+use super::map_sdk_error;
+use crate::config::TableNames;
+use crate::store::StoreError;
+
+/// The TTL attribute of every table that has one.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+pub struct TableSpec {
+    pub name: String,
+    pub partition_key: &'static str,
+    pub sort_key: Option<&'static str>,
+    pub ttl: bool,
+}
+
+/// Every table the stores use.
+pub fn table_specs(names: &TableNames) -> Vec<TableSpec> {
+    vec![TableSpec {
+        name: names.clients.clone(),
+        partition_key: "client_id",
+        sort_key: None,
+        ttl: true,
+    }]
+}
+
+/// Creates the tables that do not exist yet and waits until they are active.
+pub async fn ensure_tables(client: &Client, names: &TableNames) -> Result<(), StoreError> {
+    for spec in table_specs(names) {
+        create_table(client, &spec).await?;
+    }
+    Ok(())
+}
+
+async fn create_table(client: &Client, spec: &TableSpec) -> Result<(), StoreError> {
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    };
+    let mut request = client
+        .create_table()
+        .table_name(&spec.name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(spec.partition_key, KeyType::Hash)?)
+        .attribute_definitions(attribute(spec.partition_key)?);
+    if let Some(sort_key) = spec.sort_key {
+        request = request
+            .key_schema(key(sort_key, KeyType::Range)?)
+            .attribute_definitions(attribute(sort_key)?);
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(err) if err.code() == Some("ResourceInUseException") => return Ok(()),
+        Err(err) => return Err(map_sdk_error(err)),
+    }
+    wait_until_active(client, &spec.name).await?;
+    if spec.ttl {
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(TTL_ATTRIBUTE)
+            .enabled(true)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // Some local DynamoDB implementations lack the TTL API; reads check expiry anyway.
+        if let Err(err) = client
+            .update_time_to_live()
+            .table_name(&spec.name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+        {
+            tracing::debug!(table = %spec.name, error = ?err.code(), "TTL not enabled on this DynamoDB");
+        }
+    }
+    Ok(())
+}
+
+async fn wait_until_active(client: &Client, table: &str) -> Result<(), StoreError> {
+    for _ in 0..200 {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(StoreError::Unavailable(format!("table {table} did not become active")))
+}

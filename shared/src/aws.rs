@@ -11,9 +11,17 @@ pub async fn sdk_config(local_endpoint: bool) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if local_endpoint {
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "alta-local"));
+            loader = loader.credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "alta-local",
+            ));
         }
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
             loader = loader.region(Region::new("us-east-1"));
         }
     }
@@ -28,7 +36,10 @@ pub fn dynamodb_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynam
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
-pub fn secretsmanager_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_secretsmanager::Client {
+pub fn secretsmanager_client(
+    sdk: &SdkConfig,
+    endpoint: Option<&str>,
+) -> aws_sdk_secretsmanager::Client {
     let mut builder = aws_sdk_secretsmanager::config::Builder::from(sdk);
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);

@@ -197,7 +197,11 @@ impl Config {
                 name: "ALTA_BASE_URL",
                 reason,
             })?,
-            None => return Err(ConfigError::Missing { name: "ALTA_BASE_URL" }),
+            None => {
+                return Err(ConfigError::Missing {
+                    name: "ALTA_BASE_URL",
+                });
+            }
         };
 
         let store = match get("ALTA_STORE").as_deref() {
@@ -298,7 +302,10 @@ fn parse_preconfigured_clients(json: &str) -> Result<Vec<PreconfiguredClient>, C
             )));
         }
         if !seen.insert(client.client_id.as_str()) {
-            return Err(invalid(format!("client_id `{}` appears twice", client.client_id)));
+            return Err(invalid(format!(
+                "client_id `{}` appears twice",
+                client.client_id
+            )));
         }
     }
     Ok(clients)
@@ -321,7 +328,9 @@ mod tests {
     fn base_url_is_required() {
         assert!(matches!(
             config(&[]),
-            Err(ConfigError::Missing { name: "ALTA_BASE_URL" })
+            Err(ConfigError::Missing {
+                name: "ALTA_BASE_URL"
+            })
         ));
     }
 
@@ -379,7 +388,13 @@ mod tests {
             ("ALTA_STORE", "postgres"),
         ])
         .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "ALTA_STORE", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "ALTA_STORE",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -411,7 +426,10 @@ mod tests {
         .unwrap_err();
         assert!(matches!(
             err,
-            ConfigError::Invalid { name: "ALTA_PRECONFIGURED_CLIENTS", .. }
+            ConfigError::Invalid {
+                name: "ALTA_PRECONFIGURED_CLIENTS",
+                ..
+            }
         ));
     }
 

@@ -47,7 +47,10 @@ impl Deps {
             || config.secretsmanager_endpoint.is_some();
         let needs_aws = matches!(config.store, StoreBackend::DynamoDb { .. })
             || matches!(config.signing_keys, SigningKeySource::SecretsManager { .. })
-            || config.preconfigured_clients.iter().any(PreconfiguredClient::is_confidential);
+            || config
+                .preconfigured_clients
+                .iter()
+                .any(PreconfiguredClient::is_confidential);
         let sdk = if needs_aws {
             Some(aws::sdk_config(local_endpoint).await)
         } else {
@@ -59,13 +62,15 @@ impl Deps {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let keys = match (&config.signing_keys, &secrets_client) {
-            (SigningKeySource::SecretsManager { secret_id }, Some(client)) => KeyRing::from_secrets_manager(
-                SecretsManagerKeys {
-                    client: client.clone(),
-                    secret_id: secret_id.clone(),
-                },
-                config.signing_key_cache_ttl,
-            ),
+            (SigningKeySource::SecretsManager { secret_id }, Some(client)) => {
+                KeyRing::from_secrets_manager(
+                    SecretsManagerKeys {
+                        client: client.clone(),
+                        secret_id: secret_id.clone(),
+                    },
+                    config.signing_key_cache_ttl,
+                )
+            }
             _ => KeyRing::fixed(KeySet::generate(clock.now())?),
         };
 
@@ -118,29 +123,38 @@ impl PreconfiguredSecrets {
     }
 
     /// The secret of a confidential client; `None` for a public one.
-    pub async fn secret_of(&self, client: &PreconfiguredClient) -> Result<Option<SecretString>, KeyError> {
+    pub async fn secret_of(
+        &self,
+        client: &PreconfiguredClient,
+    ) -> Result<Option<SecretString>, KeyError> {
         let Some(secret_id) = &client.client_secret_secret_id else {
             return Ok(None);
         };
         if let Some(secret) = self.cache.read().await.get(secret_id) {
             return Ok(Some(secret.clone()));
         }
-        let sm = self
-            .client
-            .as_ref()
-            .ok_or_else(|| KeyError::Unavailable("no Secrets Manager client is configured".into()))?;
+        let sm = self.client.as_ref().ok_or_else(|| {
+            KeyError::Unavailable("no Secrets Manager client is configured".into())
+        })?;
         let out = sm
             .get_secret_value()
             .secret_id(secret_id)
             .send()
             .await
-            .map_err(|e| KeyError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                KeyError::Unavailable(
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                )
+            })?;
         let secret = out
             .secret_string()
             .map(|s| SecretString::new(s.trim()))
             .filter(|s| !s.secret().is_empty())
             .ok_or_else(|| KeyError::InvalidSecret(format!("secret {secret_id} is empty")))?;
-        self.cache.write().await.insert(secret_id.clone(), secret.clone());
+        self.cache
+            .write()
+            .await
+            .insert(secret_id.clone(), secret.clone());
         Ok(Some(secret))
     }
 }

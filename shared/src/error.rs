@@ -104,7 +104,10 @@ impl OAuthError {
     pub fn internal(cause: impl fmt::Display) -> Self {
         Self {
             internal: Some(cause.to_string()),
-            ..Self::new(OAuthErrorCode::ServerError, "the server could not complete the request")
+            ..Self::new(
+                OAuthErrorCode::ServerError,
+                "the server could not complete the request",
+            )
         }
     }
 
@@ -134,7 +137,10 @@ impl OAuthError {
         }
         let mut headers = Headers::no_store();
         if self.basic_challenge {
-            headers.push(("www-authenticate", r#"Basic realm="alta", charset="UTF-8""#.into()));
+            headers.push((
+                "www-authenticate",
+                r#"Basic realm="alta", charset="UTF-8""#.into(),
+            ));
         }
         h::json_response(
             self.code.status(),
@@ -166,10 +172,16 @@ impl From<StoreError> for OAuthError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpError {
     NotFound,
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     /// A route whose function has not been built yet: an honest 501, never a fake success.
-    NotImplemented { route: &'static str },
-    PayloadTooLarge { limit: usize },
+    NotImplemented {
+        route: &'static str,
+    },
+    PayloadTooLarge {
+        limit: usize,
+    },
 }
 
 impl HttpError {
@@ -238,7 +250,12 @@ mod tests {
             .with_basic_challenge()
             .into_response();
         assert_eq!(resp.status(), 401);
-        assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
     }
 
     #[test]
@@ -258,14 +275,20 @@ mod tests {
 
     #[test]
     fn method_not_allowed_names_the_allowed_methods() {
-        let resp = HttpError::MethodNotAllowed { allow: "GET, OPTIONS" }.into_response();
+        let resp = HttpError::MethodNotAllowed {
+            allow: "GET, OPTIONS",
+        }
+        .into_response();
         assert_eq!(resp.status(), 405);
         assert_eq!(resp.headers()["allow"], "GET, OPTIONS");
     }
 
     #[test]
     fn unbuilt_route_is_501_json() {
-        let resp = HttpError::NotImplemented { route: "POST /token" }.into_response();
+        let resp = HttpError::NotImplemented {
+            route: "POST /token",
+        }
+        .into_response();
         assert_eq!(resp.status(), 501);
         assert_eq!(body_json(&resp)["error"], "not_implemented");
     }

@@ -13,8 +13,7 @@ use crate::config::BaseUrl;
 use crate::error::HttpError;
 
 /// Headers the browser-based MCP clients send: preflights must allow them.
-pub const CORS_ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
+pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
 /// Headers a browser-based client must be able to read from a response.
 pub const CORS_EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
 
@@ -34,7 +33,10 @@ impl Headers {
     /// For public documents that change rarely, such as metadata and the JWKS.
     pub fn cacheable(max_age_seconds: u32) -> Self {
         let mut h = Self::default();
-        h.push(("cache-control", format!("public, max-age={max_age_seconds}").into()));
+        h.push((
+            "cache-control",
+            format!("public, max-age={max_age_seconds}").into(),
+        ));
         h
     }
 
@@ -44,14 +46,21 @@ impl Headers {
 }
 
 /// A response with a JSON body.
-pub fn json_response(status: StatusCode, body: &impl Serialize, headers: Headers) -> Response<Body> {
+pub fn json_response(
+    status: StatusCode,
+    body: &impl Serialize,
+    headers: Headers,
+) -> Response<Body> {
     // Our response types are plain structs with string keys: serialising cannot fail.
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(Body::Binary(bytes));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     for (name, value) in headers.0 {
         if let Ok(value) = HeaderValue::from_str(&value) {
             h.append(name, value);
@@ -78,7 +87,10 @@ pub fn public_preflight(allow_methods: &'static str) -> Response<Body> {
     *resp.status_mut() = StatusCode::NO_CONTENT;
     let h = resp.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert("access-control-allow-methods", HeaderValue::from_static(allow_methods));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static(allow_methods),
+    );
     h.insert(
         "access-control-allow-headers",
         HeaderValue::from_static(CORS_ALLOW_HEADERS),
@@ -120,7 +132,9 @@ pub enum BodyError {
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BodyError::TooLarge { limit } => write!(f, "the request body is larger than {limit} bytes"),
+            BodyError::TooLarge { limit } => {
+                write!(f, "the request body is larger than {limit} bytes")
+            }
             BodyError::NotUtf8 => f.write_str("the request body is not UTF-8"),
             BodyError::UnsupportedMediaType { expected } => {
                 write!(f, "the request body must be {expected}")
@@ -154,7 +168,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     match media_type(req).as_deref() {
         None | Some("application/json") => {}
         Some(t) if t.ends_with("+json") => {}
-        Some(_) => return Err(BodyError::UnsupportedMediaType { expected: "application/json" }),
+        Some(_) => {
+            return Err(BodyError::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
     }
     let bytes = body_bytes(req, limit)?;
     serde_json::from_slice(bytes).map_err(|e| BodyError::Json(e.to_string()))
@@ -189,7 +207,11 @@ impl Params {
     /// The one value of a parameter; RFC 6749 §3.1: parameters MUST NOT be repeated.
     /// An empty value counts as absent (RFC 6749 §3.1).
     pub fn single(&self, name: &str) -> Result<Option<&str>, BodyError> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut values = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         match (values.next(), values.next()) {
             (Some(_), Some(_)) => Err(BodyError::DuplicateParameter(name.to_owned())),
             (Some(""), None) | (None, _) => Ok(None),
@@ -274,7 +296,10 @@ mod tests {
     #[test]
     fn form_values_are_percent_decoded() {
         let params = Params::parse(b"redirect_uri=http%3A%2F%2F127.0.0.1%3A3000%2Fcb&scope=a+b");
-        assert_eq!(params.single("redirect_uri"), Ok(Some("http://127.0.0.1:3000/cb")));
+        assert_eq!(
+            params.single("redirect_uri"),
+            Ok(Some("http://127.0.0.1:3000/cb"))
+        );
         assert_eq!(params.single("scope"), Ok(Some("a b")));
     }
 
@@ -289,7 +314,12 @@ mod tests {
 
     #[test]
     fn oversized_body_is_refused() {
-        let req = request("POST", "/register", Some("application/json"), &"x".repeat(100));
+        let req = request(
+            "POST",
+            "/register",
+            Some("application/json"),
+            &"x".repeat(100),
+        );
         assert_eq!(
             json_body::<serde_json::Value>(&req, 10),
             Err(BodyError::TooLarge { limit: 10 })
@@ -298,14 +328,24 @@ mod tests {
 
     #[test]
     fn json_with_charset_parameter_is_accepted() {
-        let req = request("POST", "/register", Some("application/json; charset=utf-8"), "{\"a\":1}");
+        let req = request(
+            "POST",
+            "/register",
+            Some("application/json; charset=utf-8"),
+            "{\"a\":1}",
+        );
         assert_eq!(json_body::<serde_json::Value>(&req, 100).unwrap()["a"], 1);
     }
 
     #[test]
     fn route_path_strips_trailing_slash_and_base_path() {
         let base = BaseUrl::parse("https://api.example.com/prod").unwrap();
-        let req = request("GET", "https://api.example.com/prod/.well-known/jwks.json/", None, "");
+        let req = request(
+            "GET",
+            "https://api.example.com/prod/.well-known/jwks.json/",
+            None,
+            "",
+        );
         assert_eq!(route_path(&req, &base), "/.well-known/jwks.json");
         let root = BaseUrl::parse("http://127.0.0.1:3000").unwrap();
         let req = request("POST", "/mcp/", None, "");
@@ -316,7 +356,9 @@ mod tests {
     fn preflight_allows_the_mcp_headers() {
         let resp = public_preflight("GET, OPTIONS");
         assert_eq!(resp.status(), 204);
-        let allowed = resp.headers()["access-control-allow-headers"].to_str().unwrap();
+        let allowed = resp.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap();
         assert!(allowed.contains("MCP-Protocol-Version"));
         assert!(allowed.contains("Authorization"));
     }

@@ -100,7 +100,10 @@ mod tests {
         assert_eq!(key["use"], "sig");
         assert_eq!(key["alg"], "ES256");
         assert_eq!(key["kid"], set.signing_key().kid());
-        assert!(key.get("d").is_none(), "the private key must never be published");
+        assert!(
+            key.get("d").is_none(),
+            "the private key must never be published"
+        );
     }
 
     #[test]

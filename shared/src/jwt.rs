@@ -82,7 +82,9 @@ pub fn verify_access_token(
         return Err(JwtError::WrongType);
     }
     let kid = header.kid.ok_or(JwtError::MissingKeyId)?;
-    let key = keys.get(&kid).ok_or_else(|| JwtError::UnknownKey(kid.clone()))?;
+    let key = keys
+        .get(&kid)
+        .ok_or_else(|| JwtError::UnknownKey(kid.clone()))?;
 
     let mut validation = Validation::new(Algorithm::ES256);
     validation.leeway = LEEWAY_SECONDS;
@@ -101,9 +103,10 @@ pub fn verify_access_token(
             ErrorKind::InvalidAudience => JwtError::WrongAudience,
             ErrorKind::InvalidSignature => JwtError::BadSignature,
             ErrorKind::InvalidAlgorithm => JwtError::AlgorithmNotAllowed,
-            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                JwtError::Malformed
-            }
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => JwtError::Malformed,
             other => JwtError::Invalid(format!("{other:?}")),
         })
 }
@@ -142,7 +145,10 @@ mod tests {
     fn issued_token_verifies_and_round_trips_claims() {
         let (set, keys, now) = setup();
         let token = sign_access_token(set.signing_key(), &claims(now)).unwrap();
-        assert_eq!(verify_access_token(&token, &keys, ISS, AUD).unwrap(), claims(now));
+        assert_eq!(
+            verify_access_token(&token, &keys, ISS, AUD).unwrap(),
+            claims(now)
+        );
     }
 
     #[test]
@@ -161,7 +167,10 @@ mod tests {
         let mut c = claims(now);
         c.exp = now - LEEWAY_SECONDS - 5;
         let token = sign_access_token(set.signing_key(), &c).unwrap();
-        assert_eq!(verify_access_token(&token, &keys, ISS, AUD), Err(JwtError::Expired));
+        assert_eq!(
+            verify_access_token(&token, &keys, ISS, AUD),
+            Err(JwtError::Expired)
+        );
         c.exp = now - 5;
         let token = sign_access_token(set.signing_key(), &c).unwrap();
         assert!(verify_access_token(&token, &keys, ISS, AUD).is_ok());
@@ -202,9 +211,12 @@ mod tests {
         let spliced = format!(
             "{}.{}",
             ours.split('.').next().unwrap(),
-            forged.splitn(2, '.').nth(1).unwrap()
+            forged.split_once('.').unwrap().1
         );
-        assert_eq!(verify_access_token(&spliced, &keys, ISS, AUD), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify_access_token(&spliced, &keys, ISS, AUD),
+            Err(JwtError::BadSignature)
+        );
     }
 
     fn unsigned_token(header: serde_json::Value, now: u64, signature: &str) -> String {
@@ -235,7 +247,10 @@ mod tests {
             now,
             "c2lnbmF0dXJl",
         );
-        assert_eq!(verify_access_token(&token, &keys, ISS, AUD), Err(JwtError::AlgorithmNotAllowed));
+        assert_eq!(
+            verify_access_token(&token, &keys, ISS, AUD),
+            Err(JwtError::AlgorithmNotAllowed)
+        );
     }
 
     #[test]
@@ -244,13 +259,22 @@ mod tests {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(set.signing_key().kid().to_owned());
         let token = encode(&header, &claims(now), set.signing_key().encoding_key()).unwrap();
-        assert_eq!(verify_access_token(&token, &keys, ISS, AUD), Err(JwtError::WrongType));
+        assert_eq!(
+            verify_access_token(&token, &keys, ISS, AUD),
+            Err(JwtError::WrongType)
+        );
     }
 
     #[test]
     fn garbage_is_malformed() {
         let (_, keys, _) = setup();
-        assert_eq!(verify_access_token("abc", &keys, ISS, AUD), Err(JwtError::Malformed));
-        assert_eq!(verify_access_token("", &keys, ISS, AUD), Err(JwtError::Malformed));
+        assert_eq!(
+            verify_access_token("abc", &keys, ISS, AUD),
+            Err(JwtError::Malformed)
+        );
+        assert_eq!(
+            verify_access_token("", &keys, ISS, AUD),
+            Err(JwtError::Malformed)
+        );
     }
 }

@@ -60,7 +60,9 @@ impl SigningKey {
         // An uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
         let point = pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 0x04 {
-            return Err(KeyError::InvalidSecret("unexpected public key encoding".into()));
+            return Err(KeyError::InvalidSecret(
+                "unexpected public key encoding".into(),
+            ));
         }
         let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
         let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
@@ -150,7 +152,7 @@ impl KeySet {
         if keys.is_empty() {
             return Err(KeyError::Empty);
         }
-        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
         Ok(Self { keys })
     }
 
@@ -221,7 +223,11 @@ impl SecretsManagerKeys {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|e| KeyError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                KeyError::Unavailable(
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                )
+            })?;
         let json = out
             .secret_string()
             .ok_or_else(|| KeyError::InvalidSecret("the secret has no string value".into()))?;
@@ -268,7 +274,10 @@ impl KeyRing {
         }
         let KeySource::SecretsManager(source) = &self.source else {
             let cached = self.cached.read().await;
-            return cached.as_ref().map(|(k, _)| k.clone()).ok_or(KeyError::Empty);
+            return cached
+                .as_ref()
+                .map(|(k, _)| k.clone())
+                .ok_or(KeyError::Empty);
         };
         let mut cached = self.cached.write().await;
         // Another task may have refreshed while this one waited for the lock.
@@ -314,7 +323,10 @@ mod tests {
         // (python: base64url(sha256(canonical JSON))).
         let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
         let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
-        assert_eq!(thumbprint(x, y), "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U");
+        assert_eq!(
+            thumbprint(x, y),
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
+        );
     }
 
     #[test]
@@ -332,7 +344,8 @@ mod tests {
             .rotated(200, Duration::from_secs(7200))
             .unwrap();
         let newest = rotated.signing_key().kid().to_owned();
-        let mut stored: serde_json::Value = serde_json::from_str(&rotated.to_secret_json()).unwrap();
+        let mut stored: serde_json::Value =
+            serde_json::from_str(&rotated.to_secret_json()).unwrap();
         stored["keys"].as_array_mut().unwrap().reverse();
         let reloaded = KeySet::from_secret_json(&stored.to_string()).unwrap();
         assert_eq!(reloaded.signing_key().kid(), newest);
@@ -357,13 +370,21 @@ mod tests {
     #[test]
     fn tampered_kid_is_refused() {
         let set = KeySet::generate(1).unwrap();
-        let json = set.to_secret_json().replace(set.signing_key().kid(), "forged");
-        assert!(matches!(KeySet::from_secret_json(&json), Err(KeyError::InvalidSecret(_))));
+        let json = set
+            .to_secret_json()
+            .replace(set.signing_key().kid(), "forged");
+        assert!(matches!(
+            KeySet::from_secret_json(&json),
+            Err(KeyError::InvalidSecret(_))
+        ));
     }
 
     #[test]
     fn empty_or_garbage_secret_is_refused() {
-        assert!(matches!(KeySet::from_secret_json(r#"{"keys":[]}"#), Err(KeyError::Empty)));
+        assert!(matches!(
+            KeySet::from_secret_json(r#"{"keys":[]}"#),
+            Err(KeyError::Empty)
+        ));
         assert!(KeySet::from_secret_json("not json").is_err());
         assert!(
             KeySet::from_secret_json(r#"{"keys":[{"kid":"a","created_at":1,"pkcs8":"AAAA"}]}"#)

@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod pkce;
 pub mod random;
 pub mod redirect_uri;
+pub mod routes;
 pub mod scope;
 pub mod secret;
 pub mod store;

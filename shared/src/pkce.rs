@@ -23,13 +23,15 @@ impl std::fmt::Display for PkceError {
             PkceError::MalformedVerifier => {
                 f.write_str("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")
             }
-            PkceError::MalformedChallenge => {
-                f.write_str("code_challenge must be the 43-character base64url SHA-256 of the verifier")
-            }
+            PkceError::MalformedChallenge => f.write_str(
+                "code_challenge must be the 43-character base64url SHA-256 of the verifier",
+            ),
             PkceError::PlainMethodRefused => {
                 f.write_str("code_challenge_method plain is not allowed; use S256")
             }
-            PkceError::UnknownMethod(m) => write!(f, "code_challenge_method `{m}` is not supported; use S256"),
+            PkceError::UnknownMethod(m) => {
+                write!(f, "code_challenge_method `{m}` is not supported; use S256")
+            }
         }
     }
 }
@@ -107,7 +109,10 @@ mod tests {
     #[test]
     fn rfc7636_appendix_b_vector() {
         let verifier = CodeVerifier::parse(RFC_VERIFIER).unwrap();
-        assert_eq!(CodeChallenge::from_verifier(&verifier).as_str(), RFC_CHALLENGE);
+        assert_eq!(
+            CodeChallenge::from_verifier(&verifier).as_str(),
+            RFC_CHALLENGE
+        );
         let challenge = CodeChallenge::parse(RFC_CHALLENGE).unwrap();
         assert!(challenge.is_satisfied_by(&verifier));
     }
@@ -121,11 +126,20 @@ mod tests {
 
     #[test]
     fn verifier_length_and_alphabet_are_enforced() {
-        assert_eq!(CodeVerifier::parse(&"a".repeat(42)).unwrap_err(), PkceError::MalformedVerifier);
+        assert_eq!(
+            CodeVerifier::parse(&"a".repeat(42)).unwrap_err(),
+            PkceError::MalformedVerifier
+        );
         assert!(CodeVerifier::parse(&"a".repeat(128)).is_ok());
-        assert_eq!(CodeVerifier::parse(&"a".repeat(129)).unwrap_err(), PkceError::MalformedVerifier);
+        assert_eq!(
+            CodeVerifier::parse(&"a".repeat(129)).unwrap_err(),
+            PkceError::MalformedVerifier
+        );
         let with_plus = format!("{}+", "a".repeat(43));
-        assert_eq!(CodeVerifier::parse(&with_plus).unwrap_err(), PkceError::MalformedVerifier);
+        assert_eq!(
+            CodeVerifier::parse(&with_plus).unwrap_err(),
+            PkceError::MalformedVerifier
+        );
     }
 
     #[test]
@@ -138,9 +152,21 @@ mod tests {
 
     #[test]
     fn plain_and_missing_methods_are_refused() {
-        assert_eq!(ChallengeMethod::parse(Some("S256")), Ok(ChallengeMethod::S256));
-        assert_eq!(ChallengeMethod::parse(Some("plain")), Err(PkceError::PlainMethodRefused));
-        assert_eq!(ChallengeMethod::parse(None), Err(PkceError::PlainMethodRefused));
-        assert!(matches!(ChallengeMethod::parse(Some("s256")), Err(PkceError::UnknownMethod(_))));
+        assert_eq!(
+            ChallengeMethod::parse(Some("S256")),
+            Ok(ChallengeMethod::S256)
+        );
+        assert_eq!(
+            ChallengeMethod::parse(Some("plain")),
+            Err(PkceError::PlainMethodRefused)
+        );
+        assert_eq!(
+            ChallengeMethod::parse(None),
+            Err(PkceError::PlainMethodRefused)
+        );
+        assert!(matches!(
+            ChallengeMethod::parse(Some("s256")),
+            Err(PkceError::UnknownMethod(_))
+        ));
     }
 }

@@ -21,6 +21,9 @@ mod tests {
         let a = token(16);
         assert_eq!(a.len(), 22);
         assert_ne!(a, token(16));
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 }

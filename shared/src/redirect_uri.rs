@@ -11,8 +11,20 @@ pub const MAX_REDIRECT_URI_LEN: usize = 2000;
 /// Schemes that are not an app's callback and would turn a redirect into script execution,
 /// a local file read or a browser-internal page.
 const FORBIDDEN_SCHEMES: &[&str] = &[
-    "javascript", "data", "file", "vbscript", "blob", "about", "chrome", "ftp", "ws", "wss",
-    "mailto", "tel", "filesystem", "view-source",
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "chrome",
+    "ftp",
+    "ws",
+    "wss",
+    "mailto",
+    "tel",
+    "filesystem",
+    "view-source",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +51,9 @@ impl RedirectUri {
             return Err("redirect URI is empty".into());
         }
         if raw.len() > MAX_REDIRECT_URI_LEN {
-            return Err(format!("redirect URI is longer than {MAX_REDIRECT_URI_LEN} characters"));
+            return Err(format!(
+                "redirect URI is longer than {MAX_REDIRECT_URI_LEN} characters"
+            ));
         }
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("redirect URI contains whitespace or control characters".into());
@@ -69,7 +83,9 @@ impl RedirectUri {
                 RedirectKind::Loopback
             }
             scheme if FORBIDDEN_SCHEMES.contains(&scheme) => {
-                return Err(format!("`{raw}` uses the scheme `{scheme}`, which is not allowed"));
+                return Err(format!(
+                    "`{raw}` uses the scheme `{scheme}`, which is not allowed"
+                ));
             }
             _ => RedirectKind::PrivateUse,
         };
@@ -98,7 +114,9 @@ impl RedirectUri {
             return false;
         }
         match (Url::parse(&self.raw), Url::parse(requested)) {
-            (Ok(mut registered), Ok(mut asked)) if asked.scheme() == "http" && is_loopback(&asked) => {
+            (Ok(mut registered), Ok(mut asked))
+                if asked.scheme() == "http" && is_loopback(&asked) =>
+            {
                 // Ignoring the port cannot fail on an http URL.
                 let _ = registered.set_port(None);
                 let _ = asked.set_port(None);
@@ -158,7 +176,10 @@ mod tests {
 
     #[test]
     fn claude_callback_is_https() {
-        assert_eq!(kind("https://claude.ai/api/mcp/auth_callback"), Ok(RedirectKind::Https));
+        assert_eq!(
+            kind("https://claude.ai/api/mcp/auth_callback"),
+            Ok(RedirectKind::Https)
+        );
     }
 
     #[test]
@@ -167,13 +188,19 @@ mod tests {
             kind("cursor://anysphere.cursor-mcp/oauth/callback"),
             Ok(RedirectKind::PrivateUse)
         );
-        assert_eq!(kind("com.example.app:/oauth2redirect"), Ok(RedirectKind::PrivateUse));
+        assert_eq!(
+            kind("com.example.app:/oauth2redirect"),
+            Ok(RedirectKind::PrivateUse)
+        );
     }
 
     #[test]
     fn vs_code_and_claude_code_loopback_callbacks_are_accepted() {
         assert_eq!(kind("http://127.0.0.1:33418/"), Ok(RedirectKind::Loopback));
-        assert_eq!(kind("http://localhost:54321/callback"), Ok(RedirectKind::Loopback));
+        assert_eq!(
+            kind("http://localhost:54321/callback"),
+            Ok(RedirectKind::Loopback)
+        );
         assert_eq!(kind("http://[::1]:8080/cb"), Ok(RedirectKind::Loopback));
     }
 

@@ -17,7 +17,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::CampaignsRead, Scope::CampaignsWrite, Scope::InboxRead];
+    pub const ALL: [Scope; 3] = [
+        Scope::CampaignsRead,
+        Scope::CampaignsWrite,
+        Scope::InboxRead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,7 +135,10 @@ mod tests {
 
     #[test]
     fn extra_spaces_are_tolerated() {
-        assert_eq!(ScopeSet::parse("  campaigns:write ").unwrap().to_string(), "campaigns:write");
+        assert_eq!(
+            ScopeSet::parse("  campaigns:write ").unwrap().to_string(),
+            "campaigns:write"
+        );
     }
 
     #[test]

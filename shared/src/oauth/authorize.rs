@@ -9,7 +9,10 @@ use crate::http::RequestLog;
 
 pub async fn handle(req: Request, _deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("authorize", &req);
-    let resp = HttpError::NotImplemented { route: "GET|POST /authorize" }.into_response();
+    let resp = HttpError::NotImplemented {
+        route: "GET|POST /authorize",
+    }
+    .into_response();
     log.finish(&resp);
     resp
 }

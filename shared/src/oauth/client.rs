@@ -98,7 +98,11 @@ impl ClientSecretHash {
 
     pub fn matches(&self, presented: &str) -> bool {
         use subtle::ConstantTimeEq;
-        Self::of(presented).0.as_bytes().ct_eq(self.0.as_bytes()).into()
+        Self::of(presented)
+            .0
+            .as_bytes()
+            .ct_eq(self.0.as_bytes())
+            .into()
     }
 }
 

@@ -50,10 +50,18 @@ async fn route(req: &Request, deps: &Deps) -> Response<Body> {
     }
     let config = &deps.config;
     match path {
-        AUTHORIZATION_SERVER_PATH | OPENID_CONFIGURATION_PATH => document(&authorization_server_metadata(config)),
-        PROTECTED_RESOURCE_PATH | PROTECTED_RESOURCE_MCP_PATH => document(&protected_resource_metadata(config)),
+        AUTHORIZATION_SERVER_PATH | OPENID_CONFIGURATION_PATH => {
+            document(&authorization_server_metadata(config))
+        }
+        PROTECTED_RESOURCE_PATH | PROTECTED_RESOURCE_MCP_PATH => {
+            document(&protected_resource_metadata(config))
+        }
         _ => match deps.keys.current().await {
-            Ok(keys) => h::json_response(StatusCode::OK, &keys.jwks(), Headers::cacheable(JWKS_MAX_AGE)),
+            Ok(keys) => h::json_response(
+                StatusCode::OK,
+                &keys.jwks(),
+                Headers::cacheable(JWKS_MAX_AGE),
+            ),
             Err(err) => OAuthError::unavailable(err).into_response(),
         },
     }
@@ -133,14 +141,28 @@ mod tests {
         let resp = handle(get(AUTHORIZATION_SERVER_PATH), &deps()).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-        assert!(resp.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+        assert!(
+            resp.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
         let m = json_of(resp).await;
         assert_eq!(m["issuer"], "https://mcp.alta.example");
-        assert_eq!(m["authorization_endpoint"], "https://mcp.alta.example/authorize");
+        assert_eq!(
+            m["authorization_endpoint"],
+            "https://mcp.alta.example/authorize"
+        );
         assert_eq!(m["token_endpoint"], "https://mcp.alta.example/token");
-        assert_eq!(m["registration_endpoint"], "https://mcp.alta.example/register");
+        assert_eq!(
+            m["registration_endpoint"],
+            "https://mcp.alta.example/register"
+        );
         assert_eq!(m["revocation_endpoint"], "https://mcp.alta.example/revoke");
-        assert_eq!(m["jwks_uri"], "https://mcp.alta.example/.well-known/jwks.json");
+        assert_eq!(
+            m["jwks_uri"],
+            "https://mcp.alta.example/.well-known/jwks.json"
+        );
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(m["client_id_metadata_document_supported"], true);
@@ -165,7 +187,10 @@ mod tests {
         for path in [PROTECTED_RESOURCE_MCP_PATH, PROTECTED_RESOURCE_PATH] {
             let m = json_of(handle(get(path), &deps).await).await;
             assert_eq!(m["resource"], "https://mcp.alta.example/mcp");
-            assert_eq!(m["authorization_servers"], json!(["https://mcp.alta.example"]));
+            assert_eq!(
+                m["authorization_servers"],
+                json!(["https://mcp.alta.example"])
+            );
             assert_eq!(m["bearer_methods_supported"], json!(["header"]));
         }
     }
@@ -176,13 +201,23 @@ mod tests {
         let asm = json_of(handle(get(AUTHORIZATION_SERVER_PATH), &deps).await).await;
         let prm = json_of(handle(get(PROTECTED_RESOURCE_MCP_PATH), &deps).await).await;
         assert_eq!(asm["issuer"], prm["authorization_servers"][0]);
-        assert_eq!(prm["resource"], format!("{}/mcp", asm["issuer"].as_str().unwrap()));
+        assert_eq!(
+            prm["resource"],
+            format!("{}/mcp", asm["issuer"].as_str().unwrap())
+        );
     }
 
     #[tokio::test]
     async fn jwks_publishes_the_signing_key() {
         let deps = deps();
-        let kid = deps.keys.current().await.unwrap().signing_key().kid().to_owned();
+        let kid = deps
+            .keys
+            .current()
+            .await
+            .unwrap()
+            .signing_key()
+            .kid()
+            .to_owned();
         let jwks = json_of(handle(get(JWKS_PATH), &deps).await).await;
         assert_eq!(jwks["keys"][0]["kid"], kid);
         assert_eq!(jwks["keys"][0]["alg"], "ES256");

@@ -39,7 +39,9 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
         HttpError::NotFound.into_response()
     } else {
         match *req.method() {
-            Method::POST => register(&req, deps).await.unwrap_or_else(OAuthError::into_response),
+            Method::POST => register(&req, deps)
+                .await
+                .unwrap_or_else(OAuthError::into_response),
             Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
             _ => h::method_not_allowed("POST, OPTIONS"),
         }
@@ -52,11 +54,15 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
 async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {
     let body: Value = h::json_body(req, MAX_BODY_BYTES).map_err(|e| match e {
         BodyError::TooLarge { .. } => OAuthError::invalid_client_metadata(e.to_string()),
-        _ => OAuthError::invalid_client_metadata(format!("{e}; send the client metadata as a JSON object")),
+        _ => OAuthError::invalid_client_metadata(format!(
+            "{e}; send the client metadata as a JSON object"
+        )),
     })?;
     let metadata = ClientMetadata::parse(body)?;
 
-    if let Some(preconfigured) = preconfigured_owner(&metadata.redirect_uris, &deps.config.preconfigured_clients) {
+    if let Some(preconfigured) =
+        preconfigured_owner(&metadata.redirect_uris, &deps.config.preconfigured_clients)
+    {
         return preconfigured_registration(preconfigured, &metadata, deps).await;
     }
 
@@ -82,11 +88,14 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
         client_id_issued_at: now,
         expires_at: now + deps.config.client_idle_expiry.as_secs(),
     };
-    deps.clients.insert_client(&client).await.map_err(|e| match e {
-        // 128 random bits do not collide; if they ever do, the client simply retries.
-        StoreError::Conflict => OAuthError::unavailable("client_id collision"),
-        other => other.into(),
-    })?;
+    deps.clients
+        .insert_client(&client)
+        .await
+        .map_err(|e| match e {
+            // 128 random bits do not collide; if they ever do, the client simply retries.
+            StoreError::Conflict => OAuthError::unavailable("client_id collision"),
+            other => other.into(),
+        })?;
     tracing::info!(client_id = %client.client_id, client_name = ?client.client_name, "client registered");
     Ok(created(&ClientInformation::of_registered(&client, secret)))
 }
@@ -97,9 +106,12 @@ fn preconfigured_owner<'a>(
     preconfigured: &'a [PreconfiguredClient],
 ) -> Option<&'a PreconfiguredClient> {
     preconfigured.iter().find(|client| {
-        redirect_uris
-            .iter()
-            .all(|asked| client.redirect_uris.iter().any(|own| own.matches(asked.as_str())))
+        redirect_uris.iter().all(|asked| {
+            client
+                .redirect_uris
+                .iter()
+                .any(|own| own.matches(asked.as_str()))
+        })
     })
 }
 
@@ -117,7 +129,9 @@ async fn preconfigured_registration(
         .map_err(OAuthError::unavailable)?;
     let auth_method = match (&secret, metadata.token_endpoint_auth_method) {
         (None, _) => TokenEndpointAuthMethod::None,
-        (Some(_), TokenEndpointAuthMethod::ClientSecretPost) => TokenEndpointAuthMethod::ClientSecretPost,
+        (Some(_), TokenEndpointAuthMethod::ClientSecretPost) => {
+            TokenEndpointAuthMethod::ClientSecretPost
+        }
         (Some(_), _) => TokenEndpointAuthMethod::ClientSecretBasic,
     };
     tracing::info!(client_id = %client.client_id, "registration answered with a pre-configured client");
@@ -127,8 +141,15 @@ async fn preconfigured_registration(
         client_secret_expires_at: client.is_confidential().then_some(0),
         client_id_issued_at: None,
         client_name: Some(client.client_name.clone()),
-        redirect_uris: client.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
-        grant_types: vec![GrantType::AuthorizationCode.as_str(), GrantType::RefreshToken.as_str()],
+        redirect_uris: client
+            .redirect_uris
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect(),
+        grant_types: vec![
+            GrantType::AuthorizationCode.as_str(),
+            GrantType::RefreshToken.as_str(),
+        ],
         response_types: vec!["code"],
         token_endpoint_auth_method: auth_method.as_str(),
         application_type: None,
@@ -191,7 +212,11 @@ impl ClientInformation {
             client_secret: secret,
             client_id_issued_at: Some(client.client_id_issued_at),
             client_name: client.client_name.clone(),
-            redirect_uris: client.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
+            redirect_uris: client
+                .redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect(),
             grant_types: client.grant_types.iter().map(|g| g.as_str()).collect(),
             response_types: vec!["code"],
             token_endpoint_auth_method: client.token_endpoint_auth_method.as_str(),
@@ -303,7 +328,8 @@ impl ClientMetadata {
 }
 
 fn redirect_uris(fields: &Map<String, Value>) -> Result<Vec<RedirectUri>, OAuthError> {
-    let missing = || OAuthError::invalid_redirect_uri("redirect_uris is required: a non-empty array of URIs");
+    let missing =
+        || OAuthError::invalid_redirect_uri("redirect_uris is required: a non-empty array of URIs");
     let list = match fields.get("redirect_uris") {
         Some(Value::Array(list)) if !list.is_empty() => list,
         _ => return Err(missing()),
@@ -316,7 +342,9 @@ fn redirect_uris(fields: &Map<String, Value>) -> Result<Vec<RedirectUri>, OAuthE
     let mut uris: Vec<RedirectUri> = Vec::with_capacity(list.len());
     for value in list {
         let Value::String(raw) = value else {
-            return Err(OAuthError::invalid_redirect_uri("each redirect URI must be a string"));
+            return Err(OAuthError::invalid_redirect_uri(
+                "each redirect URI must be a string",
+            ));
         };
         let uri = RedirectUri::parse(raw).map_err(OAuthError::invalid_redirect_uri)?;
         if !uris.contains(&uri) {
@@ -333,9 +361,15 @@ fn application_type(
     fields: &Map<String, Value>,
     redirect_uris: &[RedirectUri],
 ) -> Result<ApplicationType, OAuthError> {
-    let native_only = redirect_uris.iter().any(|u| u.kind() == RedirectKind::PrivateUse);
+    let native_only = redirect_uris
+        .iter()
+        .any(|u| u.kind() == RedirectKind::PrivateUse);
     match string(fields, "application_type", 20)?.as_deref() {
-        None if native_only || redirect_uris.iter().any(|u| u.kind() == RedirectKind::Loopback) => {
+        None if native_only
+            || redirect_uris
+                .iter()
+                .any(|u| u.kind() == RedirectKind::Loopback) =>
+        {
             Ok(ApplicationType::Native)
         }
         None => Ok(ApplicationType::Web),
@@ -352,17 +386,25 @@ fn application_type(
 }
 
 /// An optional string field; `null` counts as absent, other types are an error.
-fn string(fields: &Map<String, Value>, name: &str, max_len: usize) -> Result<Option<String>, OAuthError> {
+fn string(
+    fields: &Map<String, Value>,
+    name: &str,
+    max_len: usize,
+) -> Result<Option<String>, OAuthError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() > max_len => Err(OAuthError::invalid_client_metadata(
-            format!("{name} is longer than {max_len} characters"),
-        )),
+        Some(Value::String(s)) if s.chars().count() > max_len => {
+            Err(OAuthError::invalid_client_metadata(format!(
+                "{name} is longer than {max_len} characters"
+            )))
+        }
         Some(Value::String(s)) if s.chars().any(char::is_control) => Err(
             OAuthError::invalid_client_metadata(format!("{name} contains control characters")),
         ),
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
-        Some(_) => Err(OAuthError::invalid_client_metadata(format!("{name} must be a string"))),
+        Some(_) => Err(OAuthError::invalid_client_metadata(format!(
+            "{name} must be a string"
+        ))),
     }
 }
 
@@ -407,7 +449,9 @@ fn web_url(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, OA
         return Ok(None);
     };
     match url::Url::parse(&raw) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => Ok(Some(raw)),
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => {
+            Ok(Some(raw))
+        }
         _ => Err(OAuthError::invalid_client_metadata(format!(
             "{name} must be an http or https URL"
         ))),
@@ -479,7 +523,12 @@ mod tests {
             json["redirect_uris"],
             json!(["http://127.0.0.1:33418/", "https://vscode.dev/redirect"])
         );
-        let stored = deps.clients.get_client(client_id, NOW).await.unwrap().unwrap();
+        let stored = deps
+            .clients
+            .get_client(client_id, NOW)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.client_name.as_deref(), Some("Visual Studio Code"));
         assert_eq!(stored.expires_at, NOW + 90 * 24 * 3600);
     }
@@ -580,10 +629,17 @@ mod tests {
 
     #[tokio::test]
     async fn defaults_are_public_client_with_code_and_refresh_grants() {
-        let (status, json) = register_json(&deps(), json!({"redirect_uris": ["https://app.example/cb"]})).await;
+        let (status, json) = register_json(
+            &deps(),
+            json!({"redirect_uris": ["https://app.example/cb"]}),
+        )
+        .await;
         assert_eq!(status, 201);
         assert_eq!(json["token_endpoint_auth_method"], "none");
-        assert_eq!(json["grant_types"], json!(["authorization_code", "refresh_token"]));
+        assert_eq!(
+            json["grant_types"],
+            json!(["authorization_code", "refresh_token"])
+        );
         assert_eq!(json["response_types"], json!(["code"]));
         assert_eq!(json["application_type"], "web");
     }
@@ -607,7 +663,11 @@ mod tests {
 
     #[tokio::test]
     async fn response_is_not_cacheable() {
-        let resp = handle(post(r#"{"redirect_uris":["https://app.example/cb"]}"#), &deps()).await;
+        let resp = handle(
+            post(r#"{"redirect_uris":["https://app.example/cb"]}"#),
+            &deps(),
+        )
+        .await;
         assert_eq!(resp.headers()["cache-control"], "no-store");
         assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     }
@@ -616,7 +676,11 @@ mod tests {
     async fn missing_redirect_uris_is_invalid_redirect_uri() {
         assert_refused(json!({"client_name": "x"}), "invalid_redirect_uri").await;
         assert_refused(json!({"redirect_uris": []}), "invalid_redirect_uri").await;
-        assert_refused(json!({"redirect_uris": "https://app.example/cb"}), "invalid_redirect_uri").await;
+        assert_refused(
+            json!({"redirect_uris": "https://app.example/cb"}),
+            "invalid_redirect_uri",
+        )
+        .await;
         assert_refused(json!({"redirect_uris": [42]}), "invalid_redirect_uri").await;
     }
 
@@ -629,14 +693,20 @@ mod tests {
             "/relative",
             "https://user:pw@app.example/cb",
         ] {
-            let description = assert_refused(json!({"redirect_uris": [uri]}), "invalid_redirect_uri").await;
-            assert!(description.contains(uri) || description.contains("scheme"), "{description}");
+            let description =
+                assert_refused(json!({"redirect_uris": [uri]}), "invalid_redirect_uri").await;
+            assert!(
+                description.contains(uri) || description.contains("scheme"),
+                "{description}"
+            );
         }
     }
 
     #[tokio::test]
     async fn too_many_redirect_uris_are_refused() {
-        let uris: Vec<String> = (0..=MAX_REDIRECT_URIS).map(|i| format!("https://app.example/cb{i}")).collect();
+        let uris: Vec<String> = (0..=MAX_REDIRECT_URIS)
+            .map(|i| format!("https://app.example/cb{i}"))
+            .collect();
         assert_refused(json!({"redirect_uris": uris}), "invalid_redirect_uri").await;
     }
 
@@ -658,7 +728,9 @@ mod tests {
     async fn unsupported_grants_methods_and_response_types_are_refused() {
         let base = |extra: Value| {
             let mut body = json!({"redirect_uris": ["https://app.example/cb"]});
-            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             body
         };
         for extra in [
@@ -697,12 +769,23 @@ mod tests {
     #[tokio::test]
     async fn get_is_method_not_allowed_and_preflight_is_answered() {
         let deps = deps();
-        let get = http::Request::builder().method("GET").uri("/register").body(Body::Empty).unwrap();
+        let get = http::Request::builder()
+            .method("GET")
+            .uri("/register")
+            .body(Body::Empty)
+            .unwrap();
         assert_eq!(handle(get, &deps).await.status(), 405);
-        let options = http::Request::builder().method("OPTIONS").uri("/register").body(Body::Empty).unwrap();
+        let options = http::Request::builder()
+            .method("OPTIONS")
+            .uri("/register")
+            .body(Body::Empty)
+            .unwrap();
         let resp = handle(options, &deps).await;
         assert_eq!(resp.status(), 204);
-        assert_eq!(resp.headers()["access-control-allow-methods"], "POST, OPTIONS");
+        assert_eq!(
+            resp.headers()["access-control-allow-methods"],
+            "POST, OPTIONS"
+        );
     }
 
     #[tokio::test]

@@ -6,16 +6,24 @@ use super::ClientStore;
 use super::dynamo::{DynamoStore, tables};
 use super::memory::MemoryStore;
 use crate::config::TableNames;
-use crate::oauth::client::{ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod};
+use crate::oauth::client::{
+    ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
+};
 use crate::redirect_uri::RedirectUri;
 use crate::store::StoreError;
 
 pub(crate) async fn dynamo_store_for_tests() -> DynamoStore {
-    let endpoint = std::env::var("ALTA_TEST_DYNAMODB_ENDPOINT")
-        .expect("ALTA_TEST_DYNAMODB_ENDPOINT must name a DynamoDB endpoint (scripts/test starts dynalite)");
+    let endpoint = std::env::var("ALTA_TEST_DYNAMODB_ENDPOINT").expect(
+        "ALTA_TEST_DYNAMODB_ENDPOINT must name a DynamoDB endpoint (scripts/test starts dynalite)",
+    );
     let sdk = crate::aws::sdk_config(true).await;
     let client = crate::aws::dynamodb_client(&sdk, Some(&endpoint));
-    let prefix = format!("t{}-", crate::random::token(6).to_ascii_lowercase().replace(['-', '_'], "x"));
+    let prefix = format!(
+        "t{}-",
+        crate::random::token(6)
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "x")
+    );
     let names = TableNames {
         clients: format!("{prefix}clients"),
         authorization_codes: format!("{prefix}authorization-codes"),
@@ -24,7 +32,9 @@ pub(crate) async fn dynamo_store_for_tests() -> DynamoStore {
         directory: format!("{prefix}directory"),
         alta_data: format!("{prefix}alta-data"),
     };
-    tables::ensure_tables(&client, &names).await.expect("create test tables");
+    tables::ensure_tables(&client, &names)
+        .await
+        .expect("create test tables");
     DynamoStore::new(client, names)
 }
 
@@ -92,7 +102,10 @@ async fn registered_client_reads_back_unchanged(store: &dyn ClientStore) {
 }
 
 async fn second_registration_with_the_same_id_conflicts(store: &dyn ClientStore) {
-    store.insert_client(&sample_client("c-2", 10_000)).await.unwrap();
+    store
+        .insert_client(&sample_client("c-2", 10_000))
+        .await
+        .unwrap();
     let mut other = sample_client("c-2", 20_000);
     other.client_name = Some("Impostor".into());
     assert_eq!(store.insert_client(&other).await, Err(StoreError::Conflict));
@@ -105,21 +118,46 @@ async fn unknown_client_is_none(store: &dyn ClientStore) {
 }
 
 async fn client_is_gone_once_expired(store: &dyn ClientStore) {
-    store.insert_client(&sample_client("c-3", 5_000)).await.unwrap();
+    store
+        .insert_client(&sample_client("c-3", 5_000))
+        .await
+        .unwrap();
     assert!(store.get_client("c-3", 4_999).await.unwrap().is_some());
     assert_eq!(store.get_client("c-3", 5_000).await.unwrap(), None);
 }
 
 async fn extending_pushes_expiry_forward_but_never_back(store: &dyn ClientStore) {
-    store.insert_client(&sample_client("c-4", 5_000)).await.unwrap();
+    store
+        .insert_client(&sample_client("c-4", 5_000))
+        .await
+        .unwrap();
     store.extend_client("c-4", 1_000, 9_000).await.unwrap();
-    assert_eq!(store.get_client("c-4", 1_000).await.unwrap().unwrap().expires_at, 9_000);
+    assert_eq!(
+        store
+            .get_client("c-4", 1_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        9_000
+    );
     store.extend_client("c-4", 1_000, 7_000).await.unwrap();
-    assert_eq!(store.get_client("c-4", 1_000).await.unwrap().unwrap().expires_at, 9_000);
+    assert_eq!(
+        store
+            .get_client("c-4", 1_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        9_000
+    );
 }
 
 async fn extending_does_not_resurrect_an_expired_client(store: &dyn ClientStore) {
-    store.insert_client(&sample_client("c-5", 5_000)).await.unwrap();
+    store
+        .insert_client(&sample_client("c-5", 5_000))
+        .await
+        .unwrap();
     store.extend_client("c-5", 6_000, 99_000).await.unwrap();
     assert_eq!(store.get_client("c-5", 6_000).await.unwrap(), None);
 }

@@ -32,11 +32,18 @@ pub trait ClientStore: Send + Sync {
     async fn insert_client(&self, client: &RegisteredClient) -> Result<(), StoreError>;
 
     /// The registration, unless absent or expired at `now`.
-    async fn get_client(&self, client_id: &str, now: u64)
-    -> Result<Option<RegisteredClient>, StoreError>;
+    async fn get_client(
+        &self,
+        client_id: &str,
+        now: u64,
+    ) -> Result<Option<RegisteredClient>, StoreError>;
 
     /// Pushes the idle expiry forward to `expires_at`; never moves it back and never
     /// resurrects a client that had expired at `now`. A missing client is not an error.
-    async fn extend_client(&self, client_id: &str, now: u64, expires_at: u64)
-    -> Result<(), StoreError>;
+    async fn extend_client(
+        &self,
+        client_id: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
 }

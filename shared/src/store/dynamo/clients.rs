@@ -57,7 +57,9 @@ impl ClientStore for DynamoStore {
             .table_name(&self.tables.clients)
             .key("client_id", AttributeValue::S(client_id.to_owned()))
             .update_expression("SET expires_at = :new")
-            .condition_expression("attribute_exists(client_id) AND expires_at > :now AND expires_at < :new")
+            .condition_expression(
+                "attribute_exists(client_id) AND expires_at > :now AND expires_at < :new",
+            )
             .expression_attribute_values(":new", AttributeValue::N(expires_at.to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
@@ -74,11 +76,17 @@ fn to_item(c: &RegisteredClient) -> Item {
     let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     Item::new()
         .s("client_id", &c.client_id)
-        .opt_s("client_secret_hash", c.client_secret_hash.as_ref().map(|h| h.as_str()))
+        .opt_s(
+            "client_secret_hash",
+            c.client_secret_hash.as_ref().map(|h| h.as_str()),
+        )
         .opt_s("client_name", c.client_name.as_deref())
         .list_s("redirect_uris", &redirect_uris)
         .list_s("grant_types", &grant_types)
-        .s("token_endpoint_auth_method", c.token_endpoint_auth_method.as_str())
+        .s(
+            "token_endpoint_auth_method",
+            c.token_endpoint_auth_method.as_str(),
+        )
         .s("application_type", c.application_type.as_str())
         .opt_s("scope", c.scope.as_deref())
         .opt_s("client_uri", c.client_uri.as_deref())

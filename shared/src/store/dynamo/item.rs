@@ -29,7 +29,8 @@ impl Item {
     }
 
     pub fn n(mut self, name: &str, value: u64) -> Self {
-        self.0.insert(name.into(), AttributeValue::N(value.to_string()));
+        self.0
+            .insert(name.into(), AttributeValue::N(value.to_string()));
         self
     }
 
@@ -56,16 +57,20 @@ impl Item {
         match self.0.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
             Some(AttributeValue::S(s)) => Ok(Some(s)),
-            Some(_) => Err(StoreError::Corrupt(format!("attribute `{name}` is not a string"))),
+            Some(_) => Err(StoreError::Corrupt(format!(
+                "attribute `{name}` is not a string"
+            ))),
         }
     }
 
     pub fn get_n(&self, name: &str) -> Result<u64, StoreError> {
         match self.0.get(name) {
-            Some(AttributeValue::N(n)) => n
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("attribute `{name}` is not a whole number"))),
-            _ => Err(StoreError::Corrupt(format!("attribute `{name}` is missing or not a number"))),
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| {
+                StoreError::Corrupt(format!("attribute `{name}` is not a whole number"))
+            }),
+            _ => Err(StoreError::Corrupt(format!(
+                "attribute `{name}` is missing or not a number"
+            ))),
         }
     }
 
@@ -76,10 +81,14 @@ impl Item {
                 .iter()
                 .map(|v| match v {
                     AttributeValue::S(s) => Ok(s.clone()),
-                    _ => Err(StoreError::Corrupt(format!("attribute `{name}` holds a non-string"))),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "attribute `{name}` holds a non-string"
+                    ))),
                 })
                 .collect(),
-            Some(_) => Err(StoreError::Corrupt(format!("attribute `{name}` is not a list"))),
+            Some(_) => Err(StoreError::Corrupt(format!(
+                "attribute `{name}` is not a list"
+            ))),
         }
     }
 }

@@ -107,5 +107,7 @@ async fn wait_until_active(client: &Client, table: &str) -> Result<(), StoreErro
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(StoreError::Unavailable(format!("table {table} did not become active")))
+    Err(StoreError::Unavailable(format!(
+        "table {table} did not become active"
+    )))
 }

@@ -1,0 +1,120 @@
+//! The local server: every route of every function on one loopback port. Each HTTP
+//! request becomes the same `lambda_http::Request` a function receives, and goes to the
+//! same handler, so what runs here is what is deployed.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use alta_shared::Deps;
+use alta_shared::error::HttpError;
+use alta_shared::http::route_path;
+use alta_shared::routes::Function;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use tokio::net::TcpListener;
+
+/// API Gateway refuses payloads over 10 MB; no route here needs more than a few KiB, and
+/// each handler applies its own, smaller limit.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    deps: Arc<Deps>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let deps = deps.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let deps = deps.clone();
+                async move { Ok::<_, Infallible>(dispatch(req, peer, &deps).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+}
+
+async fn dispatch(
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    deps: &Deps,
+) -> hyper::Response<Full<Bytes>> {
+    let (mut parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return into_hyper(
+                HttpError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }
+                .into_response(),
+            );
+        }
+    };
+    // API Gateway tells functions the caller's address this way.
+    if let Ok(value) = peer.ip().to_string().parse() {
+        parts.headers.insert("x-forwarded-for", value);
+    }
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(err) => Body::Binary(err.into_bytes()),
+        }
+    };
+    let req = lambda_http::Request::from_parts(parts, body);
+    let resp = match Function::for_path(route_path(&req, &deps.config.base_url)) {
+        Some(function) => function.handle(req, deps).await,
+        None => HttpError::NotFound.into_response(),
+    };
+    into_hyper(resp)
+}
+
+fn into_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// What the server prints at start: where it is and how to point a client at it.
+pub fn banner(deps: &Deps) -> String {
+    let mcp = deps.config.base_url.mcp_resource();
+    let store = match &deps.config.store {
+        alta_shared::config::StoreBackend::Memory => "in-memory store".to_owned(),
+        alta_shared::config::StoreBackend::DynamoDb { endpoint } => format!(
+            "DynamoDB at {}",
+            endpoint.as_deref().unwrap_or("the AWS regional endpoint")
+        ),
+    };
+    format!(
+        "\nAlta MCP is running ({store}).\n\n  MCP server URL: {mcp}\n  Issuer:         {issuer}\n\n\
+         Add it to a client:\n\
+         \x20 Claude Code:    claude mcp add --transport http alta {mcp}\n\
+         \x20 VS Code:        code --add-mcp '{{\"name\":\"alta\",\"type\":\"http\",\"url\":\"{mcp}\"}}'\n\
+         \x20 MCP Inspector:  npx @modelcontextprotocol/inspector  (Streamable HTTP, URL {mcp})\n\
+         \x20 Cursor:         ~/.cursor/mcp.json: {{\"mcpServers\":{{\"alta\":{{\"url\":\"{mcp}\"}}}}}}\n",
+        issuer = deps.config.base_url.issuer(),
+    )
+}

@@ -1,0 +1,161 @@
+//! Discovery and registration over real HTTP against the local server, as an MCP client
+//! meets them: on the in-memory store and on DynamoDB.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Backend, TestServer, http};
+
+on_every_store!(
+    client_discovers_the_server_from_a_401_free_start,
+    every_client_shape_registers,
+    registered_client_is_stored,
+    malformed_registrations_get_rfc7591_errors,
+    routes_not_built_yet_answer_501,
+);
+
+async fn get_json(url: &str) -> Value {
+    let resp = http().get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    resp.json().await.unwrap()
+}
+
+async fn register(server: &TestServer, body: Value) -> (u16, Value) {
+    let resp = http()
+        .post(server.url("/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+async fn client_discovers_the_server_from_a_401_free_start(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let prm = get_json(&server.url("/.well-known/oauth-protected-resource/mcp")).await;
+    assert_eq!(prm["resource"], server.url("/mcp"));
+    let issuer = prm["authorization_servers"][0].as_str().unwrap().to_owned();
+    assert_eq!(issuer, server.base);
+
+    let asm = get_json(&format!("{issuer}/.well-known/oauth-authorization-server")).await;
+    assert_eq!(asm["issuer"], issuer);
+    let jwks = get_json(asm["jwks_uri"].as_str().unwrap()).await;
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks["keys"][0]["crv"], "P-256");
+
+    let oidc = get_json(&server.url("/.well-known/openid-configuration")).await;
+    assert_eq!(oidc["issuer"], issuer);
+}
+
+async fn every_client_shape_registers(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shapes = [
+        (
+            json!({"client_name": "Claude", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+                   "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+                   "token_endpoint_auth_method": "client_secret_post"}),
+            Some("claude"),
+        ),
+        (
+            json!({"client_name": "Cursor", "redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback"],
+                   "token_endpoint_auth_method": "none"}),
+            Some("cursor"),
+        ),
+        (
+            json!({"client_name": "Visual Studio Code",
+                   "redirect_uris": ["http://127.0.0.1:33418/", "https://vscode.dev/redirect"],
+                   "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"}),
+            None,
+        ),
+        (
+            json!({"client_name": "Claude Code (alta)", "redirect_uris": ["http://localhost:54212/callback"],
+                   "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+                   "token_endpoint_auth_method": "none"}),
+            None,
+        ),
+    ];
+    for (body, preconfigured) in shapes {
+        let (status, info) = register(&server, body.clone()).await;
+        assert_eq!(status, 201, "{body} → {info}");
+        match preconfigured {
+            Some(id) => assert_eq!(info["client_id"], id),
+            None => {
+                assert_eq!(info["redirect_uris"], body["redirect_uris"]);
+                assert_eq!(info["client_name"], body["client_name"]);
+            }
+        }
+    }
+}
+
+async fn registered_client_is_stored(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (status, info) = register(
+        &server,
+        json!({"client_name": "Inspector", "redirect_uris": ["http://localhost:6274/oauth/callback"]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = info["client_id"].as_str().unwrap();
+    let now = server.deps.clock.now();
+    let stored = server
+        .deps
+        .clients
+        .get_client(id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.client_name.as_deref(), Some("Inspector"));
+    assert_eq!(
+        stored.redirect_uris[0].as_str(),
+        "http://localhost:6274/oauth/callback"
+    );
+    assert!(stored.expires_at > now + 89 * 24 * 3600);
+}
+
+async fn malformed_registrations_get_rfc7591_errors(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for (body, error) in [
+        (json!({"client_name": "no uris"}), "invalid_redirect_uri"),
+        (
+            json!({"redirect_uris": ["http://evil.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["password"]}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let (status, info) = register(&server, body).await;
+        assert_eq!(status, 400);
+        assert_eq!(info["error"], error);
+        assert!(
+            info["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
+    }
+    let resp = http()
+        .post(server.url("/register"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["error"], "invalid_client_metadata");
+}
+
+async fn routes_not_built_yet_answer_501(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for path in ["/token", "/revoke", "/mcp"] {
+        let resp = http().post(server.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 501, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "not_implemented");
+    }
+    let resp = http().get(server.url("/nowhere")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+}

@@ -1,0 +1,79 @@
+//! Every sample API Gateway event in `events/` goes through the handler that its route
+//! belongs to, so the files `sam local invoke -e` uses stay valid.
+
+use std::sync::Arc;
+
+use alta_shared::clock::SystemClock;
+use alta_shared::routes::Function;
+use alta_shared::{Config, Deps};
+use serde_json::Value;
+
+const BASE: &str = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
+
+/// Each event and the status its handler must answer.
+const EXPECTED: &[(&str, u16)] = &[
+    ("discovery-authorization-server.json", 200),
+    ("discovery-openid-configuration.json", 200),
+    ("discovery-protected-resource.json", 200),
+    ("discovery-protected-resource-mcp.json", 200),
+    ("discovery-jwks.json", 200),
+    ("discovery-preflight.json", 204),
+    ("register-claude.json", 201),
+    ("register-cursor.json", 201),
+    ("register-vscode.json", 201),
+    ("register-claude-code.json", 201),
+    ("register-invalid-redirect.json", 400),
+    ("register-preflight.json", 204),
+];
+
+fn events_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+#[test]
+fn every_event_file_has_an_expectation() {
+    let mut files: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = EXPECTED.iter().map(|(f, _)| f.to_string()).collect();
+    expected.sort();
+    assert_eq!(files, expected);
+}
+
+#[tokio::test]
+async fn every_event_is_accepted_by_its_handler() {
+    let config = Config::from_lookup(|_| None, Some(BASE)).unwrap();
+    let deps = Deps::in_memory(config, Arc::new(SystemClock)).unwrap();
+    for (file, status) in EXPECTED {
+        let json = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        let event: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            event["version"], "2.0",
+            "{file} is an HTTP API payload 2.0 event"
+        );
+        let req = lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let path = event["rawPath"].as_str().unwrap();
+        let function =
+            Function::for_path(path).unwrap_or_else(|| panic!("{file}: no function for {path}"));
+        let resp = function.handle(req, &deps).await;
+        assert_eq!(resp.status().as_u16(), *status, "{file}");
+        if *status != 204 {
+            let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+            if file.starts_with("discovery-authorization") {
+                assert_eq!(
+                    body["issuer"], BASE,
+                    "{file}: the issuer is the configured base URL"
+                );
+            }
+            if *file == "register-claude.json" {
+                assert_eq!(body["client_id"], "claude");
+            }
+            if *file == "register-invalid-redirect.json" {
+                assert_eq!(body["error"], "invalid_redirect_uri");
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Signing keys and pre-configured client secrets read from Secrets Manager, against moto
+//! on loopback (started by scripts/test).
+
+mod support;
+
+use std::time::Duration;
+
+use alta_shared::aws;
+use alta_shared::keys::KeySet;
+use serde_json::{Value, json};
+use support::{Backend, TestServer, http, secretsmanager_endpoint};
+
+async fn secrets() -> aws_sdk_secretsmanager::Client {
+    let sdk = aws::sdk_config(true).await;
+    aws::secretsmanager_client(&sdk, Some(&secretsmanager_endpoint()))
+}
+
+async fn create_secret(value: &str) -> String {
+    let name = format!("alta/test/{}", support::unique_prefix());
+    secrets()
+        .await
+        .create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create the secret in moto");
+    name
+}
+
+async fn jwks(server: &TestServer) -> (u16, Value) {
+    let resp = http()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+async fn server_reading(secret_id: &str, extra: &[(&str, &str)]) -> TestServer {
+    let endpoint = secretsmanager_endpoint();
+    let mut vars = vec![
+        ("ALTA_SIGNING_KEY_SECRET_ID", secret_id),
+        ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    TestServer::start_with(Backend::Memory, &vars).await
+}
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn signing_keys_come_from_the_secret() {
+    let keys = KeySet::generate(1).unwrap();
+    let secret_id = create_secret(&keys.to_secret_json()).await;
+    let server = server_reading(&secret_id, &[]).await;
+    let (status, body) = jwks(&server).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["keys"][0]["kid"], keys.signing_key().kid());
+}
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn a_rotation_reaches_a_warm_container_after_the_cache_ttl() {
+    let first = KeySet::generate(1).unwrap();
+    let first_kid = first.signing_key().kid().to_owned();
+    let secret_id = create_secret(&first.to_secret_json()).await;
+    let server = server_reading(&secret_id, &[("ALTA_SIGNING_KEY_CACHE_SECONDS", "1")]).await;
+    assert_eq!(jwks(&server).await.1["keys"][0]["kid"], first_kid);
+
+    let rotated = first.rotated(100, Duration::from_secs(7200)).unwrap();
+    secrets()
+        .await
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(rotated.to_secret_json())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let (_, body) = jwks(&server).await;
+    let kids: Vec<&str> = body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [rotated.signing_key().kid(), first_kid.as_str()]);
+}
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn a_missing_secret_is_a_503_not_a_crash() {
+    let server = server_reading("alta/test/does-not-exist", &[]).await;
+    let (status, body) = jwks(&server).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(
+        !body.to_string().contains("does-not-exist"),
+        "internal detail leaked: {body}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn confidential_preconfigured_client_gets_its_secret_from_secrets_manager() {
+    let secret_id = create_secret("claude-client-secret-value").await;
+    let clients = json!([{
+        "client_id": "claude",
+        "client_name": "Claude",
+        "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+        "client_secret_secret_id": secret_id,
+    }])
+    .to_string();
+    let endpoint = secretsmanager_endpoint();
+    let server = TestServer::start_with(
+        Backend::Memory,
+        &[
+            ("ALTA_PRECONFIGURED_CLIENTS", clients.as_str()),
+            ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
+        ],
+    )
+    .await;
+    let resp = http()
+        .post(server.url("/register"))
+        .json(
+            &json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+                      "token_endpoint_auth_method": "client_secret_post"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["client_id"], "claude");
+    assert_eq!(info["client_secret"], "claude-client-secret-value");
+    assert_eq!(info["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(info["client_secret_expires_at"], 0);
+}

@@ -1,0 +1,124 @@
+//! Starting the local server in-process on a free loopback port, on either store.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alta_shared::{Config, Deps};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Memory,
+    /// The DynamoDB at `ALTA_TEST_DYNAMODB_ENDPOINT` (dynalite, started by scripts/test),
+    /// with fresh tables per server.
+    DynamoDb,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub deps: Arc<Deps>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Backend::DynamoDb = backend {
+            vars.insert("ALTA_STORE".into(), "dynamodb".into());
+            vars.insert("ALTA_DYNAMODB_ENDPOINT".into(), dynamodb_endpoint());
+            vars.insert("ALTA_TABLE_PREFIX".into(), unique_prefix());
+        }
+        for (k, v) in extra {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let config =
+            Config::from_lookup(|k| vars.get(k).cloned(), Some(&base)).expect("test config");
+        let deps = Arc::new(
+            Deps::from_config(config, true)
+                .await
+                .expect("build dependencies"),
+        );
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(alta_local::serve(listener, deps.clone(), async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            deps,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("ALTA_TEST_DYNAMODB_ENDPOINT").expect(
+        "ALTA_TEST_DYNAMODB_ENDPOINT must name a DynamoDB endpoint (scripts/test starts dynalite)",
+    )
+}
+
+pub fn secretsmanager_endpoint() -> String {
+    std::env::var("ALTA_TEST_SECRETSMANAGER_ENDPOINT")
+        .expect("ALTA_TEST_SECRETSMANAGER_ENDPOINT must name a Secrets Manager endpoint (scripts/test starts moto)")
+}
+
+/// Table names unique to one test, so tests sharing one dynalite never see each other.
+pub fn unique_prefix() -> String {
+    let token = alta_shared::random::token(6)
+        .to_ascii_lowercase()
+        .replace(['-', '_'], "x");
+    format!("t{token}-")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
+}
+
+/// Declares each test once per store: in memory always; on DynamoDB when the test
+/// script provides one (it runs the ignored tests with `--include-ignored`).
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::support::Backend::Memory).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs DynamoDB at ALTA_TEST_DYNAMODB_ENDPOINT; scripts/test runs it"]
+                async fn $name() {
+                    super::$name(super::support::Backend::DynamoDb).await;
+                }
+            )*
+        }
+    };
+}

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod client;
 pub mod discovery;
+pub mod grant;
 pub mod register;
 pub mod revoke;
 pub mod token;

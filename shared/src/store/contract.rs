@@ -2,13 +2,18 @@
 //! store always, DynamoDB when `ALTA_TEST_DYNAMODB_ENDPOINT` names one (the test script
 //! starts dynalite and runs these with `--include-ignored`).
 
-use super::ClientStore;
+use std::sync::Arc;
+
 use super::dynamo::{DynamoStore, tables};
 use super::memory::MemoryStore;
+use super::{ClientStore, Stores};
 use crate::config::TableNames;
+use crate::directory::{Account, Membership, Role, User};
 use crate::oauth::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
+use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
+use crate::password::PasswordHash;
 use crate::redirect_uri::RedirectUri;
 use crate::store::StoreError;
 
@@ -44,7 +49,8 @@ macro_rules! store_contract {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name(&super::MemoryStore::new()).await;
+                    let store: std::sync::Arc<dyn super::Stores> = std::sync::Arc::new(super::MemoryStore::new());
+                    super::$name(store).await;
                 }
             )*
         }
@@ -53,7 +59,8 @@ macro_rules! store_contract {
                 #[tokio::test]
                 #[ignore = "needs DynamoDB at ALTA_TEST_DYNAMODB_ENDPOINT; scripts/test runs it"]
                 async fn $name() {
-                    super::$name(&super::dynamo_store_for_tests().await).await;
+                    let store: std::sync::Arc<dyn super::Stores> = std::sync::Arc::new(super::dynamo_store_for_tests().await);
+                    super::$name(store).await;
                 }
             )*
         }
@@ -68,6 +75,18 @@ store_contract!(
     extending_pushes_expiry_forward_but_never_back,
     extending_does_not_resurrect_an_expired_client,
     extending_an_unknown_client_is_harmless,
+    user_reads_back_by_email,
+    second_user_with_the_same_email_conflicts,
+    memberships_come_oldest_first_and_keep_their_creation_time,
+    account_reads_back,
+    sign_in_failures_count_within_a_window_and_reset_after,
+    code_is_taken_exactly_once,
+    expired_code_cannot_be_taken,
+    twenty_concurrent_takes_yield_one_code,
+    redeemed_code_remembers_what_it_issued,
+    refresh_token_reads_back_and_rotates_once,
+    grant_swap_returns_the_replaced_family,
+    revocation_lasts_until_its_expiry_and_is_never_shortened,
 );
 
 fn sample_client(id: &str, expires_at: u64) -> RegisteredClient {
@@ -95,13 +114,13 @@ fn sample_client(id: &str, expires_at: u64) -> RegisteredClient {
     }
 }
 
-async fn registered_client_reads_back_unchanged(store: &dyn ClientStore) {
+async fn registered_client_reads_back_unchanged(store: Arc<dyn Stores>) {
     let client = sample_client("c-1", 10_000);
     store.insert_client(&client).await.unwrap();
     assert_eq!(store.get_client("c-1", 1_000).await.unwrap(), Some(client));
 }
 
-async fn second_registration_with_the_same_id_conflicts(store: &dyn ClientStore) {
+async fn second_registration_with_the_same_id_conflicts(store: Arc<dyn Stores>) {
     store
         .insert_client(&sample_client("c-2", 10_000))
         .await
@@ -113,11 +132,11 @@ async fn second_registration_with_the_same_id_conflicts(store: &dyn ClientStore)
     assert_eq!(kept.client_name.as_deref(), Some("Visual Studio Code"));
 }
 
-async fn unknown_client_is_none(store: &dyn ClientStore) {
+async fn unknown_client_is_none(store: Arc<dyn Stores>) {
     assert_eq!(store.get_client("nobody", 1_000).await.unwrap(), None);
 }
 
-async fn client_is_gone_once_expired(store: &dyn ClientStore) {
+async fn client_is_gone_once_expired(store: Arc<dyn Stores>) {
     store
         .insert_client(&sample_client("c-3", 5_000))
         .await
@@ -126,7 +145,7 @@ async fn client_is_gone_once_expired(store: &dyn ClientStore) {
     assert_eq!(store.get_client("c-3", 5_000).await.unwrap(), None);
 }
 
-async fn extending_pushes_expiry_forward_but_never_back(store: &dyn ClientStore) {
+async fn extending_pushes_expiry_forward_but_never_back(store: Arc<dyn Stores>) {
     store
         .insert_client(&sample_client("c-4", 5_000))
         .await
@@ -153,7 +172,7 @@ async fn extending_pushes_expiry_forward_but_never_back(store: &dyn ClientStore)
     );
 }
 
-async fn extending_does_not_resurrect_an_expired_client(store: &dyn ClientStore) {
+async fn extending_does_not_resurrect_an_expired_client(store: Arc<dyn Stores>) {
     store
         .insert_client(&sample_client("c-5", 5_000))
         .await
@@ -162,7 +181,277 @@ async fn extending_does_not_resurrect_an_expired_client(store: &dyn ClientStore)
     assert_eq!(store.get_client("c-5", 6_000).await.unwrap(), None);
 }
 
-async fn extending_an_unknown_client_is_harmless(store: &dyn ClientStore) {
+async fn extending_an_unknown_client_is_harmless(store: Arc<dyn Stores>) {
     store.extend_client("ghost", 1_000, 9_000).await.unwrap();
     assert_eq!(store.get_client("ghost", 1_000).await.unwrap(), None);
+}
+
+fn user(email: &str, id: &str) -> User {
+    User {
+        user_id: id.into(),
+        email: email.into(),
+        name: "Dee Mo".into(),
+        password_hash: PasswordHash::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        ),
+        created_at: 10,
+    }
+}
+
+fn membership(user_id: &str, account_id: &str, role: Role, created_at: u64) -> Membership {
+    Membership {
+        user_id: user_id.into(),
+        account_id: account_id.into(),
+        role,
+        inbox_grants: vec!["inbox-sales".into()],
+        created_at,
+    }
+}
+
+async fn user_reads_back_by_email(store: Arc<dyn Stores>) {
+    let u = user("demo@alta.local", "u-1");
+    store.create_user(&u).await.unwrap();
+    assert_eq!(
+        store.user_by_email("demo@alta.local").await.unwrap(),
+        Some(u)
+    );
+    assert_eq!(
+        store.user_by_email("nobody@alta.local").await.unwrap(),
+        None
+    );
+}
+
+async fn second_user_with_the_same_email_conflicts(store: Arc<dyn Stores>) {
+    store
+        .create_user(&user("a@alta.local", "u-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create_user(&user("a@alta.local", "u-2")).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store
+            .user_by_email("a@alta.local")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        "u-1"
+    );
+}
+
+async fn memberships_come_oldest_first_and_keep_their_creation_time(store: Arc<dyn Stores>) {
+    store
+        .put_membership(&membership("u-1", "globex", Role::Member, 200))
+        .await
+        .unwrap();
+    store
+        .put_membership(&membership("u-1", "acme", Role::Admin, 100))
+        .await
+        .unwrap();
+    store
+        .put_membership(&membership("u-2", "acme", Role::Viewer, 50))
+        .await
+        .unwrap();
+    let found = store.memberships("u-1").await.unwrap();
+    let ids: Vec<_> = found.iter().map(|m| m.account_id.as_str()).collect();
+    assert_eq!(ids, ["acme", "globex"]);
+    assert_eq!(found[0].inbox_grants, ["inbox-sales"]);
+
+    // A role change applies at once and does not move the membership in the order.
+    store
+        .put_membership(&membership("u-1", "acme", Role::Viewer, 999))
+        .await
+        .unwrap();
+    let found = store.memberships("u-1").await.unwrap();
+    assert_eq!(found[0].account_id, "acme");
+    assert_eq!(found[0].role, Role::Viewer);
+    assert_eq!(found[0].created_at, 100);
+    assert!(store.memberships("u-3").await.unwrap().is_empty());
+}
+
+async fn account_reads_back(store: Arc<dyn Stores>) {
+    let acme = Account {
+        account_id: "acme".into(),
+        name: "Acme Corp".into(),
+        created_at: 5,
+    };
+    store.put_account(&acme).await.unwrap();
+    assert_eq!(store.account("acme").await.unwrap(), Some(acme));
+    assert_eq!(store.account("initech").await.unwrap(), None);
+}
+
+async fn sign_in_failures_count_within_a_window_and_reset_after(store: Arc<dyn Stores>) {
+    assert_eq!(store.sign_in_failures("k", 100).await.unwrap(), 0);
+    assert_eq!(
+        store.record_sign_in_failure("k", 100, 1000).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.record_sign_in_failure("k", 200, 1100).await.unwrap(),
+        2
+    );
+    assert_eq!(store.sign_in_failures("k", 300).await.unwrap(), 2);
+    assert_eq!(
+        store.sign_in_failures("k", 1000).await.unwrap(),
+        0,
+        "the window is over"
+    );
+    assert_eq!(
+        store.record_sign_in_failure("k", 1000, 2000).await.unwrap(),
+        1
+    );
+    store.clear_sign_in_failures("k").await.unwrap();
+    assert_eq!(store.sign_in_failures("k", 1001).await.unwrap(), 0);
+}
+
+fn code(raw: &str, expires_at: u64) -> AuthorizationCodeRecord {
+    AuthorizationCodeRecord {
+        code_hash: TokenHash::of(raw),
+        client_id: "claude".into(),
+        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        user_id: "u-1".into(),
+        scope: "campaigns:read".into(),
+        resource: "http://127.0.0.1:3000/mcp".into(),
+        family_id: "fam-1".into(),
+        created_at: 100,
+        expires_at,
+    }
+}
+
+async fn code_is_taken_exactly_once(store: Arc<dyn Stores>) {
+    let c = code("code-1", 160);
+    store.put_code(&c).await.unwrap();
+    assert_eq!(store.put_code(&c).await, Err(StoreError::Conflict));
+    assert_eq!(
+        store.take_code(&c.code_hash, 120).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(store.take_code(&c.code_hash, 120).await.unwrap(), None);
+}
+
+async fn expired_code_cannot_be_taken(store: Arc<dyn Stores>) {
+    let c = code("code-2", 160);
+    store.put_code(&c).await.unwrap();
+    assert_eq!(store.take_code(&c.code_hash, 160).await.unwrap(), None);
+}
+
+async fn twenty_concurrent_takes_yield_one_code(store: Arc<dyn Stores>) {
+    let c = code("code-3", 160);
+    store.put_code(&c).await.unwrap();
+    let takers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let hash = c.code_hash.clone();
+            tokio::spawn(async move { store.take_code(&hash, 120).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        if taker.await.unwrap().unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn redeemed_code_remembers_what_it_issued(store: Arc<dyn Stores>) {
+    let r = RedeemedCode {
+        code_hash: TokenHash::of("code-4"),
+        family_id: "fam-4".into(),
+        access_token_jti: "jti-4".into(),
+        access_token_expires_at: 3700,
+        expires_at: 700,
+    };
+    store.put_redeemed_code(&r).await.unwrap();
+    assert_eq!(
+        store.redeemed_code(&r.code_hash, 600).await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(store.redeemed_code(&r.code_hash, 700).await.unwrap(), None);
+    assert_eq!(
+        store
+            .redeemed_code(&TokenHash::of("other"), 600)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn refresh_token_reads_back_and_rotates_once(store: Arc<dyn Stores>) {
+    let t = RefreshTokenRecord {
+        token_hash: TokenHash::of("rt-1"),
+        family_id: "fam-1".into(),
+        client_id: "claude".into(),
+        user_id: "u-1".into(),
+        scope: "campaigns:read inbox:read".into(),
+        resource: "http://127.0.0.1:3000/mcp".into(),
+        issued_at: 100,
+        expires_at: 1000,
+        family_expires_at: 5000,
+        rotated_at: None,
+        replaced_by: None,
+    };
+    store.put_refresh_token(&t).await.unwrap();
+    assert_eq!(store.put_refresh_token(&t).await, Err(StoreError::Conflict));
+    assert_eq!(
+        store.refresh_token(&t.token_hash).await.unwrap(),
+        Some(t.clone())
+    );
+    let next = TokenHash::of("rt-2");
+    store.mark_rotated(&t.token_hash, 200, &next).await.unwrap();
+    assert_eq!(
+        store
+            .mark_rotated(&t.token_hash, 201, &TokenHash::of("rt-3"))
+            .await,
+        Err(StoreError::Conflict)
+    );
+    let rotated = store.refresh_token(&t.token_hash).await.unwrap().unwrap();
+    assert_eq!(rotated.rotated_at, Some(200));
+    assert_eq!(rotated.replaced_by, Some(next));
+    assert_eq!(
+        store
+            .mark_rotated(&TokenHash::of("ghost"), 200, &TokenHash::of("x"))
+            .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.refresh_token(&TokenHash::of("ghost")).await.unwrap(),
+        None
+    );
+}
+
+async fn grant_swap_returns_the_replaced_family(store: Arc<dyn Stores>) {
+    assert_eq!(
+        store
+            .swap_grant_family("grant#a", "fam-1", 9000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .swap_grant_family("grant#a", "fam-2", 9000)
+            .await
+            .unwrap(),
+        Some("fam-1".into())
+    );
+    assert_eq!(
+        store
+            .swap_grant_family("grant#b", "fam-3", 9000)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn revocation_lasts_until_its_expiry_and_is_never_shortened(store: Arc<dyn Stores>) {
+    assert!(!store.is_revoked("jti#1", 100).await.unwrap());
+    store.revoke("jti#1", 500).await.unwrap();
+    assert!(store.is_revoked("jti#1", 499).await.unwrap());
+    store.revoke("jti#1", 300).await.unwrap();
+    assert!(store.is_revoked("jti#1", 499).await.unwrap());
+    assert!(!store.is_revoked("jti#1", 500).await.unwrap());
 }

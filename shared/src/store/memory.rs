@@ -2,36 +2,58 @@
 //! They mirror the DynamoDB semantics (conditional writes, expiry on read).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ClientStore, StoreError};
+use super::{
+    ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore, StoreError,
+};
+use crate::directory::{Account, Membership, User, sort_memberships};
 use crate::oauth::client::RegisteredClient;
+use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
 
 #[derive(Default)]
+struct Tables {
+    clients: HashMap<String, RegisteredClient>,
+    users: HashMap<String, User>,
+    accounts: HashMap<String, Account>,
+    memberships: HashMap<(String, String), Membership>,
+    /// email key → (failures, window ends at)
+    sign_in_failures: HashMap<String, (u32, u64)>,
+    codes: HashMap<TokenHash, AuthorizationCodeRecord>,
+    redeemed_codes: HashMap<TokenHash, RedeemedCode>,
+    refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
+    grants: HashMap<String, (String, u64)>,
+    revocations: HashMap<String, u64>,
+}
+
+/// Every store in one mutex: simple, and each call's critical section is a few map operations.
+#[derive(Default)]
 pub struct MemoryStore {
-    clients: Mutex<HashMap<String, RegisteredClient>>,
+    tables: Mutex<Tables>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
-}
 
-fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Unavailable("an earlier panic poisoned the in-memory store".into())
+    fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
+        self.tables.lock().map_err(|_| {
+            StoreError::Unavailable("an earlier panic poisoned the in-memory store".into())
+        })
+    }
 }
 
 #[async_trait]
 impl ClientStore for MemoryStore {
     async fn insert_client(&self, client: &RegisteredClient) -> Result<(), StoreError> {
-        let mut clients = self.clients.lock().map_err(poisoned)?;
-        if clients.contains_key(&client.client_id) {
+        let mut t = self.lock()?;
+        if t.clients.contains_key(&client.client_id) {
             return Err(StoreError::Conflict);
         }
-        clients.insert(client.client_id.clone(), client.clone());
+        t.clients.insert(client.client_id.clone(), client.clone());
         Ok(())
     }
 
@@ -40,8 +62,9 @@ impl ClientStore for MemoryStore {
         client_id: &str,
         now: u64,
     ) -> Result<Option<RegisteredClient>, StoreError> {
-        let clients = self.clients.lock().map_err(poisoned)?;
-        Ok(clients
+        Ok(self
+            .lock()?
+            .clients
             .get(client_id)
             .filter(|c| c.expires_at > now)
             .cloned())
@@ -53,10 +76,210 @@ impl ClientStore for MemoryStore {
         now: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let mut clients = self.clients.lock().map_err(poisoned)?;
-        if let Some(client) = clients.get_mut(client_id).filter(|c| c.expires_at > now) {
+        let mut t = self.lock()?;
+        if let Some(client) = t.clients.get_mut(client_id).filter(|c| c.expires_at > now) {
             client.expires_at = client.expires_at.max(expires_at);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for MemoryStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if t.users.contains_key(&user.email) {
+            return Err(StoreError::Conflict);
+        }
+        t.users.insert(user.email.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock()?.users.get(email).cloned())
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.lock()?
+            .accounts
+            .insert(account.account_id.clone(), account.clone());
+        Ok(())
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self.lock()?.accounts.get(account_id).cloned())
+    }
+
+    async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        let key = (membership.user_id.clone(), membership.account_id.clone());
+        let created_at = t
+            .memberships
+            .get(&key)
+            .map_or(membership.created_at, |m| m.created_at);
+        t.memberships.insert(
+            key,
+            Membership {
+                created_at,
+                ..membership.clone()
+            },
+        );
+        Ok(())
+    }
+
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let mut found: Vec<Membership> = self
+            .lock()?
+            .memberships
+            .values()
+            .filter(|m| m.user_id == user_id)
+            .cloned()
+            .collect();
+        sort_memberships(&mut found);
+        Ok(found)
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        email_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError> {
+        let mut t = self.lock()?;
+        let entry = t
+            .sign_in_failures
+            .entry(email_key.to_owned())
+            .or_insert((0, window_ends_at));
+        if entry.1 <= now {
+            *entry = (0, window_ends_at);
+        }
+        entry.0 += 1;
+        Ok(entry.0)
+    }
+
+    async fn sign_in_failures(&self, email_key: &str, now: u64) -> Result<u32, StoreError> {
+        Ok(self
+            .lock()?
+            .sign_in_failures
+            .get(email_key)
+            .filter(|(_, ends)| *ends > now)
+            .map_or(0, |(count, _)| *count))
+    }
+
+    async fn clear_sign_in_failures(&self, email_key: &str) -> Result<(), StoreError> {
+        self.lock()?.sign_in_failures.remove(email_key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CodeStore for MemoryStore {
+    async fn put_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if t.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::Conflict);
+        }
+        t.codes.insert(code.code_hash.clone(), code.clone());
+        Ok(())
+    }
+
+    async fn take_code(
+        &self,
+        code_hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        Ok(self
+            .lock()?
+            .codes
+            .remove(code_hash)
+            .filter(|c| c.expires_at > now))
+    }
+
+    async fn put_redeemed_code(&self, redeemed: &RedeemedCode) -> Result<(), StoreError> {
+        self.lock()?
+            .redeemed_codes
+            .insert(redeemed.code_hash.clone(), redeemed.clone());
+        Ok(())
+    }
+
+    async fn redeemed_code(
+        &self,
+        code_hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<RedeemedCode>, StoreError> {
+        Ok(self
+            .lock()?
+            .redeemed_codes
+            .get(code_hash)
+            .filter(|r| r.expires_at > now)
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for MemoryStore {
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if t.refresh_tokens.contains_key(&token.token_hash) {
+            return Err(StoreError::Conflict);
+        }
+        t.refresh_tokens
+            .insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        Ok(self.lock()?.refresh_tokens.get(token_hash).cloned())
+    }
+
+    async fn mark_rotated(
+        &self,
+        token_hash: &TokenHash,
+        now: u64,
+        successor: &TokenHash,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        match t.refresh_tokens.get_mut(token_hash) {
+            Some(token) if token.rotated_at.is_none() => {
+                token.rotated_at = Some(now);
+                token.replaced_by = Some(successor.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn swap_grant_family(
+        &self,
+        grant_key: &str,
+        family_id: &str,
+        expires_at: u64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()?
+            .grants
+            .insert(grant_key.to_owned(), (family_id.to_owned(), expires_at))
+            .map(|(previous, _)| previous))
+    }
+}
+
+#[async_trait]
+impl RevocationStore for MemoryStore {
+    async fn revoke(&self, key: &str, expires_at: u64) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        let entry = t.revocations.entry(key.to_owned()).or_insert(expires_at);
+        *entry = (*entry).max(expires_at);
+        Ok(())
+    }
+
+    async fn is_revoked(&self, key: &str, now: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()?
+            .revocations
+            .get(key)
+            .is_some_and(|until| *until > now))
     }
 }

@@ -10,7 +10,9 @@ mod contract;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use crate::directory::{Account, Membership, User};
 use crate::oauth::client::RegisteredClient;
+use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -46,4 +48,94 @@ pub trait ClientStore: Send + Sync {
         now: u64,
         expires_at: u64,
     ) -> Result<(), StoreError>;
+}
+
+/// Users, accounts and memberships.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// `Conflict` if the email is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Creates or renames an account.
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError>;
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
+    /// Creates a membership or changes its role and grants (keeping its creation time).
+    async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError>;
+    /// Every membership of a user, oldest first.
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
+    /// Counts a failed sign-in for `email_key` within a window ending at `window_ends_at`
+    /// (a window already over starts afresh), and answers the count in the current window.
+    async fn record_sign_in_failure(
+        &self,
+        email_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError>;
+    /// Failed sign-ins in the current window.
+    async fn sign_in_failures(&self, email_key: &str, now: u64) -> Result<u32, StoreError>;
+    async fn clear_sign_in_failures(&self, email_key: &str) -> Result<(), StoreError>;
+}
+
+/// Authorization codes: single use, enforced by the store.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    async fn put_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    /// Removes the code and returns it, atomically: of any number of concurrent callers,
+    /// exactly one gets `Some`. An expired code is removed and reported as `None`.
+    async fn take_code(
+        &self,
+        code_hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError>;
+    async fn put_redeemed_code(&self, redeemed: &RedeemedCode) -> Result<(), StoreError>;
+    async fn redeemed_code(
+        &self,
+        code_hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<RedeemedCode>, StoreError>;
+}
+
+/// Refresh tokens, their rotation, and the grant index (one live family per grant).
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// `Conflict` if the hash exists.
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// The token whatever its state (rotated, expired): reuse detection needs to see it.
+    async fn refresh_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// Marks a token as exchanged for `successor`; `Conflict` if it already was.
+    async fn mark_rotated(
+        &self,
+        token_hash: &TokenHash,
+        now: u64,
+        successor: &TokenHash,
+    ) -> Result<(), StoreError>;
+    /// Records `family_id` as the live family of a grant and returns the family it replaced.
+    async fn swap_grant_family(
+        &self,
+        grant_key: &str,
+        family_id: &str,
+        expires_at: u64,
+    ) -> Result<Option<String>, StoreError>;
+}
+
+/// Revoked access-token ids and refresh-token families, each kept until it would have
+/// expired anyway.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    async fn revoke(&self, key: &str, expires_at: u64) -> Result<(), StoreError>;
+    async fn is_revoked(&self, key: &str, now: u64) -> Result<bool, StoreError>;
+}
+
+/// Every store at once: what one backend (memory or DynamoDB) provides.
+pub trait Stores:
+    ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore
+{
+}
+
+impl<T: ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore> Stores
+    for T
+{
 }

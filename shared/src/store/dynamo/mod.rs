@@ -3,7 +3,11 @@
 //! also check, since DynamoDB deletes expired items only eventually.
 
 mod clients;
+mod codes;
+mod directory;
 mod item;
+mod refresh_tokens;
+mod revocations;
 pub mod tables;
 
 use aws_sdk_dynamodb::Client;

@@ -26,12 +26,19 @@ pub struct TableSpec {
 
 /// Every table the stores use.
 pub fn table_specs(names: &TableNames) -> Vec<TableSpec> {
-    vec![TableSpec {
-        name: names.clients.clone(),
-        partition_key: "client_id",
-        sort_key: None,
+    let table = |name: &String, partition_key, sort_key| TableSpec {
+        name: name.clone(),
+        partition_key,
+        sort_key,
         ttl: true,
-    }]
+    };
+    vec![
+        table(&names.clients, "client_id", None),
+        table(&names.authorization_codes, "code_hash", None),
+        table(&names.refresh_tokens, "token_hash", None),
+        table(&names.revocations, "id", None),
+        table(&names.directory, "pk", Some("sk")),
+    ]
 }
 
 /// Creates the tables that do not exist yet and waits until they are active.

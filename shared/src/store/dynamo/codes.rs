@@ -1,0 +1,126 @@
+//! Authorization codes, keyed by `code_hash`; a redeemed code leaves a short-lived
+//! `redeemed#<hash>` item naming what it issued, for replay handling.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::{DynamoStore, Item, map_sdk_error};
+use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, TokenHash};
+use crate::store::{CodeStore, StoreError};
+
+#[async_trait]
+impl CodeStore for DynamoStore {
+    async fn put_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        let item = Item::new()
+            .s("code_hash", c.code_hash.as_str())
+            .s("client_id", &c.client_id)
+            .s("redirect_uri", &c.redirect_uri)
+            .s("code_challenge", &c.code_challenge)
+            .s("user_id", &c.user_id)
+            .s("scope", &c.scope)
+            .s("resource", &c.resource)
+            .s("family_id", &c.family_id)
+            .n("created_at", c.created_at)
+            .n("expires_at", c.expires_at);
+        self.client
+            .put_item()
+            .table_name(&self.tables.authorization_codes)
+            .set_item(Some(item.into_map()))
+            .condition_expression("attribute_not_exists(code_hash)")
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn take_code(
+        &self,
+        code_hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        // One conditional delete: DynamoDB lets exactly one of any concurrent deleters
+        // see the item's old value.
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.authorization_codes)
+            .key(
+                "code_hash",
+                AttributeValue::S(code_hash.as_str().to_owned()),
+            )
+            .condition_expression("attribute_exists(code_hash)")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let out = match deleted.map_err(map_sdk_error) {
+            Ok(out) => out,
+            Err(StoreError::Conflict) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(map) = out.attributes else {
+            return Ok(None);
+        };
+        let item = Item::from(map);
+        let code = AuthorizationCodeRecord {
+            code_hash: TokenHash::from_stored(item.get_s("code_hash")?.to_owned()),
+            client_id: item.get_s("client_id")?.to_owned(),
+            redirect_uri: item.get_s("redirect_uri")?.to_owned(),
+            code_challenge: item.get_s("code_challenge")?.to_owned(),
+            user_id: item.get_s("user_id")?.to_owned(),
+            scope: item.get_s("scope")?.to_owned(),
+            resource: item.get_s("resource")?.to_owned(),
+            family_id: item.get_s("family_id")?.to_owned(),
+            created_at: item.get_n("created_at")?,
+            expires_at: item.get_n("expires_at")?,
+        };
+        Ok((code.expires_at > now).then_some(code))
+    }
+
+    async fn put_redeemed_code(&self, r: &RedeemedCode) -> Result<(), StoreError> {
+        let item = Item::new()
+            .s("code_hash", format!("redeemed#{}", r.code_hash.as_str()))
+            .s("family_id", &r.family_id)
+            .s("access_token_jti", &r.access_token_jti)
+            .n("access_token_expires_at", r.access_token_expires_at)
+            .n("expires_at", r.expires_at);
+        self.client
+            .put_item()
+            .table_name(&self.tables.authorization_codes)
+            .set_item(Some(item.into_map()))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn redeemed_code(
+        &self,
+        code_hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<RedeemedCode>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.authorization_codes)
+            .key(
+                "code_hash",
+                AttributeValue::S(format!("redeemed#{}", code_hash.as_str())),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        let Some(map) = out.item else {
+            return Ok(None);
+        };
+        let item = Item::from(map);
+        let redeemed = RedeemedCode {
+            code_hash: code_hash.clone(),
+            family_id: item.get_s("family_id")?.to_owned(),
+            access_token_jti: item.get_s("access_token_jti")?.to_owned(),
+            access_token_expires_at: item.get_n("access_token_expires_at")?,
+            expires_at: item.get_n("expires_at")?,
+        };
+        Ok((redeemed.expires_at > now).then_some(redeemed))
+    }
+}

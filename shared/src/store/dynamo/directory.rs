@@ -1,0 +1,238 @@
+//! Users, accounts and memberships in one table keyed by `pk`/`sk`:
+//! `EMAIL#<email>`/`USER` (a user, so that the email is unique by key),
+//! `ACCOUNT#<id>`/`ACCOUNT`, `USER#<user id>`/`MEMBER#<account id>`, and
+//! `SIGNIN#<email key>`/`FAILURES` (the sign-in throttle, with a TTL).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::{DynamoStore, Item, map_sdk_error};
+use crate::directory::{Account, Membership, Role, User, sort_memberships};
+use crate::password::PasswordHash;
+use crate::store::{DirectoryStore, StoreError};
+
+fn key(pk: String, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
+    Item::new().s("pk", pk).s("sk", sk).into_map()
+}
+
+#[async_trait]
+impl DirectoryStore for DynamoStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let item = Item::new()
+            .s("pk", format!("EMAIL#{}", user.email))
+            .s("sk", "USER")
+            .s("user_id", &user.user_id)
+            .s("email", &user.email)
+            .s("name", &user.name)
+            .s("password_hash", user.password_hash.as_str())
+            .n("created_at", user.created_at);
+        self.client
+            .put_item()
+            .table_name(&self.tables.directory)
+            .set_item(Some(item.into_map()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(format!("EMAIL#{email}"), "USER")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        out.item
+            .map(|map| {
+                let item = Item::from(map);
+                Ok(User {
+                    user_id: item.get_s("user_id")?.to_owned(),
+                    email: item.get_s("email")?.to_owned(),
+                    name: item.get_s("name")?.to_owned(),
+                    password_hash: PasswordHash::from_stored(
+                        item.get_s("password_hash")?.to_owned(),
+                    ),
+                    created_at: item.get_n("created_at")?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        let item = Item::new()
+            .s("pk", format!("ACCOUNT#{}", account.account_id))
+            .s("sk", "ACCOUNT")
+            .s("account_id", &account.account_id)
+            .s("name", &account.name)
+            .n("created_at", account.created_at);
+        self.client
+            .put_item()
+            .table_name(&self.tables.directory)
+            .set_item(Some(item.into_map()))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(format!("ACCOUNT#{account_id}"), "ACCOUNT")))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        out.item
+            .map(|map| {
+                let item = Item::from(map);
+                Ok(Account {
+                    account_id: item.get_s("account_id")?.to_owned(),
+                    name: item.get_s("name")?.to_owned(),
+                    created_at: item.get_n("created_at")?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn put_membership(&self, m: &Membership) -> Result<(), StoreError> {
+        let grants = m
+            .inbox_grants
+            .iter()
+            .map(|g| AttributeValue::S(g.clone()))
+            .collect();
+        self.client
+            .update_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(
+                format!("USER#{}", m.user_id),
+                &format!("MEMBER#{}", m.account_id),
+            )))
+            .update_expression(
+                "SET user_id = :u, account_id = :a, #role = :r, inbox_grants = :g, \
+                 created_at = if_not_exists(created_at, :c)",
+            )
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":u", AttributeValue::S(m.user_id.clone()))
+            .expression_attribute_values(":a", AttributeValue::S(m.account_id.clone()))
+            .expression_attribute_values(":r", AttributeValue::S(m.role.as_str().into()))
+            .expression_attribute_values(":g", AttributeValue::L(grants))
+            .expression_attribute_values(":c", AttributeValue::N(m.created_at.to_string()))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.directory)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :member)")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user_id}")))
+                .expression_attribute_values(":member", AttributeValue::S("MEMBER#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            for map in out.items.unwrap_or_default() {
+                let item = Item::from(map);
+                found.push(Membership {
+                    user_id: item.get_s("user_id")?.to_owned(),
+                    account_id: item.get_s("account_id")?.to_owned(),
+                    role: Role::parse(item.get_s("role")?)
+                        .ok_or_else(|| StoreError::Corrupt("membership role".into()))?,
+                    inbox_grants: item.get_list_s("inbox_grants")?,
+                    created_at: item.get_n("created_at")?,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        sort_memberships(&mut found);
+        Ok(found)
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        email_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError> {
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(format!("SIGNIN#{email_key}"), "FAILURES")))
+            .update_expression("ADD failures :one")
+            .condition_expression("expires_at > :now")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match counted.map_err(map_sdk_error) {
+            Ok(out) => {
+                let item = Item::from(out.attributes.unwrap_or_default());
+                Ok(item.get_n("failures")? as u32)
+            }
+            // No window, or one that is over: start a new one.
+            Err(StoreError::Conflict) => {
+                let item = Item::new()
+                    .s("pk", format!("SIGNIN#{email_key}"))
+                    .s("sk", "FAILURES")
+                    .n("failures", 1)
+                    .n("expires_at", window_ends_at);
+                self.client
+                    .put_item()
+                    .table_name(&self.tables.directory)
+                    .set_item(Some(item.into_map()))
+                    .send()
+                    .await
+                    .map_err(map_sdk_error)?;
+                Ok(1)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn sign_in_failures(&self, email_key: &str, now: u64) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(format!("SIGNIN#{email_key}"), "FAILURES")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        match out.item.map(Item::from) {
+            Some(item) if item.get_n("expires_at")? > now => Ok(item.get_n("failures")? as u32),
+            _ => Ok(0),
+        }
+    }
+
+    async fn clear_sign_in_failures(&self, email_key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(format!("SIGNIN#{email_key}"), "FAILURES")))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+}

@@ -110,6 +110,8 @@ pub fn banner(deps: &Deps) -> String {
     };
     format!(
         "\nAlta MCP is running ({store}).\n\n  MCP server URL: {mcp}\n  Issuer:         {issuer}\n\n\
+         Demo sign-ins (password: ALTA_DEMO_PASSWORD, default alta-demo):\n\
+         \x20 demo@alta.local (Admin of Acme Corp, Member of Globex), manager@alta.local, viewer@alta.local\n\n\
          Add it to a client:\n\
          \x20 Claude Code:    claude mcp add --transport http alta {mcp}\n\
          \x20 VS Code:        code --add-mcp '{{\"name\":\"alta\",\"type\":\"http\",\"url\":\"{mcp}\"}}'\n\

@@ -176,6 +176,13 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `ALTA_CLIENT_IDLE_EXPIRY_DAYS` (default 90): an unused dynamic registration expires.
     pub client_idle_expiry: Duration,
+    /// `ALTA_DEMO_PASSWORD` (default `alta-demo`): the local server's demo sign-ins.
+    pub demo_password: String,
+    /// Test-only: `ALTA_CIMD_ALLOW_LOOPBACK` lets metadata documents be fetched from loopback.
+    pub cimd_allow_loopback: bool,
+    /// Test-only: `ALTA_CIMD_TRUSTED_CA_PEM` (PEM text or a file path): the only CA trusted
+    /// when fetching metadata documents.
+    pub cimd_trusted_ca_pem: Option<String>,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -262,6 +269,21 @@ impl Config {
             scopes_supported: Scope::ALL.into_iter().collect(),
             allowed_origins,
             client_idle_expiry: Duration::from_secs(client_idle_expiry_days * DAY),
+            demo_password: get("ALTA_DEMO_PASSWORD").unwrap_or_else(|| "alta-demo".into()),
+            cimd_allow_loopback: get("ALTA_CIMD_ALLOW_LOOPBACK")
+                .is_some_and(|v| v == "1" || v == "true"),
+            cimd_trusted_ca_pem: match get("ALTA_CIMD_TRUSTED_CA_PEM") {
+                None => None,
+                Some(pem) if pem.contains("-----BEGIN") => Some(pem),
+                Some(path) => {
+                    Some(
+                        std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                            name: "ALTA_CIMD_TRUSTED_CA_PEM",
+                            reason: format!("{path}: {e}"),
+                        })?,
+                    )
+                }
+            },
         })
     }
 

@@ -11,10 +11,13 @@ use crate::aws;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
 use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
+use crate::oauth::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::memory::MemoryStore;
-use crate::store::{ClientStore, StoreError};
+use crate::store::{
+    ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore, StoreError, Stores,
+};
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -31,7 +34,40 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<KeyRing>,
     pub clients: Arc<dyn ClientStore>,
+    pub directory: Arc<dyn DirectoryStore>,
+    pub codes: Arc<dyn CodeStore>,
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    pub revocations: Arc<dyn RevocationStore>,
     pub client_secrets: Arc<PreconfiguredSecrets>,
+    pub metadata_documents: Arc<MetadataDocuments>,
+}
+
+fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
+    Arc::new(MetadataDocuments::new(FetchPolicy {
+        allow_loopback: config.cimd_allow_loopback,
+        trusted_ca_pem: config.cimd_trusted_ca_pem.clone(),
+    }))
+}
+
+/// One backend seen through each store trait.
+struct StoreSet {
+    clients: Arc<dyn ClientStore>,
+    directory: Arc<dyn DirectoryStore>,
+    codes: Arc<dyn CodeStore>,
+    refresh_tokens: Arc<dyn RefreshTokenStore>,
+    revocations: Arc<dyn RevocationStore>,
+}
+
+impl StoreSet {
+    fn of<S: Stores + 'static>(store: Arc<S>) -> Self {
+        Self {
+            clients: store.clone(),
+            directory: store.clone(),
+            codes: store.clone(),
+            refresh_tokens: store.clone(),
+            revocations: store,
+        }
+    }
 }
 
 impl Deps {
@@ -74,35 +110,52 @@ impl Deps {
             _ => KeyRing::fixed(KeySet::generate(clock.now())?),
         };
 
-        let clients: Arc<dyn ClientStore> = match (&config.store, &sdk) {
+        let stores = match (&config.store, &sdk) {
             (StoreBackend::DynamoDb { endpoint }, Some(sdk)) => {
                 let client = aws::dynamodb_client(sdk, endpoint.as_deref());
                 if create_tables {
                     tables::ensure_tables(&client, &config.tables).await?;
                 }
-                Arc::new(DynamoStore::new(client, config.tables.clone()))
+                StoreSet::of(Arc::new(DynamoStore::new(client, config.tables.clone())))
             }
-            _ => Arc::new(MemoryStore::new()),
+            _ => StoreSet::of(Arc::new(MemoryStore::new())),
         };
 
         Ok(Self {
-            config: Arc::new(config),
             clock,
             keys: Arc::new(keys),
-            clients,
+            clients: stores.clients,
+            directory: stores.directory,
+            codes: stores.codes,
+            refresh_tokens: stores.refresh_tokens,
+            revocations: stores.revocations,
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
+            metadata_documents: metadata_documents(&config),
+            config: Arc::new(config),
         })
+    }
+
+    /// The same dependencies on another clock (tests that need time to pass).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Everything in memory, with a fresh key: unit and flow tests.
     pub fn in_memory(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let keys = KeyRing::fixed(KeySet::generate(clock.now())?);
+        let stores = StoreSet::of(Arc::new(MemoryStore::new()));
         Ok(Self {
-            config: Arc::new(config),
             clock,
             keys: Arc::new(keys),
-            clients: Arc::new(MemoryStore::new()),
+            clients: stores.clients,
+            directory: stores.directory,
+            codes: stores.codes,
+            refresh_tokens: stores.refresh_tokens,
+            revocations: stores.revocations,
             client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
+            metadata_documents: metadata_documents(&config),
+            config: Arc::new(config),
         })
     }
 }

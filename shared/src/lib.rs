@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod deps;
 pub mod directory;
 pub mod error;

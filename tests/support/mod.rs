@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use alta_shared::clock::{Clock, ManualClock, SystemClock};
 use alta_shared::{Config, Deps};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -16,9 +17,13 @@ pub enum Backend {
     DynamoDb,
 }
 
+pub const DEMO_PASSWORD: &str = "alta-demo";
+
 pub struct TestServer {
     pub base: String,
     pub deps: Arc<Deps>,
+    /// The server's clock: tests move it to expire codes and tokens.
+    pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -43,11 +48,15 @@ impl TestServer {
         }
         let config =
             Config::from_lookup(|k| vars.get(k).cloned(), Some(&base)).expect("test config");
-        let deps = Arc::new(
-            Deps::from_config(config, true)
-                .await
-                .expect("build dependencies"),
-        );
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let deps = Deps::from_config(config, true)
+            .await
+            .expect("build dependencies")
+            .with_clock(clock.clone());
+        alta_shared::demo::seed_directory(deps.directory.as_ref(), DEMO_PASSWORD, deps.clock.now())
+            .await
+            .expect("seed the demo directory");
+        let deps = Arc::new(deps);
         let (tx, rx) = oneshot::channel();
         tokio::spawn(alta_local::serve(listener, deps.clone(), async {
             let _ = rx.await;
@@ -55,6 +64,7 @@ impl TestServer {
         Self {
             base,
             deps,
+            clock,
             shutdown: Some(tx),
         }
     }
@@ -122,3 +132,4 @@ macro_rules! on_every_store {
         }
     };
 }
+pub mod oauth;

@@ -1,18 +1,610 @@
-//! `GET|POST /authorize`: not built yet. It answers 501 so that no client mistakes it for a working
-//! endpoint; the issue that builds it replaces this file.
+//! `GET /authorize` shows Alta's sign-in and consent page; `POST /authorize` signs the
+//! person in and sends them back to the client with a code (or `access_denied`).
+//!
+//! Order matters: until `client_id` and `redirect_uri` are trusted, every error is an HTML
+//! page here, never a redirect (an open redirector otherwise). After that, errors go to
+//! the client's redirect URI with `state` and `iss` (RFC 9207).
 
+use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use sha2::{Digest, Sha256};
 
 use crate::deps::Deps;
-use crate::error::HttpError;
-use crate::http::RequestLog;
+use crate::directory::normalize_email;
+use crate::error::{HttpError, OAuthError, OAuthErrorCode};
+use crate::http::{self as h, Params, RequestLog};
+use crate::oauth::client::{Client, ClientSource, GrantType, hex};
+use crate::oauth::client_auth::{ResolveError, resolve_client};
+use crate::oauth::grant::{
+    AuthorizationCodeRecord, CODE_LIFETIME_SECONDS, REFRESH_FAMILY_MAX_SECONDS, TokenHash,
+    grant_key, revoked_family_key,
+};
+use crate::oauth::pages::{SignInPage, error_page, sign_in_page};
+use crate::oauth::pending::{self, PENDING_LIFETIME_SECONDS, PendingAuthorization};
+use crate::oauth::resource::requested_resource;
+use crate::password::PasswordHash;
+use crate::pkce::{ChallengeMethod, CodeChallenge};
+use crate::random;
+use crate::scope::ScopeSet;
 
-pub async fn handle(req: Request, _deps: &Deps) -> Response<Body> {
+const MAX_FORM_BYTES: usize = 16 * 1024;
+const MAX_STATE_LEN: usize = 4096;
+/// Failed sign-ins allowed per email within the window before sign-in is refused.
+pub const MAX_SIGN_IN_FAILURES: u32 = 5;
+pub const SIGN_IN_FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
+/// 256 bits: a code is a bearer credential for 60 seconds.
+const CODE_BYTES: usize = 32;
+
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("authorize", &req);
-    let resp = HttpError::NotImplemented {
-        route: "GET|POST /authorize",
-    }
-    .into_response();
+    let resp = if h::route_path(&req, &deps.config.base_url) != "/authorize" {
+        HttpError::NotFound.into_response()
+    } else {
+        match *req.method() {
+            Method::GET | Method::HEAD => show(&req, deps).await,
+            Method::POST => submit(&req, deps).await,
+            _ => h::method_not_allowed("GET, POST"),
+        }
+    };
     log.finish(&resp);
     resp
+}
+
+/// Where errors go once the redirect URI is trusted.
+struct ClientRedirect {
+    redirect_uri: String,
+    state: Option<String>,
+    issuer: String,
+}
+
+impl ClientRedirect {
+    fn error(&self, err: OAuthError) -> Response<Body> {
+        let mut params = vec![
+            ("error", err.code.as_str().to_owned()),
+            ("error_description", err.description.into_owned()),
+        ];
+        self.push_common(&mut params);
+        redirect(&self.redirect_uri, &params)
+    }
+
+    fn code(&self, code: &str) -> Response<Body> {
+        let mut params = vec![("code", code.to_owned())];
+        self.push_common(&mut params);
+        redirect(&self.redirect_uri, &params)
+    }
+
+    fn push_common(&self, params: &mut Vec<(&'static str, String)>) {
+        if let Some(state) = &self.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", self.issuer.clone()));
+    }
+}
+
+/// A 302 to the client, with the parameters added to any query its URI already has.
+fn redirect(redirect_uri: &str, params: &[(&str, String)]) -> Response<Body> {
+    let location = match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in params {
+                    query.append_pair(name, value);
+                }
+            }
+            url.to_string()
+        }
+        // A registered redirect URI always parses; refuse rather than guess.
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid redirect",
+                "The app's redirect URI is invalid.",
+            );
+        }
+    };
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::FOUND;
+    let headers = resp.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert("location", value);
+    }
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+fn client_error_page(err: ResolveError) -> Response<Body> {
+    match err {
+        ResolveError::Unknown => error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown app",
+            "This app is not registered with Alta, or its registration has expired.",
+        ),
+        ResolveError::MetadataDocument(err) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This app could not be verified",
+            &err.to_string(),
+        ),
+        ResolveError::Store(err) => {
+            tracing::error!(cause = %err, "client lookup failed");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Alta is unavailable",
+                "Please try again in a moment.",
+            )
+        }
+    }
+}
+
+/// The redirect URI the request names, checked against the client's registrations; on
+/// failure, the title and message of the error page.
+fn trusted_redirect_uri(
+    client: &Client,
+    requested: Option<&str>,
+) -> Result<(String, bool), (&'static str, &'static str)> {
+    match requested {
+        Some(uri) if client.redirect_uri_matching(uri).is_some() => Ok((uri.to_owned(), true)),
+        Some(_) => Err((
+            "Unregistered redirect",
+            "The app asked to be sent to an address it did not register. Nothing was sent to it.",
+        )),
+        None if client.redirect_uris.len() == 1 => {
+            Ok((client.redirect_uris[0].as_str().to_owned(), false))
+        }
+        None => Err((
+            "Missing redirect",
+            "The app registered several redirect addresses and did not say which to use.",
+        )),
+    }
+}
+
+fn cookie_name(deps: &Deps) -> &'static str {
+    if deps.config.base_url.issuer().starts_with("https://") {
+        "__Host-alta_authz"
+    } else {
+        "alta_authz"
+    }
+}
+
+fn cookie_header(deps: &Deps, value: &str, max_age: u64) -> String {
+    let secure = if deps.config.base_url.issuer().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(deps)
+    )
+}
+
+fn read_cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The CSP `form-action` source for where the post-consent redirect goes.
+fn redirect_origin(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url.origin().ascii_serialization(),
+        Ok(url) => format!("{}:", url.scheme()),
+        Err(_) => "'none'".into(),
+    }
+}
+
+async fn show(req: &Request, deps: &Deps) -> Response<Body> {
+    let params = Params::from_query(req);
+    let client_id = match params.single("client_id") {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Missing app",
+                "The request names no client_id.",
+            );
+        }
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
+    };
+    let client = match resolve_client(deps, client_id).await {
+        Ok(client) => client,
+        Err(err) => return client_error_page(err),
+    };
+    let requested_redirect = match params.single("redirect_uri") {
+        Ok(uri) => uri,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
+    };
+    let (redirect_uri, redirect_uri_sent) = match trusted_redirect_uri(&client, requested_redirect)
+    {
+        Ok(found) => found,
+        Err((title, message)) => return error_page(StatusCode::BAD_REQUEST, title, message),
+    };
+    let mut to_client = ClientRedirect {
+        redirect_uri,
+        state: None,
+        issuer: deps.config.base_url.issuer().to_owned(),
+    };
+    match validate_request(&params, &client, deps, &mut to_client) {
+        Ok(pending) => {
+            let pending = PendingAuthorization {
+                redirect_uri_sent,
+                ..pending
+            };
+            render_sign_in(deps, &client, pending).await
+        }
+        Err(err) => to_client.error(err),
+    }
+}
+
+/// The checks whose failures the client hears about at its redirect URI.
+fn validate_request(
+    params: &Params,
+    client: &Client,
+    deps: &Deps,
+    to_client: &mut ClientRedirect,
+) -> Result<PendingAuthorization, OAuthError> {
+    let single = |name: &str| {
+        params
+            .single(name)
+            .map_err(|e| OAuthError::invalid_request(e.to_string()))
+    };
+    let state = single("state")?;
+    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(OAuthError::invalid_request(format!(
+            "state is longer than {MAX_STATE_LEN} characters"
+        )));
+    }
+    to_client.state = state.map(str::to_owned);
+
+    match single("response_type")? {
+        Some("code") => {}
+        None => {
+            return Err(OAuthError::invalid_request(
+                "response_type is required; use code",
+            ));
+        }
+        Some(other) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedResponseType,
+                format!("response_type `{other}` is not supported; use code"),
+            ));
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        ));
+    }
+    ChallengeMethod::parse(single("code_challenge_method")?)
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let challenge = single("code_challenge")?.ok_or_else(|| {
+        OAuthError::invalid_request("code_challenge is required (PKCE with S256)")
+    })?;
+    let challenge =
+        CodeChallenge::parse(challenge).map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+
+    let allowed = client.allowed_scopes.clone().unwrap_or_else(ScopeSet::all);
+    let scope = match single("scope")? {
+        None => allowed.clone(),
+        Some(raw) => ScopeSet::parse(raw).map_err(|unknown| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidScope,
+                format!("scope `{}` is not supported", unknown.0),
+            )
+        })?,
+    };
+    let scope = if scope.is_empty() {
+        allowed.clone()
+    } else {
+        scope
+    };
+    if !scope.is_subset(&allowed) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidScope,
+            "the requested scope exceeds what this client registered",
+        ));
+    }
+    let resource = requested_resource(params, &deps.config.base_url)?;
+
+    let now = deps.clock.now();
+    Ok(PendingAuthorization {
+        client_id: client.client_id.clone(),
+        redirect_uri: to_client.redirect_uri.clone(),
+        redirect_uri_sent: false,
+        scope: scope.to_string(),
+        resource,
+        code_challenge: challenge.as_str().to_owned(),
+        state: to_client.state.clone(),
+        ..pending::new_pending(&deps.config.base_url, now, random::token(16))
+    })
+}
+
+/// Signs the pending request into the form and sets its nonce cookie.
+async fn render_sign_in(
+    deps: &Deps,
+    client: &Client,
+    pending: PendingAuthorization,
+) -> Response<Body> {
+    let keys = match deps.keys.current().await {
+        Ok(keys) => keys,
+        Err(err) => return unavailable(err),
+    };
+    let field = match pending::sign(&keys, &pending) {
+        Ok(field) => field,
+        Err(err) => {
+            tracing::error!(cause = %err, "signing the pending authorization failed");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
+        }
+    };
+    render_with_field(deps, client, &pending, &field, None, true)
+}
+
+fn render_with_field(
+    deps: &Deps,
+    client: &Client,
+    pending: &PendingAuthorization,
+    field: &str,
+    error: Option<(StatusCode, &str, &str)>,
+    set_cookie: bool,
+) -> Response<Body> {
+    let scopes = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    let host = client
+        .redirect_uri_matching(&pending.redirect_uri)
+        .map(|u| u.display_host())
+        .unwrap_or_default();
+    let (status, email, message) = match error {
+        Some((status, email, message)) => (status, email, Some(message)),
+        None => (StatusCode::OK, "", None),
+    };
+    let mut resp = sign_in_page(
+        status,
+        &SignInPage {
+            client_name: client.display_name(),
+            redirect_host: &host,
+            scopes: &scopes,
+            pending: field,
+            email,
+            error: message,
+            redirect_origin: &redirect_origin(&pending.redirect_uri),
+        },
+    );
+    if set_cookie
+        && let Ok(value) = HeaderValue::from_str(&cookie_header(
+            deps,
+            &pending.nonce,
+            PENDING_LIFETIME_SECONDS,
+        ))
+    {
+        resp.headers_mut().append("set-cookie", value);
+    }
+    resp
+}
+
+async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
+    let params = match Params::from_form(req, MAX_FORM_BYTES) {
+        Ok(params) => params,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()),
+    };
+    let keys = match deps.keys.current().await {
+        Ok(keys) => keys,
+        Err(err) => {
+            tracing::error!(cause = %err, "signing keys unavailable");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Alta is unavailable",
+                "Please try again in a moment.",
+            );
+        }
+    };
+    let field = params
+        .single("request")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(pending) = pending::verify(
+        &keys,
+        &deps.config.base_url,
+        &field,
+        read_cookie(req, cookie_name(deps)),
+    ) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired",
+            "The sign-in form was too old, was opened in another browser, or was not issued by Alta. Start again from the app.",
+        );
+    };
+    let client = match resolve_client(deps, &pending.client_id).await {
+        Ok(client) => client,
+        Err(err) => return client_error_page(err),
+    };
+    if client
+        .redirect_uri_matching(&pending.redirect_uri)
+        .is_none()
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unregistered redirect",
+            "The app no longer has this redirect address.",
+        );
+    }
+    let to_client = ClientRedirect {
+        redirect_uri: pending.redirect_uri.clone(),
+        state: pending.state.clone(),
+        issuer: deps.config.base_url.issuer().to_owned(),
+    };
+    let retry = |status: StatusCode, email: &str, message: &str| {
+        render_with_field(
+            deps,
+            &client,
+            &pending,
+            &field,
+            Some((status, email, message)),
+            false,
+        )
+    };
+
+    match params.single("decision").ok().flatten() {
+        Some("deny") => {
+            tracing::info!(client_id = %client.client_id, "authorization denied by the person");
+            return to_client.error(OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                "the person declined to connect this app",
+            ));
+        }
+        Some("allow") => {}
+        _ => return retry(StatusCode::BAD_REQUEST, "", "Choose Allow or Deny."),
+    }
+
+    let email = normalize_email(params.single("email").ok().flatten().unwrap_or_default());
+    let password = params
+        .single("password")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    if email.is_empty() || password.is_empty() {
+        return retry(StatusCode::OK, &email, "Enter your email and password.");
+    }
+    let now = deps.clock.now();
+    let email_key = hex(&Sha256::digest(email.as_bytes()));
+    match deps.directory.sign_in_failures(&email_key, now).await {
+        Ok(n) if n >= MAX_SIGN_IN_FAILURES => {
+            return retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                &email,
+                "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
+            );
+        }
+        Ok(_) => {}
+        Err(err) => return unavailable(err),
+    }
+    let user = match deps.directory.user_by_email(&email).await {
+        Ok(user) => user,
+        Err(err) => return unavailable(err),
+    };
+    // Hashing blocks for tens of milliseconds: keep it off the async workers. An unknown
+    // email costs the same as a wrong password (no enumeration by timing).
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => hash.verify(&password),
+        None => PasswordHash::verify_decoy(&password),
+    })
+    .await
+    .unwrap_or(false);
+    let user = match (verified, user) {
+        (true, Some(user)) => user,
+        _ => {
+            if let Err(err) = deps
+                .directory
+                .record_sign_in_failure(&email_key, now, now + SIGN_IN_FAILURE_WINDOW_SECONDS)
+                .await
+            {
+                return unavailable(err);
+            }
+            tracing::info!(client_id = %client.client_id, "sign-in failed");
+            return retry(StatusCode::OK, &email, "Invalid email or password.");
+        }
+    };
+    if let Err(err) = deps.directory.clear_sign_in_failures(&email_key).await {
+        return unavailable(err);
+    }
+    match deps.directory.memberships(&user.user_id).await {
+        Ok(memberships) if memberships.is_empty() => {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "No Alta account",
+                &format!(
+                    "You signed in as {}, but you are not a member of any Alta account yet. Ask an account owner to invite you.",
+                    user.email
+                ),
+            );
+        }
+        Ok(_) => {}
+        Err(err) => return unavailable(err),
+    }
+
+    match grant_code(deps, &client, &pending, &user.user_id, now).await {
+        Ok(code) => {
+            tracing::info!(client_id = %client.client_id, user_id = %user.user_id, scope = %pending.scope, "authorization granted");
+            let mut resp = to_client.code(&code);
+            if let Ok(value) = HeaderValue::from_str(&cookie_header(deps, "", 0)) {
+                resp.headers_mut().append("set-cookie", value);
+            }
+            resp
+        }
+        Err(err) => to_client.error(err),
+    }
+}
+
+/// Stores a new code and makes this grant the person's one grant for the client: the
+/// family the previous grant started is revoked.
+async fn grant_code(
+    deps: &Deps,
+    client: &Client,
+    pending: &PendingAuthorization,
+    user_id: &str,
+    now: u64,
+) -> Result<String, OAuthError> {
+    let code = random::token(CODE_BYTES);
+    let family_id = random::token(16);
+    deps.codes
+        .put_code(&AuthorizationCodeRecord {
+            code_hash: TokenHash::of(&code),
+            client_id: client.client_id.clone(),
+            redirect_uri: if pending.redirect_uri_sent {
+                pending.redirect_uri.clone()
+            } else {
+                String::new()
+            },
+            code_challenge: pending.code_challenge.clone(),
+            user_id: user_id.to_owned(),
+            scope: pending.scope.clone(),
+            resource: pending.resource.clone(),
+            family_id: family_id.clone(),
+            created_at: now,
+            expires_at: now + CODE_LIFETIME_SECONDS,
+        })
+        .await?;
+    // A metadata-document client is one app per redirect URI (many installs share the
+    // URL), so only the grant from the same redirect URI is replaced.
+    let redirect_scope =
+        (client.source == ClientSource::MetadataDocument).then_some(pending.redirect_uri.as_str());
+    let key = grant_key(
+        user_id,
+        &client.client_id,
+        &pending.resource,
+        redirect_scope,
+    );
+    let family_expires = now + REFRESH_FAMILY_MAX_SECONDS;
+    if let Some(previous) = deps
+        .refresh_tokens
+        .swap_grant_family(&key, &family_id, family_expires)
+        .await?
+        && previous != family_id
+    {
+        deps.revocations
+            .revoke(&revoked_family_key(&previous), family_expires)
+            .await?;
+    }
+    Ok(code)
+}
+
+fn unavailable(err: impl std::fmt::Display) -> Response<Body> {
+    tracing::error!(cause = %err, "authorization failed inside the server");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Alta is unavailable",
+        "Please try again in a moment.",
+    )
 }

@@ -166,3 +166,91 @@ mod tests {
         assert_eq!(TokenEndpointAuthMethod::parse("private_key_jwt"), None);
     }
 }
+
+/// Where a client's registration comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSource {
+    /// Dynamic registration (RFC 7591), stored in the clients table.
+    Registered,
+    /// Configuration (Claude, Cursor).
+    Preconfigured,
+    /// A Client ID Metadata Document: the `client_id` is the https URL of its metadata.
+    MetadataDocument,
+}
+
+/// How a client proves itself at the token and revocation endpoints.
+#[derive(Debug, Clone)]
+pub enum ClientCredential {
+    /// A public client: PKCE is its only proof.
+    None,
+    /// A dynamically registered confidential client's secret, as its hash.
+    Hashed(ClientSecretHash),
+    /// A pre-configured confidential client, whose secret is in Secrets Manager.
+    Preconfigured(crate::config::PreconfiguredClient),
+}
+
+/// Any client, whatever its source: what the authorization and token endpoints check.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    pub credential: ClientCredential,
+    /// The scopes the client registered for; `None` means every supported scope.
+    pub allowed_scopes: Option<crate::scope::ScopeSet>,
+    pub source: ClientSource,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    pub fn is_public(&self) -> bool {
+        matches!(self.credential, ClientCredential::None)
+    }
+
+    /// The registered redirect URI that `requested` names (exact, or loopback on any port).
+    pub fn redirect_uri_matching(&self, requested: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|u| u.matches(requested))
+    }
+
+    /// What the consent page calls the client.
+    pub fn display_name(&self) -> &str {
+        self.client_name.as_deref().unwrap_or(&self.client_id)
+    }
+
+    pub fn from_registered(c: RegisteredClient) -> Self {
+        Self {
+            allowed_scopes: c.scope.as_deref().map(crate::scope::ScopeSet::parse_known),
+            credential: match c.client_secret_hash {
+                Some(hash) if c.token_endpoint_auth_method != TokenEndpointAuthMethod::None => {
+                    ClientCredential::Hashed(hash)
+                }
+                _ => ClientCredential::None,
+            },
+            client_id: c.client_id,
+            client_name: c.client_name,
+            redirect_uris: c.redirect_uris,
+            grant_types: c.grant_types,
+            source: ClientSource::Registered,
+        }
+    }
+
+    pub fn from_preconfigured(c: &crate::config::PreconfiguredClient) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            client_name: Some(c.client_name.clone()),
+            redirect_uris: c.redirect_uris.clone(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            credential: if c.is_confidential() {
+                ClientCredential::Preconfigured(c.clone())
+            } else {
+                ClientCredential::None
+            },
+            allowed_scopes: None,
+            source: ClientSource::Preconfigured,
+        }
+    }
+}

@@ -4,6 +4,19 @@
 
 use sha2::{Digest, Sha256};
 
+/// An authorization code lives long enough for one redirect and one token request.
+pub const CODE_LIFETIME_SECONDS: u64 = 60;
+/// How long a redeemed code remembers what it issued, for replay handling.
+pub const REDEEMED_CODE_MEMORY_SECONDS: u64 = 24 * 3600;
+pub const ACCESS_TOKEN_LIFETIME_SECONDS: u64 = 3600;
+/// A refresh token unused this long dies; each rotation starts the window again.
+pub const REFRESH_TOKEN_SLIDING_SECONDS: u64 = 30 * 24 * 3600;
+/// No family of refresh tokens outlives this, however often it rotates: the person signs in again.
+pub const REFRESH_FAMILY_MAX_SECONDS: u64 = 90 * 24 * 3600;
+/// A rotated refresh token presented again this soon is a client retrying after a lost
+/// response, not a thief: it gets a fresh successor instead of revoking the family.
+pub const REFRESH_REUSE_GRACE_SECONDS: u64 = 60;
+
 use crate::oauth::client::hex;
 
 /// The SHA-256 of a code or token, as its storage key.

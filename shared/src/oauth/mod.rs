@@ -2,8 +2,13 @@
 
 pub mod authorize;
 pub mod client;
+pub mod client_auth;
 pub mod discovery;
 pub mod grant;
+pub mod metadata_document;
+pub mod pages;
+pub mod pending;
 pub mod register;
+pub mod resource;
 pub mod revoke;
 pub mod token;

@@ -1,18 +1,105 @@
-//! `POST /revoke`: not built yet. It answers 501 so that no client mistakes it for a working
-//! endpoint; the issue that builds it replaces this file.
+//! `POST /revoke` (RFC 7009): the client authenticates as at the token endpoint; a
+//! refresh token revokes its whole family, an access token its `jti` until it expires.
+//! An unknown, foreign or already dead token answers 200 all the same (§2.2), so the
+//! endpoint tells a prober nothing.
 
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use crate::deps::Deps;
-use crate::error::HttpError;
-use crate::http::RequestLog;
+use crate::error::{HttpError, OAuthError};
+use crate::http::{self as h, Headers, Params, RequestLog};
+use crate::jwks::VerificationKeys;
+use crate::jwt::verify_access_token;
+use crate::oauth::client::Client;
+use crate::oauth::client_auth::authenticate_client;
+use crate::oauth::grant::{TokenHash, revoked_family_key, revoked_jti_key};
 
-pub async fn handle(req: Request, _deps: &Deps) -> Response<Body> {
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("revoke", &req);
-    let resp = HttpError::NotImplemented {
-        route: "POST /revoke",
-    }
-    .into_response();
+    let resp = if h::route_path(&req, &deps.config.base_url) != "/revoke" {
+        HttpError::NotFound.into_response()
+    } else {
+        match *req.method() {
+            Method::POST => revoke(&req, deps)
+                .await
+                .unwrap_or_else(OAuthError::into_response),
+            Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
+            _ => h::method_not_allowed("POST, OPTIONS"),
+        }
+    };
+    let resp = h::with_public_cors(resp);
     log.finish(&resp);
     resp
+}
+
+async fn revoke(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {
+    let params = Params::from_form(req, MAX_FORM_BYTES)
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let token = params
+        .single("token")
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let client = authenticate_client(req, &params, deps).await?;
+    // The hint only decides which lookup goes first (§2.1); both are tried.
+    let access_first = params.single("token_type_hint").ok().flatten() == Some("access_token");
+    if access_first {
+        if !revoke_access_token(token, &client, deps).await? {
+            revoke_refresh_token(token, &client, deps).await?;
+        }
+    } else if !revoke_refresh_token(token, &client, deps).await? {
+        revoke_access_token(token, &client, deps).await?;
+    }
+    Ok(h::json_response(
+        StatusCode::OK,
+        &serde_json::json!({}),
+        Headers::no_store(),
+    ))
+}
+
+async fn revoke_refresh_token(
+    token: &str,
+    client: &Client,
+    deps: &Deps,
+) -> Result<bool, OAuthError> {
+    let Some(record) = deps
+        .refresh_tokens
+        .refresh_token(&TokenHash::of(token))
+        .await?
+    else {
+        return Ok(false);
+    };
+    if record.client_id == client.client_id {
+        deps.revocations
+            .revoke(
+                &revoked_family_key(&record.family_id),
+                record.family_expires_at,
+            )
+            .await?;
+        tracing::info!(client_id = %client.client_id, family_id = %record.family_id, "refresh token family revoked");
+    }
+    Ok(true)
+}
+
+async fn revoke_access_token(
+    token: &str,
+    client: &Client,
+    deps: &Deps,
+) -> Result<bool, OAuthError> {
+    let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
+    let verification = VerificationKeys::from(&keys.jwks());
+    let base = &deps.config.base_url;
+    let Ok(claims) = verify_access_token(token, &verification, base.issuer(), &base.mcp_resource())
+    else {
+        return Ok(false);
+    };
+    if claims.client_id == client.client_id {
+        deps.revocations
+            .revoke(&revoked_jti_key(&claims.jti), claims.exp)
+            .await?;
+        tracing::info!(client_id = %client.client_id, "access token revoked");
+    }
+    Ok(true)
 }

@@ -1,18 +1,375 @@
-//! `POST /token`: not built yet. It answers 501 so that no client mistakes it for a working
-//! endpoint; the issue that builds it replaces this file.
+//! `POST /token` (RFC 6749 §3.2, OAuth 2.1): parse → authenticate the client → check the
+//! resource → the grant's own checks → issue → respond (§5.1, never cached).
+//!
+//! Every dead, replayed or foreign code or refresh token is `invalid_grant`: clients such
+//! as Claude treat `invalid_request` as fatal, while `invalid_grant` sends them back to
+//! sign in.
 
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use serde::Serialize;
 
 use crate::deps::Deps;
-use crate::error::HttpError;
-use crate::http::RequestLog;
+use crate::error::{HttpError, OAuthError, OAuthErrorCode};
+use crate::http::{self as h, Headers, Params, RequestLog};
+use crate::jwt::{AccessTokenClaims, sign_access_token};
+use crate::oauth::client::{Client, ClientSource, GrantType};
+use crate::oauth::client_auth::authenticate_client;
+use crate::oauth::grant::{
+    ACCESS_TOKEN_LIFETIME_SECONDS, REDEEMED_CODE_MEMORY_SECONDS, REFRESH_FAMILY_MAX_SECONDS,
+    REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_SLIDING_SECONDS, RedeemedCode, RefreshTokenRecord,
+    TokenHash, revoked_family_key, revoked_jti_key,
+};
+use crate::oauth::resource::requested_resource;
+use crate::pkce::{CodeChallenge, CodeVerifier};
+use crate::random;
+use crate::scope::ScopeSet;
+use crate::store::StoreError;
 
-pub async fn handle(req: Request, _deps: &Deps) -> Response<Body> {
+const MAX_FORM_BYTES: usize = 16 * 1024;
+/// 256 bits for a refresh token.
+const REFRESH_TOKEN_BYTES: usize = 32;
+
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("token", &req);
-    let resp = HttpError::NotImplemented {
-        route: "POST /token",
-    }
-    .into_response();
+    let resp = if h::route_path(&req, &deps.config.base_url) != "/token" {
+        HttpError::NotFound.into_response()
+    } else {
+        match *req.method() {
+            Method::POST => token(&req, deps)
+                .await
+                .unwrap_or_else(OAuthError::into_response),
+            Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
+            _ => h::method_not_allowed("POST, OPTIONS"),
+        }
+    };
+    let resp = h::with_public_cors(resp);
     log.finish(&resp);
     resp
+}
+
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+fn invalid_grant(description: &'static str) -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidGrant, description)
+}
+
+async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {
+    let params = Params::from_form(req, MAX_FORM_BYTES)
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let single = |name: &str| {
+        params
+            .single(name)
+            .map_err(|e| OAuthError::invalid_request(e.to_string()))
+    };
+    let grant_type = single("grant_type")?
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let grant = GrantType::parse(grant_type).ok_or_else(|| {
+        OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
+            format!("grant_type `{grant_type}` is not supported; use authorization_code or refresh_token"),
+        )
+    })?;
+    let client = authenticate_client(req, &params, deps).await?;
+    if !client.allows_grant(grant) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            format!("this client did not register the {} grant", grant.as_str()),
+        ));
+    }
+    let resource = requested_resource(&params, &deps.config.base_url)?;
+    let issued = match grant {
+        GrantType::AuthorizationCode => redeem_code(&params, &client, &resource, deps).await?,
+        GrantType::RefreshToken => rotate_refresh_token(&params, &client, &resource, deps).await?,
+    };
+    // An active client stays registered: its idle expiry moves forward with each use.
+    if client.source == ClientSource::Registered {
+        let now = deps.clock.now();
+        let extend_to = now + deps.config.client_idle_expiry.as_secs();
+        if let Err(err) = deps
+            .clients
+            .extend_client(&client.client_id, now, extend_to)
+            .await
+        {
+            tracing::warn!(error = %err, "could not extend the client's registration");
+        }
+    }
+    Ok(h::json_response(
+        StatusCode::OK,
+        &issued,
+        Headers::no_store(),
+    ))
+}
+
+/// The authorization_code grant: the code is consumed first, by one atomic conditional
+/// delete, and only then checked, so that no two requests can both pass the checks.
+async fn redeem_code(
+    params: &Params,
+    client: &Client,
+    resource: &str,
+    deps: &Deps,
+) -> Result<TokenResponse, OAuthError> {
+    let single = |name: &str| {
+        params
+            .single(name)
+            .map_err(|e| OAuthError::invalid_request(e.to_string()))
+    };
+    let code = single("code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let verifier = match single("code_verifier")? {
+        Some(v) => {
+            CodeVerifier::parse(v).map_err(|e| OAuthError::invalid_request(e.to_string()))?
+        }
+        None => {
+            return Err(invalid_grant(
+                "code_verifier is required: this server issues codes only with PKCE",
+            ));
+        }
+    };
+    let now = deps.clock.now();
+    let code_hash = TokenHash::of(code);
+    let Some(record) = deps.codes.take_code(&code_hash, now).await? else {
+        // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
+        if let Some(redeemed) = deps.codes.redeemed_code(&code_hash, now).await? {
+            tracing::warn!(family_id = %redeemed.family_id, "authorization code replayed; revoking its tokens");
+            deps.revocations
+                .revoke(
+                    &revoked_family_key(&redeemed.family_id),
+                    now + REFRESH_FAMILY_MAX_SECONDS,
+                )
+                .await?;
+            deps.revocations
+                .revoke(
+                    &revoked_jti_key(&redeemed.access_token_jti),
+                    redeemed.access_token_expires_at,
+                )
+                .await?;
+        }
+        return Err(invalid_grant(
+            "the authorization code is invalid, expired or already used",
+        ));
+    };
+    if record.client_id != client.client_id {
+        return Err(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    let redirect_uri = single("redirect_uri")?;
+    let redirect_ok = if record.redirect_uri.is_empty() {
+        redirect_uri.is_none_or(|r| client.redirect_uri_matching(r).is_some())
+    } else {
+        redirect_uri == Some(record.redirect_uri.as_str())
+    };
+    if !redirect_ok {
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    let challenge = CodeChallenge::parse(&record.code_challenge).map_err(OAuthError::internal)?;
+    if !challenge.is_satisfied_by(&verifier) {
+        return Err(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    if record.resource != resource {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "resource differs from the authorization request",
+        ));
+    }
+
+    let (access_token, jti) =
+        issue_access_token(deps, client, &record.user_id, &record.scope, resource, now).await?;
+    let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
+        let raw = random::token(REFRESH_TOKEN_BYTES);
+        deps.refresh_tokens
+            .put_refresh_token(&RefreshTokenRecord {
+                token_hash: TokenHash::of(&raw),
+                family_id: record.family_id.clone(),
+                client_id: client.client_id.clone(),
+                user_id: record.user_id.clone(),
+                scope: record.scope.clone(),
+                resource: resource.to_owned(),
+                issued_at: now,
+                expires_at: now + REFRESH_TOKEN_SLIDING_SECONDS,
+                family_expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
+                rotated_at: None,
+                replaced_by: None,
+            })
+            .await?;
+        Some(raw)
+    } else {
+        None
+    };
+    deps.codes
+        .put_redeemed_code(&RedeemedCode {
+            code_hash,
+            family_id: record.family_id.clone(),
+            access_token_jti: jti,
+            access_token_expires_at: now + ACCESS_TOKEN_LIFETIME_SECONDS,
+            expires_at: now + REDEEMED_CODE_MEMORY_SECONDS,
+        })
+        .await?;
+    tracing::info!(client_id = %client.client_id, user_id = %record.user_id, "code redeemed");
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+        refresh_token,
+        scope: record.scope,
+    })
+}
+
+/// The refresh_token grant: rotate on every use. A rotated token presented again revokes
+/// its whole family, unless it comes back within a short grace (a client retrying after a
+/// lost response), which gets a fresh successor instead of signing the person out.
+async fn rotate_refresh_token(
+    params: &Params,
+    client: &Client,
+    resource: &str,
+    deps: &Deps,
+) -> Result<TokenResponse, OAuthError> {
+    let single = |name: &str| {
+        params
+            .single(name)
+            .map_err(|e| OAuthError::invalid_request(e.to_string()))
+    };
+    let raw = single("refresh_token")?
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let now = deps.clock.now();
+    let presented = TokenHash::of(raw);
+    let dead = || invalid_grant("the refresh token is invalid, expired or revoked");
+    let Some(record) = deps.refresh_tokens.refresh_token(&presented).await? else {
+        return Err(dead());
+    };
+    if record.client_id != client.client_id {
+        return Err(dead());
+    }
+    let family_key = revoked_family_key(&record.family_id);
+    if deps.revocations.is_revoked(&family_key, now).await? {
+        return Err(dead());
+    }
+    if record.expires_at <= now || record.family_expires_at <= now {
+        return Err(dead());
+    }
+    if record.resource != resource {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "resource differs from the original grant",
+        ));
+    }
+    let granted = ScopeSet::parse(&record.scope).unwrap_or_default();
+    let scope = match single("scope")? {
+        None => granted.clone(),
+        Some(raw) => {
+            let asked = ScopeSet::parse(raw).map_err(|unknown| {
+                OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    format!("scope `{}` is not supported", unknown.0),
+                )
+            })?;
+            if !asked.is_subset(&granted) || asked.is_empty() {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    "a refresh may only narrow the granted scope",
+                ));
+            }
+            asked
+        }
+    };
+
+    let successor_raw = random::token(REFRESH_TOKEN_BYTES);
+    let successor = TokenHash::of(&successor_raw);
+    let within_grace =
+        |rotated_at: u64| now.saturating_sub(rotated_at) <= REFRESH_REUSE_GRACE_SECONDS;
+    match record.rotated_at {
+        Some(rotated_at) if within_grace(rotated_at) => {
+            tracing::info!(family_id = %record.family_id, "rotated refresh token retried within the grace period");
+        }
+        Some(_) => return Err(replayed(deps, &record, now).await),
+        None => match deps
+            .refresh_tokens
+            .mark_rotated(&presented, now, &successor)
+            .await
+        {
+            Ok(()) => {}
+            // Another request rotated it a moment ago: the same client racing itself.
+            Err(StoreError::Conflict) => {}
+            Err(err) => return Err(err.into()),
+        },
+    }
+
+    deps.refresh_tokens
+        .put_refresh_token(&RefreshTokenRecord {
+            token_hash: successor,
+            family_id: record.family_id.clone(),
+            client_id: record.client_id.clone(),
+            user_id: record.user_id.clone(),
+            // RFC 6749 §6: the new refresh token keeps the scope of the grant, even when
+            // this access token is narrowed.
+            scope: record.scope.clone(),
+            resource: record.resource.clone(),
+            issued_at: now,
+            expires_at: (now + REFRESH_TOKEN_SLIDING_SECONDS).min(record.family_expires_at),
+            family_expires_at: record.family_expires_at,
+            rotated_at: None,
+            replaced_by: None,
+        })
+        .await?;
+    let scope = scope.to_string();
+    let (access_token, _) =
+        issue_access_token(deps, client, &record.user_id, &scope, resource, now).await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+        refresh_token: Some(successor_raw),
+        scope,
+    })
+}
+
+async fn replayed(deps: &Deps, record: &RefreshTokenRecord, now: u64) -> OAuthError {
+    tracing::warn!(family_id = %record.family_id, client_id = %record.client_id, "rotated refresh token replayed; revoking its family");
+    if let Err(err) = deps
+        .revocations
+        .revoke(
+            &revoked_family_key(&record.family_id),
+            record.family_expires_at.max(now + 1),
+        )
+        .await
+    {
+        return err.into();
+    }
+    invalid_grant("the refresh token was already used; sign in again")
+}
+
+async fn issue_access_token(
+    deps: &Deps,
+    client: &Client,
+    user_id: &str,
+    scope: &str,
+    resource: &str,
+    now: u64,
+) -> Result<(String, String), OAuthError> {
+    let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
+    let jti = random::token(16);
+    let claims = AccessTokenClaims {
+        iss: deps.config.base_url.issuer().to_owned(),
+        sub: user_id.to_owned(),
+        aud: resource.to_owned(),
+        exp: now + ACCESS_TOKEN_LIFETIME_SECONDS,
+        iat: now,
+        jti: jti.clone(),
+        client_id: client.client_id.clone(),
+        scope: scope.to_owned(),
+    };
+    let token = sign_access_token(keys.signing_key(), &claims).map_err(OAuthError::internal)?;
+    Ok((token, jti))
 }

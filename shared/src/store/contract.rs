@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use super::Stores;
 use super::dynamo::{DynamoStore, tables};
 use super::memory::MemoryStore;
-use super::{ClientStore, Stores};
 use crate::config::TableNames;
 use crate::directory::{Account, Membership, Role, User};
 use crate::oauth::client::{

@@ -1,0 +1,96 @@
+//! The demo data of DESIGN.md, seeded by the local server (never by a deployed stack).
+
+use crate::directory::{Account, Membership, Role, User};
+use crate::password::PasswordHash;
+use crate::secret::SecretString;
+use crate::store::{DirectoryStore, StoreError};
+
+pub const ACME: &str = "acct_acme";
+pub const GLOBEX: &str = "acct_globex";
+pub const ACME_SALES_INBOX: &str = "inbox_acme_sales";
+pub const ACME_SUPPORT_INBOX: &str = "inbox_acme_support";
+pub const GLOBEX_INBOX: &str = "inbox_globex_main";
+
+pub const DEMO_USER: &str = "user_demo";
+pub const MANAGER_USER: &str = "user_manager";
+pub const VIEWER_USER: &str = "user_viewer";
+
+/// Accounts, users and memberships: `demo@` (Admin of Acme, Member of Globex), `manager@`
+/// (Manager of Acme, sales inbox only), `viewer@` (Viewer of Acme, no inboxes). Seeding
+/// twice changes nothing.
+pub async fn seed_directory(
+    directory: &dyn DirectoryStore,
+    password: &str,
+    now: u64,
+) -> Result<(), StoreError> {
+    let hash = PasswordHash::create(&SecretString::new(password)).map_err(StoreError::Corrupt)?;
+    for (id, name, offset) in [(ACME, "Acme Corp", 0), (GLOBEX, "Globex", 1)] {
+        directory
+            .put_account(&Account {
+                account_id: id.into(),
+                name: name.into(),
+                created_at: now + offset,
+            })
+            .await?;
+    }
+    for (user_id, email, name) in [
+        (DEMO_USER, "demo@alta.local", "Dana Demo"),
+        (MANAGER_USER, "manager@alta.local", "Morgan Manager"),
+        (VIEWER_USER, "viewer@alta.local", "Val Viewer"),
+    ] {
+        let user = User {
+            user_id: user_id.into(),
+            email: email.into(),
+            name: name.into(),
+            password_hash: hash.clone(),
+            created_at: now,
+        };
+        match directory.create_user(&user).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let memberships = [
+        (DEMO_USER, ACME, Role::Admin, vec![], 0),
+        (DEMO_USER, GLOBEX, Role::Member, vec![GLOBEX_INBOX], 1),
+        (MANAGER_USER, ACME, Role::Manager, vec![ACME_SALES_INBOX], 0),
+        (VIEWER_USER, ACME, Role::Viewer, vec![], 0),
+    ];
+    for (user_id, account_id, role, inboxes, offset) in memberships {
+        directory
+            .put_membership(&Membership {
+                user_id: user_id.into(),
+                account_id: account_id.into(),
+                role,
+                inbox_grants: inboxes.into_iter().map(str::to_owned).collect(),
+                created_at: now + offset,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn demo_admin_belongs_to_acme_first() {
+        let store = MemoryStore::new();
+        seed_directory(&store, "alta-demo", 1000).await.unwrap();
+        seed_directory(&store, "alta-demo", 2000).await.unwrap();
+        let user = store
+            .user_by_email("demo@alta.local")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(user.password_hash.verify("alta-demo"));
+        let memberships = store.memberships(&user.user_id).await.unwrap();
+        assert_eq!(memberships.len(), 2);
+        assert_eq!(memberships[0].account_id, ACME);
+        assert_eq!(memberships[0].role, Role::Admin);
+        let manager = store.memberships(MANAGER_USER).await.unwrap();
+        assert_eq!(manager[0].inbox_grants, [ACME_SALES_INBOX]);
+    }
+}

@@ -1,0 +1,156 @@
+//! Finding a client by its id (registered, pre-configured or metadata document) and
+//! authenticating it at the token and revocation endpoints (RFC 6749 §2.3).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::Request;
+
+use crate::deps::Deps;
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::http::Params;
+use crate::oauth::client::{Client, ClientCredential};
+use crate::oauth::metadata_document::{MetadataDocumentError, is_metadata_document_url};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("unknown client_id")]
+    Unknown,
+    #[error(transparent)]
+    MetadataDocument(#[from] MetadataDocumentError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn resolve_client(deps: &Deps, client_id: &str) -> Result<Client, ResolveError> {
+    if client_id.is_empty() || client_id.len() > 2000 {
+        return Err(ResolveError::Unknown);
+    }
+    if let Some(preconfigured) = deps.config.preconfigured_client(client_id) {
+        return Ok(Client::from_preconfigured(preconfigured));
+    }
+    let now = deps.clock.now();
+    if is_metadata_document_url(client_id) {
+        return Ok(deps.metadata_documents.client(client_id, now).await?);
+    }
+    match deps.clients.get_client(client_id, now).await? {
+        Some(registered) => Ok(Client::from_registered(registered)),
+        None => Err(ResolveError::Unknown),
+    }
+}
+
+/// The credentials a request presents: HTTP Basic, or `client_id` (+ `client_secret`) in the form.
+struct Presented {
+    client_id: String,
+    secret: Option<String>,
+    basic: bool,
+}
+
+fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
+    let form_id = params
+        .single("client_id")
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let form_secret = params
+        .single("client_secret")
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if let Some(encoded) = header.and_then(|h| {
+        h.strip_prefix("Basic ")
+            .or_else(|| h.strip_prefix("basic "))
+    }) {
+        let invalid = || {
+            OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "the Basic authorization header is malformed",
+            )
+            .with_basic_challenge()
+        };
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+        // RFC 6749 §2.3.1: both halves are form-urlencoded before encoding.
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        let (id, secret) = (
+            decode(id).ok_or_else(invalid)?,
+            decode(secret).ok_or_else(invalid)?,
+        );
+        if form_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not both Basic and client_secret",
+            ));
+        }
+        if form_id.is_some_and(|f| f != id) {
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the Basic credentials",
+            ));
+        }
+        return Ok(Presented {
+            client_id: id,
+            secret: Some(secret),
+            basic: true,
+        });
+    }
+    let client_id = form_id
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidClient, "client_id is required"))?;
+    Ok(Presented {
+        client_id: client_id.to_owned(),
+        secret: form_secret.map(str::to_owned),
+        basic: false,
+    })
+}
+
+/// The authenticated client, or `invalid_client` (401). An unknown or expired `client_id`
+/// is `invalid_client` too, which tells SDK clients to register again.
+pub async fn authenticate_client(
+    req: &Request,
+    params: &Params,
+    deps: &Deps,
+) -> Result<Client, OAuthError> {
+    let presented = presented(req, params)?;
+    let fail = |description: &'static str| {
+        let err = OAuthError::new(OAuthErrorCode::InvalidClient, description);
+        if presented.basic {
+            err.with_basic_challenge()
+        } else {
+            err
+        }
+    };
+    let client = match resolve_client(deps, &presented.client_id).await {
+        Ok(client) => client,
+        Err(ResolveError::Store(err)) => return Err(err.into()),
+        Err(ResolveError::Unknown) => {
+            return Err(fail(
+                "unknown or expired client_id; register the client again",
+            ));
+        }
+        Err(ResolveError::MetadataDocument(err)) => {
+            tracing::info!(error = %err, "client metadata document refused at the token endpoint");
+            return Err(fail("the client metadata document could not be used"));
+        }
+    };
+    let authenticated = match (&client.credential, presented.secret.as_deref()) {
+        (ClientCredential::None, None) => true,
+        (ClientCredential::None, Some(_)) => false,
+        (_, None) => false,
+        (ClientCredential::Hashed(hash), Some(secret)) => hash.matches(secret),
+        (ClientCredential::Preconfigured(pre), Some(secret)) => {
+            let expected = deps
+                .client_secrets
+                .secret_of(pre)
+                .await
+                .map_err(OAuthError::unavailable)?;
+            expected.is_some_and(|e| e.constant_time_eq(secret))
+        }
+    };
+    if !authenticated {
+        return Err(fail("client authentication failed"));
+    }
+    Ok(client)
+}

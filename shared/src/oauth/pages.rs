@@ -1,0 +1,158 @@
+//! Alta's sign-in and consent page, and the error page shown where redirecting would be
+//! unsafe. Every value is HTML-escaped; the pages run no script at all.
+
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+
+use crate::scope::{Scope, ScopeSet};
+
+pub fn escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}\
+main{max-width:420px;margin:48px auto;background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:32px}\
+h1{font-size:20px;margin:0 0 8px}p{line-height:1.5}.muted{color:#5b6475;font-size:14px}\
+ul{padding-left:20px}label{display:block;font-size:14px;margin:16px 0 4px}\
+input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #c9ced8;border-radius:8px;font-size:16px}\
+.actions{display:flex;gap:12px;margin-top:24px}button{flex:1;padding:10px;border-radius:8px;font-size:16px;cursor:pointer;border:1px solid #c9ced8;background:#fff}\
+button.primary{background:#3b5bdb;color:#fff;border-color:#3b5bdb}.error{background:#fff0f0;border:1px solid #f0b4b4;color:#8a1c1c;padding:10px;border-radius:8px}\
+.brand{font-weight:700;color:#3b5bdb;letter-spacing:.5px;margin-bottom:16px}";
+
+fn page(status: StatusCode, title: &str, body: &str, form_action: Option<&str>) -> Response<Body> {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Alta</title><style>{STYLE}</style></head>\
+         <body><main><div class=\"brand\">ALTA</div>{body}</main></body></html>",
+        title = escape(title)
+    );
+    let mut resp = Response::new(Body::Text(html));
+    *resp.status_mut() = status;
+    // No script, no framing (clickjacking of the Allow button), no referrer carrying the
+    // authorization request; `form-action` must name where the redirect after the POST goes.
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'{}",
+        form_action.map(|a| format!(" {a}")).unwrap_or_default()
+    );
+    let h = resp.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    h.insert("pragma", HeaderValue::from_static("no-cache"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        h.insert("content-security-policy", value);
+    }
+    resp
+}
+
+/// An error that must not be sent to the client's redirect URI (unknown client, bad
+/// redirect URI, a forged form): the person reads it here.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<h1>{}</h1><p>{}</p><p class=\"muted\">Return to the app you came from and connect to Alta again.</p>",
+        escape(title),
+        escape(message)
+    );
+    page(status, title, &body, None)
+}
+
+pub struct SignInPage<'a> {
+    pub client_name: &'a str,
+    pub redirect_host: &'a str,
+    pub scopes: &'a ScopeSet,
+    /// The signed pending request, carried in a hidden field.
+    pub pending: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    /// The origin (or scheme) the redirect goes to, for the CSP's `form-action`.
+    pub redirect_origin: &'a str,
+}
+
+pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
+    let scopes: String = p
+        .scopes
+        .iter()
+        .map(|s: Scope| format!("<li>{}</li>", escape(s.description())))
+        .collect();
+    let error = p
+        .error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in to connect {client}</h1>\
+         <p><strong>{client}</strong> wants to use your Alta account to:</p><ul>{scopes}</ul>\
+         <p class=\"muted\">After you choose, you will be sent back to <strong>{host}</strong>.</p>{error}\
+         <form method=\"post\" action=\"authorize\">\
+         <input type=\"hidden\" name=\"request\" value=\"{pending}\">\
+         <label for=\"email\">Email</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" value=\"{email}\" required>\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
+         <div class=\"actions\">\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
+         <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         </div></form>",
+        client = escape(p.client_name),
+        host = escape(p.redirect_host),
+        pending = escape(p.pending),
+        email = escape(p.email),
+    );
+    page(status, "Sign in", &body, Some(p.redirect_origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_values_is_escaped() {
+        assert_eq!(escape("<script>\"'&"), "&lt;script&gt;&quot;&#39;&amp;");
+    }
+
+    #[test]
+    fn sign_in_page_escapes_the_client_name_and_forbids_framing() {
+        let resp = sign_in_page(
+            StatusCode::OK,
+            &SignInPage {
+                client_name: "<img src=x onerror=alert(1)>",
+                redirect_host: "evil.example",
+                scopes: &ScopeSet::all(),
+                pending: "abc",
+                email: "",
+                error: None,
+                redirect_origin: "https://evil.example",
+            },
+        );
+        let html = std::str::from_utf8(resp.body().as_ref()).unwrap();
+        assert!(!html.contains("<img src=x"));
+        assert!(html.contains("&lt;img src=x"));
+        assert!(html.contains("Pause and resume your campaigns"));
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(csp.contains("form-action 'self' https://evil.example"));
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+    }
+}

@@ -1,0 +1,146 @@
+//! The authorization request between the page and its POST: validated once at GET, signed
+//! (ES256, the server's own key) into a hidden form field that lives 10 minutes, and bound
+//! to a nonce cookie so that a field lifted from one browser is useless in another.
+
+use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::config::BaseUrl;
+use crate::jwks::VerificationKeys;
+use crate::keys::KeySet;
+use crate::secret::SecretString;
+
+const PENDING_TYPE: &str = "alta-authz+jwt";
+pub const PENDING_LIFETIME_SECONDS: u64 = 600;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    /// Equal to the nonce cookie.
+    pub nonce: String,
+    pub client_id: String,
+    /// The redirect URI as the request sent it, or the client's only one when it sent none.
+    pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (the token request must then repeat it).
+    pub redirect_uri_sent: bool,
+    pub scope: String,
+    pub resource: String,
+    pub code_challenge: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+fn audience(base: &BaseUrl) -> String {
+    base.url("/authorize")
+}
+
+pub fn sign(keys: &KeySet, pending: &PendingAuthorization) -> Result<String, String> {
+    let key = keys.signing_key();
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some(PENDING_TYPE.into());
+    header.kid = Some(key.kid().to_owned());
+    encode(&header, pending, key.encoding_key()).map_err(|e| e.to_string())
+}
+
+/// The pending request, if the field was signed here, is unexpired, and matches the cookie.
+pub fn verify(
+    keys: &KeySet,
+    base: &BaseUrl,
+    field: &str,
+    cookie_nonce: Option<&str>,
+) -> Option<PendingAuthorization> {
+    let header = decode_header(field).ok()?;
+    if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(PENDING_TYPE) {
+        return None;
+    }
+    let verification = VerificationKeys::from(&keys.jwks());
+    let key = verification.get(header.kid.as_deref()?)?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.leeway = 0;
+    validation.set_issuer(&[base.issuer()]);
+    validation.set_audience(&[audience(base)]);
+    let pending = decode::<PendingAuthorization>(field, key, &validation)
+        .ok()?
+        .claims;
+    let nonce = SecretString::new(pending.nonce.clone());
+    cookie_nonce.filter(|c| nonce.constant_time_eq(c))?;
+    Some(pending)
+}
+
+pub fn new_pending(base: &BaseUrl, now: u64, nonce: String) -> PendingAuthorization {
+    PendingAuthorization {
+        iss: base.issuer().to_owned(),
+        aud: audience(base),
+        iat: now,
+        exp: now + PENDING_LIFETIME_SECONDS,
+        nonce,
+        client_id: String::new(),
+        redirect_uri: String::new(),
+        redirect_uri_sent: false,
+        scope: String::new(),
+        resource: String::new(),
+        code_challenge: String::new(),
+        state: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, SystemClock};
+
+    fn sample(base: &BaseUrl) -> PendingAuthorization {
+        PendingAuthorization {
+            client_id: "claude".into(),
+            redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+            redirect_uri_sent: true,
+            scope: "campaigns:read".into(),
+            resource: base.mcp_resource(),
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            state: Some("xyz".into()),
+            ..new_pending(base, SystemClock.now(), "nonce-1".into())
+        }
+    }
+
+    #[test]
+    fn signed_field_verifies_with_its_cookie_only() {
+        let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
+        let keys = KeySet::generate(1).unwrap();
+        let field = sign(&keys, &sample(&base)).unwrap();
+        assert_eq!(
+            verify(&keys, &base, &field, Some("nonce-1")),
+            Some(sample(&base))
+        );
+        assert_eq!(verify(&keys, &base, &field, Some("nonce-2")), None);
+        assert_eq!(verify(&keys, &base, &field, None), None);
+    }
+
+    #[test]
+    fn tampered_or_foreign_fields_are_refused() {
+        let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
+        let keys = KeySet::generate(1).unwrap();
+        let other_keys = KeySet::generate(1).unwrap();
+        let foreign = sign(&other_keys, &sample(&base)).unwrap();
+        assert_eq!(verify(&keys, &base, &foreign, Some("nonce-1")), None);
+        let field = sign(&keys, &sample(&base)).unwrap();
+        let mut tampered = field.clone();
+        tampered.insert(field.find('.').unwrap() + 5, 'A');
+        assert_eq!(verify(&keys, &base, &tampered, Some("nonce-1")), None);
+        let other_base = BaseUrl::parse("https://other.example").unwrap();
+        assert_eq!(verify(&keys, &other_base, &field, Some("nonce-1")), None);
+    }
+
+    #[test]
+    fn expired_field_is_refused() {
+        let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
+        let keys = KeySet::generate(1).unwrap();
+        let mut old = sample(&base);
+        old.iat -= 2 * PENDING_LIFETIME_SECONDS;
+        old.exp -= 2 * PENDING_LIFETIME_SECONDS;
+        let field = sign(&keys, &old).unwrap();
+        assert_eq!(verify(&keys, &base, &field, Some("nonce-1")), None);
+    }
+}

@@ -1,0 +1,650 @@
+//! The OAuth flow over real HTTP, as an MCP client walks it: register → authorize (GET the
+//! page, parse the form, POST) → token → refresh → replay detection → revoke. Every test
+//! runs on the in-memory store and on DynamoDB.
+
+mod support;
+
+use alta_shared::jwks::{Jwks, VerificationKeys};
+use alta_shared::jwt::verify_access_token;
+use alta_shared::oauth::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
+use serde_json::Value;
+use support::oauth::{FlowClient, REDIRECT_URI, SignIn, challenge, verifier};
+use support::{Backend, DEMO_PASSWORD, TestServer, http};
+
+on_every_store!(
+    full_flow_issues_a_verifiable_access_token_and_a_refresh_token,
+    refresh_rotates_and_a_replayed_token_revokes_its_family,
+    rotated_token_retried_within_the_grace_gets_a_successor,
+    replayed_code_fails_and_revokes_what_it_issued,
+    expired_code_is_invalid_grant,
+    twenty_concurrent_redemptions_of_one_code_succeed_once,
+    deny_redirects_with_access_denied_state_and_iss,
+    wrong_password_shows_one_generic_error_and_throttles,
+    user_without_an_account_gets_a_clear_page,
+    unknown_client_and_unregistered_redirect_get_an_error_page_not_a_redirect,
+    request_errors_redirect_with_state_and_iss,
+    token_endpoint_errors_are_rfc6749,
+    resource_mismatch_at_the_token_endpoint_leaves_the_code_usable,
+    forged_or_cookieless_form_is_refused,
+    revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti,
+    a_new_grant_revokes_the_previous_one,
+    refresh_may_narrow_scope_but_not_widen_it,
+);
+
+async fn jwks(server: &TestServer) -> VerificationKeys {
+    let jwks: Jwks = http()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    VerificationKeys::from(&jwks)
+}
+
+fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn signed_in(server: &TestServer) -> (FlowClient, Value) {
+    let client = FlowClient::register(server).await;
+    let auth = client.authorize_as(server, "demo@alta.local").await;
+    let (status, tokens) = client.exchange(server, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    (client, tokens)
+}
+
+async fn full_flow_issues_a_verifiable_access_token_and_a_refresh_token(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    assert_eq!(auth.state.as_deref(), Some("st-123"));
+    assert_eq!(
+        auth.iss.as_deref(),
+        Some(server.base.as_str()),
+        "RFC 9207 iss"
+    );
+    assert!(auth.code.len() >= 43, "a 256-bit code");
+
+    let (status, tokens) = client.exchange(&server, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(tokens["scope"], "campaigns:read campaigns:write inbox:read");
+    assert!(tokens["refresh_token"].as_str().unwrap().len() >= 43);
+
+    let claims = verify_access_token(
+        tokens["access_token"].as_str().unwrap(),
+        &jwks(&server).await,
+        &server.base,
+        &server.url("/mcp"),
+    )
+    .unwrap();
+    assert_eq!(claims.sub, alta_shared::demo::DEMO_USER);
+    assert_eq!(claims.client_id, client.client_id);
+    assert_eq!(claims.scope, "campaigns:read campaigns:write inbox:read");
+    assert_eq!(claims.exp, claims.iat + 3600);
+}
+
+async fn refresh_rotates_and_a_replayed_token_revokes_its_family(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, rotated) = client.refresh(&server, &first).await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+
+    server.clock.advance(REFRESH_REUSE_GRACE_SECONDS + 1);
+    let (status, err) = client.refresh(&server, &first).await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"], "invalid_grant");
+    let (status, err) = client.refresh(&server, &second).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the family is revoked"
+    );
+}
+
+async fn rotated_token_retried_within_the_grace_gets_a_successor(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (_, rotated) = client.refresh(&server, &first).await;
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    // The response carrying `second` was lost; the client retries with `first`.
+    let (status, retried) = client.refresh(&server, &first).await;
+    assert_eq!(status, 200, "{retried}");
+    let third = retried["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(third, second);
+    let (status, _) = client.refresh(&server, &third).await;
+    assert_eq!(status, 200, "the person is still signed in");
+}
+
+async fn replayed_code_fails_and_revokes_what_it_issued(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    let (status, tokens) = client.exchange(&server, &auth).await;
+    assert_eq!(status, 200);
+    let (status, err) = client.exchange(&server, &auth).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let (status, _) = client
+        .refresh(&server, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        status, 400,
+        "the refresh token of a replayed code is revoked"
+    );
+    let claims = verify_access_token(
+        tokens["access_token"].as_str().unwrap(),
+        &jwks(&server).await,
+        &server.base,
+        &server.url("/mcp"),
+    )
+    .unwrap();
+    let now = server.deps.clock.now();
+    assert!(
+        server
+            .deps
+            .revocations
+            .is_revoked(&revoked_jti_key(&claims.jti), now)
+            .await
+            .unwrap()
+    );
+}
+
+async fn expired_code_is_invalid_grant(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    server.clock.advance(61);
+    let (status, err) = client.exchange(&server, &auth).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+async fn twenty_concurrent_redemptions_of_one_code_succeed_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = std::sync::Arc::new(FlowClient::register(&server).await);
+    let auth = std::sync::Arc::new(client.authorize_as(&server, "demo@alta.local").await);
+    let server = std::sync::Arc::new(server);
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, auth, server) = (client.clone(), auth.clone(), server.clone());
+            tokio::spawn(async move { client.exchange(&server, &auth).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        let (status, body) = attempt.await.unwrap();
+        if status != 200 {
+            assert_eq!(body["error"], "invalid_grant");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+async fn deny_redirects_with_access_denied_state_and_iss(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
+    let SignIn::Redirected(location) = client.sign_in(&server, &url, "", "", "deny").await else {
+        panic!("deny must redirect");
+    };
+    assert!(location.as_str().starts_with(REDIRECT_URI));
+    assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&location, "state").as_deref(), Some("st-123"));
+    assert_eq!(
+        param(&location, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+    assert_eq!(param(&location, "code"), None);
+}
+
+async fn wrong_password_shows_one_generic_error_and_throttles(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
+    for email in ["demo@alta.local", "nobody@alta.local"] {
+        let SignIn::Page(status, html) =
+            client.sign_in(&server, &url, email, "wrong", "allow").await
+        else {
+            panic!("a failed sign-in must not redirect");
+        };
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Invalid email or password."),
+            "the same message for both"
+        );
+    }
+    for _ in 0..4 {
+        client
+            .sign_in(&server, &url, "demo@alta.local", "wrong", "allow")
+            .await;
+    }
+    let SignIn::Page(status, html) = client
+        .sign_in(&server, &url, "demo@alta.local", DEMO_PASSWORD, "allow")
+        .await
+    else {
+        panic!("a throttled sign-in must not redirect");
+    };
+    assert_eq!(status, 429);
+    assert!(html.contains("Too many failed sign-ins"));
+    // Other people are not locked out by one person's attacker.
+    let SignIn::Redirected(_) = client
+        .sign_in(&server, &url, "viewer@alta.local", DEMO_PASSWORD, "allow")
+        .await
+    else {
+        panic!("another user signs in");
+    };
+}
+
+async fn user_without_an_account_gets_a_clear_page(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let hash = alta_shared::password::PasswordHash::create(
+        &alta_shared::secret::SecretString::new("pw-lonely"),
+    )
+    .unwrap();
+    server
+        .deps
+        .directory
+        .create_user(&alta_shared::directory::User {
+            user_id: "user_lonely".into(),
+            email: "lonely@alta.local".into(),
+            name: "Lonely".into(),
+            password_hash: hash,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let client = FlowClient::register(&server).await;
+    let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
+    let SignIn::Page(status, html) = client
+        .sign_in(&server, &url, "lonely@alta.local", "pw-lonely", "allow")
+        .await
+    else {
+        panic!("must not redirect");
+    };
+    assert_eq!(status, 403);
+    assert!(html.contains("not a member of any Alta account"));
+}
+
+async fn unknown_client_and_unregistered_redirect_get_an_error_page_not_a_redirect(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let ch = challenge(&verifier());
+    let mut unknown = FlowClient::register(&server).await;
+    unknown.client_id = "no-such-client".into();
+    for url in [
+        unknown.authorize_url(&server, &ch, &[]),
+        client
+            .authorize_url(&server, &ch, &[])
+            .replace("45678%2Fcallback", "45678%2Fother"),
+        client
+            .authorize_url(&server, &ch, &[])
+            .replace("127.0.0.1%3A45678", "evil.example"),
+        client.authorize_url(&server, &ch, &[("client_id", "again")]),
+    ] {
+        let resp = http().get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{url}");
+        assert!(resp.headers().get("location").is_none());
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+}
+
+async fn request_errors_redirect_with_state_and_iss(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let ch = challenge(&verifier());
+    let cases: Vec<(String, &str)> = vec![
+        (
+            client
+                .authorize_url(&server, &ch, &[])
+                .replace("code_challenge_method=S256", "code_challenge_method=plain"),
+            "invalid_request",
+        ),
+        (
+            client
+                .authorize_url(&server, &ch, &[])
+                .replace(&format!("code_challenge={ch}"), ""),
+            "invalid_request",
+        ),
+        (
+            client
+                .authorize_url(&server, &ch, &[])
+                .replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            client
+                .authorize_url(&server, &ch, &[])
+                .replace("scope=campaigns", "scope=admin+campaigns"),
+            "invalid_scope",
+        ),
+        (
+            client
+                .authorize_url(&server, &ch, &[])
+                .replace("%2Fmcp", "%2Fother"),
+            "invalid_target",
+        ),
+        (
+            client.authorize_url(&server, &ch, &[("resource", "https://evil.example/mcp")]),
+            "invalid_target",
+        ),
+        (
+            client.authorize_url(&server, &ch, &[("scope", "campaigns:read")]),
+            "invalid_request",
+        ),
+    ];
+    for (url, error) in cases {
+        let resp = http().get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 302, "{url}");
+        let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+        assert!(location.as_str().starts_with(REDIRECT_URI));
+        assert_eq!(param(&location, "error").as_deref(), Some(error), "{url}");
+        assert_eq!(param(&location, "state").as_deref(), Some("st-123"));
+        assert_eq!(
+            param(&location, "iss").as_deref(),
+            Some(server.base.as_str())
+        );
+    }
+}
+
+async fn token_endpoint_errors_are_rfc6749(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    let wrong_verifier = verifier();
+    let (status, err) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &auth.code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &wrong_verifier),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    let (status, err) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &auth.code),
+                ("redirect_uri", "http://127.0.0.1:45678/other"),
+                ("code_verifier", &auth.verifier),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let (status, err) = client.token(&server, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (status, err) = client.token(&server, &[]).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, err) = client.refresh(&server, "not-a-token").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let resp = http()
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "ghost"),
+            ("refresh_token", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_client");
+
+    let resp = http()
+        .post(server.url("/token"))
+        .basic_auth("ghost", Some("secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+}
+
+async fn resource_mismatch_at_the_token_endpoint_leaves_the_code_usable(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    let (status, err) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &auth.code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &auth.verifier),
+                ("resource", "https://evil.example/mcp"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    let (status, _) = client.exchange(&server, &auth).await;
+    assert_eq!(
+        status, 200,
+        "invalid_target is checked before the code is consumed"
+    );
+}
+
+async fn forged_or_cookieless_form_is_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
+    let html = client
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let field = support::oauth::pending_field(&html);
+    // The same field from a browser that never saw the page (no nonce cookie).
+    let stranger = FlowClient {
+        client_id: client.client_id.clone(),
+        http: support::oauth::browser(),
+    };
+    let SignIn::Page(status, page) = stranger
+        .post_form(&server, &field, "demo@alta.local", DEMO_PASSWORD, "allow")
+        .await
+    else {
+        panic!("must not redirect");
+    };
+    assert_eq!(status, 400);
+    assert!(page.contains("expired"));
+    let SignIn::Page(status, _) = client
+        .post_form(
+            &server,
+            "forged.field.value",
+            "demo@alta.local",
+            DEMO_PASSWORD,
+            "allow",
+        )
+        .await
+    else {
+        panic!("must not redirect");
+    };
+    assert_eq!(status, 400);
+}
+
+async fn revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(client.revoke(&server, refresh).await, 200);
+    let (status, _) = client.refresh(&server, refresh).await;
+    assert_eq!(status, 400);
+
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(client.revoke(&server, access).await, 200);
+    let claims = verify_access_token(
+        access,
+        &jwks(&server).await,
+        &server.base,
+        &server.url("/mcp"),
+    )
+    .unwrap();
+    let now = server.deps.clock.now();
+    assert!(
+        server
+            .deps
+            .revocations
+            .is_revoked(&revoked_jti_key(&claims.jti), now)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        client.revoke(&server, "unknown-token").await,
+        200,
+        "RFC 7009 §2.2"
+    );
+    // Another client's token is left alone.
+    let (other, other_tokens) = signed_in(&server).await;
+    assert_eq!(
+        client
+            .revoke(&server, other_tokens["refresh_token"].as_str().unwrap())
+            .await,
+        200
+    );
+    let (status, _) = other
+        .refresh(&server, other_tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+}
+
+async fn a_new_grant_revokes_the_previous_one(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let first = client.authorize_as(&server, "demo@alta.local").await;
+    let (_, first_tokens) = client.exchange(&server, &first).await;
+    let second = client.authorize_as(&server, "demo@alta.local").await;
+    let (_, second_tokens) = client.exchange(&server, &second).await;
+    let (status, _) = client
+        .refresh(&server, first_tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 400, "the earlier grant is revoked");
+    let (status, _) = client
+        .refresh(&server, second_tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+}
+
+async fn refresh_may_narrow_scope_but_not_widen_it(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let verifier = verifier();
+    let url = client
+        .authorize_url(&server, &challenge(&verifier), &[])
+        .replace(
+            "scope=campaigns%3Aread+campaigns%3Awrite+inbox%3Aread",
+            "scope=campaigns%3Aread+inbox%3Aread",
+        );
+    let SignIn::Redirected(location) = client
+        .sign_in(&server, &url, "demo@alta.local", DEMO_PASSWORD, "allow")
+        .await
+    else {
+        panic!("sign-in");
+    };
+    let code = param(&location, "code").unwrap();
+    let (status, tokens) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "campaigns:read inbox:read");
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, err) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("scope", "campaigns:write"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, narrowed) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("scope", "campaigns:read"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{narrowed}");
+    assert_eq!(narrowed["scope"], "campaigns:read");
+}

@@ -1,0 +1,218 @@
+//! An OAuth client for the flow tests, doing what an MCP client does: register, PKCE,
+//! the sign-in form, the redirect, the token request.
+#![allow(dead_code)]
+
+use alta_shared::pkce::{CodeChallenge, CodeVerifier};
+use serde_json::{Value, json};
+
+use super::TestServer;
+
+pub const REDIRECT_URI: &str = "http://127.0.0.1:45678/callback";
+
+pub struct FlowClient {
+    pub client_id: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Authorization {
+    pub code: String,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub verifier: String,
+}
+
+/// The outcome of posting the sign-in form.
+pub enum SignIn {
+    Redirected(url::Url),
+    Page(u16, String),
+}
+
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+pub fn verifier() -> String {
+    alta_shared::random::token(48)
+}
+
+pub fn challenge(verifier: &str) -> String {
+    CodeChallenge::from_verifier(&CodeVerifier::parse(verifier).unwrap())
+        .as_str()
+        .to_owned()
+}
+
+/// The value of the hidden `request` field of the sign-in page.
+pub fn pending_field(html: &str) -> String {
+    let marker = "name=\"request\" value=\"";
+    let start = html
+        .find(marker)
+        .expect("the sign-in form has a request field")
+        + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+impl FlowClient {
+    pub async fn register(server: &TestServer) -> Self {
+        let http = browser();
+        let resp = http
+            .post(server.url("/register"))
+            .json(&json!({"client_name": "Flow Test", "redirect_uris": [REDIRECT_URI],
+                          "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let info: Value = resp.json().await.unwrap();
+        Self {
+            client_id: info["client_id"].as_str().unwrap().to_owned(),
+            http,
+        }
+    }
+
+    pub fn authorize_url(
+        &self,
+        server: &TestServer,
+        challenge: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", REDIRECT_URI)
+                .append_pair("code_challenge", challenge)
+                .append_pair("code_challenge_method", "S256")
+                .append_pair("state", "st-123")
+                .append_pair("scope", "campaigns:read campaigns:write inbox:read")
+                .append_pair("resource", &server.url("/mcp"));
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+        }
+        url.to_string()
+    }
+
+    /// GET the page, then POST the form with these fields.
+    pub async fn sign_in(
+        &self,
+        server: &TestServer,
+        url: &str,
+        email: &str,
+        password: &str,
+        decision: &str,
+    ) -> SignIn {
+        let page = self.http.get(url).send().await.unwrap();
+        assert_eq!(page.status(), 200, "the sign-in page");
+        let html = page.text().await.unwrap();
+        self.post_form(server, &pending_field(&html), email, password, decision)
+            .await
+    }
+
+    pub async fn post_form(
+        &self,
+        server: &TestServer,
+        pending: &str,
+        email: &str,
+        password: &str,
+        decision: &str,
+    ) -> SignIn {
+        let resp = self
+            .http
+            .post(server.url("/authorize"))
+            .form(&[
+                ("request", pending),
+                ("email", email),
+                ("password", password),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        if status == 302 || status == 303 {
+            let location = resp.headers()["location"].to_str().unwrap().to_owned();
+            SignIn::Redirected(url::Url::parse(&location).unwrap())
+        } else {
+            SignIn::Page(status, resp.text().await.unwrap())
+        }
+    }
+
+    pub async fn authorize_as(&self, server: &TestServer, email: &str) -> Authorization {
+        let verifier = verifier();
+        let url = self.authorize_url(server, &challenge(&verifier), &[]);
+        let SignIn::Redirected(location) = self
+            .sign_in(server, &url, email, super::DEMO_PASSWORD, "allow")
+            .await
+        else {
+            panic!("sign-in did not redirect");
+        };
+        let param = |name: &str| {
+            location
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        Authorization {
+            code: param("code").expect("a code"),
+            state: param("state"),
+            iss: param("iss"),
+            verifier,
+        }
+    }
+
+    pub async fn token(&self, server: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
+        let mut fields = vec![("client_id", self.client_id.as_str())];
+        fields.extend_from_slice(form);
+        let resp = self
+            .http
+            .post(server.url("/token"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        (status, resp.json().await.unwrap())
+    }
+
+    pub async fn exchange(&self, server: &TestServer, auth: &Authorization) -> (u16, Value) {
+        self.token(
+            server,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &auth.code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &auth.verifier),
+            ],
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, server: &TestServer, refresh_token: &str) -> (u16, Value) {
+        self.token(
+            server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    pub async fn revoke(&self, server: &TestServer, token: &str) -> u16 {
+        self.http
+            .post(server.url("/revoke"))
+            .form(&[("client_id", self.client_id.as_str()), ("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}

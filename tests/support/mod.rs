@@ -132,4 +132,5 @@ macro_rules! on_every_store {
         }
     };
 }
+pub mod https;
 pub mod oauth;

@@ -4,7 +4,7 @@
 //!
 //! Fetching a URL that anyone can choose is a server-side request forgery risk, so: https
 //! only; the host is resolved once, every address must be public, and the connection is
-//! made to the checked address (a second DNS answer cannot rebind it); no redirects; 5 KB
+//! made only to the checked addresses (a second DNS answer cannot rebind it); no redirects; 5 KB
 //! and 10 s limits. A valid document is cached per its Cache-Control, at most 7 days; an
 //! invalid one never is.
 
@@ -169,7 +169,7 @@ impl MetadataDocuments {
             .trim_matches(['[', ']'])
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(443);
-        let addr = self.resolve_once(&host, port).await?;
+        let addrs = self.resolve_once(&host, port).await?;
 
         let mut builder = reqwest::Client::builder()
             .https_only(true)
@@ -178,7 +178,7 @@ impl MetadataDocuments {
             .connect_timeout(FETCH_TIMEOUT)
             .no_proxy()
             .user_agent("alta-mcp (client metadata fetcher)")
-            .resolve(&host, addr);
+            .resolve_to_addrs(&host, &addrs);
         if let Some(pem) = &self.policy.trusted_ca_pem {
             let ca = reqwest::Certificate::from_pem(pem.as_bytes())
                 .map_err(|e| MetadataDocumentError::Fetch(format!("test CA: {e}")))?;
@@ -229,12 +229,12 @@ impl MetadataDocuments {
             .map_err(|_| MetadataDocumentError::Fetch("timed out".into()))?
     }
 
-    /// One DNS resolution; every address must be allowed, and the first is the one used.
+    /// One DNS resolution; every address must be allowed, and only these are connected to.
     async fn resolve_once(
         &self,
         host: &str,
         port: u16,
-    ) -> Result<SocketAddr, MetadataDocumentError> {
+    ) -> Result<Vec<SocketAddr>, MetadataDocumentError> {
         let addrs: Vec<SocketAddr> =
             tokio::time::timeout(FETCH_TIMEOUT, tokio::net::lookup_host((host, port)))
                 .await
@@ -246,7 +246,7 @@ impl MetadataDocuments {
         if addrs.is_empty() || !addrs.iter().all(|a| allowed(a.ip())) {
             return Err(MetadataDocumentError::PrivateAddress);
         }
-        Ok(addrs[0])
+        Ok(addrs)
     }
 }
 

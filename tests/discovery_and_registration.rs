@@ -11,7 +11,7 @@ on_every_store!(
     every_client_shape_registers,
     registered_client_is_stored,
     malformed_registrations_get_rfc7591_errors,
-    routes_not_built_yet_answer_501,
+    mcp_without_a_token_points_to_the_metadata,
 );
 
 async fn get_json(url: &str) -> Value {
@@ -148,14 +148,21 @@ async fn malformed_registrations_get_rfc7591_errors(backend: Backend) {
     assert_eq!(info["error"], "invalid_client_metadata");
 }
 
-async fn routes_not_built_yet_answer_501(backend: Backend) {
+async fn mcp_without_a_token_points_to_the_metadata(backend: Backend) {
     let server = TestServer::start(backend).await;
-    for path in ["/mcp"] {
-        let resp = http().post(server.url(path)).send().await.unwrap();
-        assert_eq!(resp.status(), 501, "{path}");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["error"], "not_implemented");
-    }
+    let resp = http().post(server.url("/mcp")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer resource_metadata=\"{}\", scope=\"campaigns:read campaigns:write inbox:read\"",
+            server.url("/.well-known/oauth-protected-resource/mcp")
+        )
+    );
     let resp = http().get(server.url("/nowhere")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
 }

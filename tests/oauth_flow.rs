@@ -29,6 +29,7 @@ on_every_store!(
     revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti,
     a_new_grant_revokes_the_previous_one,
     refresh_may_narrow_scope_but_not_widen_it,
+    mcp_accepts_the_access_token_until_it_is_revoked,
 );
 
 async fn jwks(server: &TestServer) -> VerificationKeys {
@@ -647,4 +648,34 @@ async fn refresh_may_narrow_scope_but_not_widen_it(backend: Backend) {
         .await;
     assert_eq!(status, 200, "{narrowed}");
     assert_eq!(narrowed["scope"], "campaigns:read");
+}
+
+async fn mcp_status(server: &TestServer, token: &str) -> (u16, String) {
+    let resp = http()
+        .post(server.url("/mcp"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (resp.status().as_u16(), challenge)
+}
+
+async fn mcp_accepts_the_access_token_until_it_is_revoked(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    // Authenticated: the transport itself is not built yet.
+    assert_eq!(mcp_status(&server, access).await.0, 501);
+    let (status, challenge) = mcp_status(&server, "not.a.jwt").await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_eq!(client.revoke(&server, access).await, 200);
+    let (status, challenge) = mcp_status(&server, access).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("revoked"), "{challenge}");
 }

@@ -176,6 +176,12 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `ALTA_CLIENT_IDLE_EXPIRY_DAYS` (default 90): an unused dynamic registration expires.
     pub client_idle_expiry: Duration,
+    /// `ALTA_ISSUER`: the only issuer whose access tokens `/mcp` accepts (default `<BASE>`;
+    /// another value puts an external identity provider in this server's place).
+    pub trusted_issuer: String,
+    /// `ALTA_JWKS_URL`: where that issuer publishes its keys (default
+    /// `<issuer>/.well-known/jwks.json`).
+    pub jwks_url: String,
     /// `ALTA_DEMO_PASSWORD` (default `alta-demo`): the local server's demo sign-ins.
     pub demo_password: String,
     /// Test-only: `ALTA_CIMD_ALLOW_LOOPBACK` lets metadata documents be fetched from loopback.
@@ -255,6 +261,7 @@ impl Config {
             })
             .unwrap_or_default();
 
+        let trusted_issuer = get("ALTA_ISSUER").unwrap_or_else(|| base_url.issuer().to_owned());
         let client_idle_expiry_days = parse_number(&get, "ALTA_CLIENT_IDLE_EXPIRY_DAYS", 90)?;
         let signing_key_cache_seconds = parse_number(&get, "ALTA_SIGNING_KEY_CACHE_SECONDS", 300)?;
 
@@ -269,6 +276,13 @@ impl Config {
             scopes_supported: Scope::ALL.into_iter().collect(),
             allowed_origins,
             client_idle_expiry: Duration::from_secs(client_idle_expiry_days * DAY),
+            trusted_issuer: trusted_issuer.clone(),
+            jwks_url: get("ALTA_JWKS_URL").unwrap_or_else(|| {
+                format!(
+                    "{}/.well-known/jwks.json",
+                    trusted_issuer.trim_end_matches('/')
+                )
+            }),
             demo_password: get("ALTA_DEMO_PASSWORD").unwrap_or_else(|| "alta-demo".into()),
             cimd_allow_loopback: get("ALTA_CIMD_ALLOW_LOOPBACK")
                 .is_some_and(|v| v == "1" || v == "true"),

@@ -10,6 +10,7 @@ use tokio::sync::RwLock;
 use crate::aws;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
+use crate::jwks::JwksClient;
 use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
 use crate::oauth::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::secret::SecretString;
@@ -40,6 +41,8 @@ pub struct Deps {
     pub revocations: Arc<dyn RevocationStore>,
     pub client_secrets: Arc<PreconfiguredSecrets>,
     pub metadata_documents: Arc<MetadataDocuments>,
+    /// The trusted issuer's keys, as `/mcp` fetches them.
+    pub jwks: Arc<JwksClient>,
 }
 
 fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
@@ -131,6 +134,7 @@ impl Deps {
             revocations: stores.revocations,
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
+            jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),
             config: Arc::new(config),
         })
     }
@@ -155,6 +159,7 @@ impl Deps {
             revocations: stores.revocations,
             client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
             metadata_documents: metadata_documents(&config),
+            jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),
             config: Arc::new(config),
         })
     }

@@ -137,3 +137,109 @@ mod tests {
         assert_eq!(VerificationKeys::from(&parsed).len(), 1);
     }
 }
+
+/// The verifier's view of an issuer's JWKS: fetched over HTTP(S) on first use, kept for
+/// `MAX_AGE`, fetched again early when a token names an unknown `kid` (a rotation) but
+/// at most every `MIN_REFRESH_INTERVAL`, so that forged `kid`s cannot make the server
+/// hammer the issuer. A failed fetch keeps the keys already held.
+pub struct JwksClient {
+    url: String,
+    http: reqwest::Client,
+    state: tokio::sync::Mutex<JwksState>,
+}
+
+#[derive(Default)]
+struct JwksState {
+    keys: Option<std::sync::Arc<VerificationKeys>>,
+    fetched_at: Option<std::time::Instant>,
+    attempted_at: Option<std::time::Instant>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the issuer's keys could not be fetched: {0}")]
+pub struct JwksError(String);
+
+impl JwksClient {
+    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+    pub const MIN_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub fn new(url: String) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            url,
+            http,
+            state: tokio::sync::Mutex::new(JwksState::default()),
+        }
+    }
+
+    /// The keys to verify with: cached, or fetched when none are held or they are old.
+    pub async fn keys(&self) -> Result<std::sync::Arc<VerificationKeys>, JwksError> {
+        let mut state = self.state.lock().await;
+        let fresh = state
+            .fetched_at
+            .is_some_and(|t| t.elapsed() < Self::MAX_AGE);
+        match (&state.keys, fresh) {
+            (Some(keys), true) => Ok(keys.clone()),
+            _ => self.fetch_into(&mut state).await,
+        }
+    }
+
+    /// Called when a token names a `kid` the held keys lack.
+    pub async fn refresh_for_unknown_kid(
+        &self,
+    ) -> Result<std::sync::Arc<VerificationKeys>, JwksError> {
+        let mut state = self.state.lock().await;
+        let recently = state
+            .attempted_at
+            .is_some_and(|t| t.elapsed() < Self::MIN_REFRESH_INTERVAL);
+        match (&state.keys, recently) {
+            (Some(keys), true) => Ok(keys.clone()),
+            _ => self.fetch_into(&mut state).await,
+        }
+    }
+
+    async fn fetch_into(
+        &self,
+        state: &mut JwksState,
+    ) -> Result<std::sync::Arc<VerificationKeys>, JwksError> {
+        state.attempted_at = Some(std::time::Instant::now());
+        match self.fetch().await {
+            Ok(keys) => {
+                let keys = std::sync::Arc::new(keys);
+                state.keys = Some(keys.clone());
+                state.fetched_at = Some(std::time::Instant::now());
+                Ok(keys)
+            }
+            Err(err) => match &state.keys {
+                Some(keys) => {
+                    tracing::warn!(error = %err, "JWKS fetch failed; keeping the keys already held");
+                    Ok(keys.clone())
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    async fn fetch(&self) -> Result<VerificationKeys, JwksError> {
+        let resp = self
+            .http
+            .get(&self.url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| JwksError(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(JwksError(format!("HTTP status {}", resp.status())));
+        }
+        let bytes = resp.bytes().await.map_err(|e| JwksError(e.to_string()))?;
+        if bytes.len() > 64 * 1024 {
+            return Err(JwksError("the JWKS is larger than 64 KiB".into()));
+        }
+        let jwks: Jwks = serde_json::from_slice(&bytes).map_err(|e| JwksError(e.to_string()))?;
+        Ok(VerificationKeys::from(&jwks))
+    }
+}

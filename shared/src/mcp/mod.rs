@@ -1,5 +1,7 @@
-//! `POST /mcp`: not built yet. It answers 501 so that no client mistakes it for a working
-//! endpoint; the issue that builds it replaces this file.
+//! `/mcp`: the MCP endpoint. Bearer authentication is in place; the transport, protocol
+//! and tools come with the MCP issue, so an authenticated request answers 501 until then.
+
+pub mod auth;
 
 use lambda_http::{Body, Request, Response};
 
@@ -7,9 +9,15 @@ use crate::deps::Deps;
 use crate::error::HttpError;
 use crate::http::RequestLog;
 
-pub async fn handle(req: Request, _deps: &Deps) -> Response<Body> {
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("mcp", &req);
-    let resp = HttpError::NotImplemented { route: "POST /mcp" }.into_response();
+    let resp = match auth::authenticate(&req, deps).await {
+        Err(challenge) => challenge,
+        Ok(_caller) => HttpError::NotImplemented {
+            route: "the MCP transport",
+        }
+        .into_response(),
+    };
     log.finish(&resp);
     resp
 }

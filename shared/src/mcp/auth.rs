@@ -1,0 +1,96 @@
+//! Bearer authentication of every `/mcp` request (MCP "Authorization", RFC 6750, RFC 9068):
+//! the access token is verified against the trusted issuer's JWKS, for this resource, and
+//! checked against the revocations. A missing or bad token gets a 401 whose
+//! `WWW-Authenticate` tells the client where to discover how to get one.
+
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use crate::deps::Deps;
+use crate::http::{self as h, Headers};
+use crate::jwt::{AccessTokenClaims, JwtError, verify_access_token};
+use crate::oauth::grant::revoked_jti_key;
+use crate::scope::{Scope, ScopeSet};
+
+/// The caller of one `/mcp` request, as its token says.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: AccessTokenClaims,
+    pub scopes: ScopeSet,
+}
+
+fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The 401 answer (RFC 6750 §3, RFC 9728 §5.1).
+pub fn unauthorized(deps: &Deps, invalid: Option<&str>) -> Response<Body> {
+    let base = &deps.config.base_url;
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let mut challenge = format!(
+        "Bearer resource_metadata=\"{}\", scope=\"{}\"",
+        base.protected_resource_metadata_url(),
+        scopes.join(" ")
+    );
+    if let Some(description) = invalid {
+        challenge.push_str(&format!(
+            ", error=\"invalid_token\", error_description=\"{description}\""
+        ));
+    }
+    let body = json!({
+        "error": if invalid.is_some() { "invalid_token" } else { "unauthorized" },
+        "error_description": invalid.unwrap_or("an access token is required"),
+    });
+    let mut resp = h::json_response(StatusCode::UNAUTHORIZED, &body, Headers::no_store());
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert("www-authenticate", value);
+    }
+    resp
+}
+
+pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response<Body>> {
+    let Some(token) = bearer_token(req) else {
+        return Err(unauthorized(deps, None));
+    };
+    let issuer = &deps.config.trusted_issuer;
+    let audience = deps.config.base_url.mcp_resource();
+    let keys = deps.jwks.keys().await.map_err(|err| unavailable(&err))?;
+    let claims = match verify_access_token(token, &keys, issuer, &audience) {
+        Err(JwtError::UnknownKey(_)) => {
+            // A key rotated in since the keys were fetched.
+            let keys = deps
+                .jwks
+                .refresh_for_unknown_kid()
+                .await
+                .map_err(|err| unavailable(&err))?;
+            verify_access_token(token, &keys, issuer, &audience)
+        }
+        other => other,
+    };
+    let claims = claims.map_err(|err| unauthorized(deps, Some(&err.to_string())))?;
+    let now = deps.clock.now();
+    match deps
+        .revocations
+        .is_revoked(&revoked_jti_key(&claims.jti), now)
+        .await
+    {
+        Ok(false) => {}
+        Ok(true) => return Err(unauthorized(deps, Some("the token has been revoked"))),
+        Err(err) => return Err(unavailable(&err)),
+    }
+    Ok(Caller {
+        scopes: ScopeSet::parse_known(&claims.scope),
+        claims,
+    })
+}
+
+fn unavailable(err: &dyn std::fmt::Display) -> Response<Body> {
+    tracing::error!(cause = %err, "token verification could not run");
+    let body =
+        json!({"error": "temporarily_unavailable", "error_description": "try again in a moment"});
+    h::json_response(StatusCode::SERVICE_UNAVAILABLE, &body, Headers::no_store())
+}

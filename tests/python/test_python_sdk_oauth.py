@@ -1,0 +1,170 @@
+"""The official Python MCP SDK's OAuthClientProvider against the local server, from
+nothing: a 401 from /mcp, protected-resource and authorization-server discovery, dynamic
+registration, the sign-in form (posted by the redirect handler, as a person's browser
+would), the code exchange with PKCE, and a refresh."""
+
+import re
+import time
+from html import unescape
+from urllib.parse import parse_qs, urlparse
+
+import httpx2
+import pytest
+from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+
+DEMO_PASSWORD = "alta-demo"
+REDIRECT_URI = "http://127.0.0.1:34567/callback"
+
+
+class MemoryStorage(TokenStorage):
+    def __init__(self):
+        self.tokens: OAuthToken | None = None
+        self.client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens):
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client_info
+
+    async def set_client_info(self, client_info):
+        self.client_info = client_info
+
+
+class ConsentDenied(Exception):
+    pass
+
+
+class SignInBrowser:
+    """Plays the person: opens the authorization URL, fills in the sign-in form, clicks a
+    button, and catches the redirect to the client's loopback callback."""
+
+    def __init__(self, email: str, decision: str = "allow"):
+        self.email = email
+        self.decision = decision
+        self.result: AuthorizationCodeResult | None = None
+        self.authorization_url: str | None = None
+        self.error: dict | None = None
+
+    async def redirect_handler(self, authorization_url: str) -> None:
+        self.authorization_url = authorization_url
+        async with httpx2.AsyncClient(follow_redirects=False) as browser:
+            page = await browser.get(authorization_url)
+            assert page.status_code == 200, page.text
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            field = re.search(r'name="request" value="([^"]+)"', page.text)
+            assert field, "the sign-in page carries the pending request"
+            action = urlparse(authorization_url)
+            form_url = f"{action.scheme}://{action.netloc}{action.path}"
+            response = await browser.post(
+                form_url,
+                data={
+                    "request": unescape(field.group(1)),
+                    "email": self.email,
+                    "password": DEMO_PASSWORD,
+                    "decision": self.decision,
+                },
+            )
+            assert response.status_code in (302, 303), response.text
+            location = response.headers["location"]
+            assert location.startswith(REDIRECT_URI)
+            query = parse_qs(urlparse(location).query)
+            if "error" in query:
+                self.error = query
+                raise ConsentDenied(query["error"][0])
+            self.result = AuthorizationCodeResult(
+                code=query["code"][0],
+                state=query.get("state", [None])[0],
+                iss=query.get("iss", [None])[0],
+            )
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        assert self.result is not None
+        return self.result
+
+
+def provider_for(base_url: str, browser: SignInBrowser, storage: MemoryStorage) -> OAuthClientProvider:
+    return OAuthClientProvider(
+        server_url=f"{base_url}/mcp",
+        client_metadata=OAuthClientMetadata(
+            client_name="Python SDK flow test",
+            redirect_uris=[REDIRECT_URI],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=browser.redirect_handler,
+        callback_handler=browser.callback_handler,
+    )
+
+
+async def mcp_call(client: httpx2.AsyncClient, base_url: str) -> httpx2.Response:
+    return await client.post(
+        f"{base_url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+        headers={"MCP-Protocol-Version": "2025-11-25", "Accept": "application/json, text/event-stream"},
+    )
+
+
+@pytest.mark.anyio
+async def test_sdk_obtains_tokens_from_scratch(base_url):
+    storage = MemoryStorage()
+    browser = SignInBrowser("demo@alta.local")
+    async with httpx2.AsyncClient(auth=provider_for(base_url, browser, storage), timeout=30) as client:
+        response = await mcp_call(client, base_url)
+
+    # The flow ran through our pages: registration, PKCE S256, RFC 8707 resource, RFC 9207 iss.
+    query = parse_qs(urlparse(browser.authorization_url).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["resource"] == [f"{base_url}/mcp"]
+    assert browser.result.iss == base_url
+    assert storage.client_info is not None and storage.client_info.client_id
+    assert storage.tokens is not None
+    assert storage.tokens.token_type.lower() == "bearer"
+    assert storage.tokens.refresh_token
+    assert set(storage.tokens.scope.split()) == {"campaigns:read", "campaigns:write", "inbox:read"}
+    # The retried request carried the token and got past authentication; the MCP
+    # transport itself answers 501 until it is built.
+    assert response.status_code == 501, response.text
+    assert response.request.headers["authorization"] == f"Bearer {storage.tokens.access_token}"
+
+
+@pytest.mark.anyio
+async def test_sdk_refreshes_an_expired_access_token(base_url):
+    storage = MemoryStorage()
+    browser = SignInBrowser("viewer@alta.local")
+    provider = provider_for(base_url, browser, storage)
+    async with httpx2.AsyncClient(auth=provider, timeout=30) as client:
+        await mcp_call(client, base_url)
+        first = storage.tokens
+        # Make the provider believe the access token has expired: it must refresh.
+        provider.context.token_expiry_time = time.time() - 1
+        browser.result = None
+        response = await mcp_call(client, base_url)
+
+    assert response.status_code == 501, response.text
+    assert storage.tokens.access_token != first.access_token
+    assert storage.tokens.refresh_token != first.refresh_token, "refresh tokens rotate"
+    assert browser.result is None, "no second sign-in was needed"
+
+
+@pytest.mark.anyio
+async def test_denied_consent_gives_the_sdk_no_tokens(base_url):
+    browser = SignInBrowser("demo@alta.local", decision="deny")
+    storage = MemoryStorage()
+    async with httpx2.AsyncClient(follow_redirects=False) as plain:
+        unauthorized = await mcp_call(plain, base_url)
+    assert unauthorized.status_code == 401
+    assert 'resource_metadata="' in unauthorized.headers["www-authenticate"]
+    with pytest.raises(Exception):
+        async with httpx2.AsyncClient(auth=provider_for(base_url, browser, storage), timeout=30) as client:
+            await mcp_call(client, base_url)
+    assert browser.error["error"] == ["access_denied"]
+    assert browser.error["iss"] == [base_url]
+    assert "code" not in browser.error
+    assert storage.tokens is None

@@ -24,6 +24,15 @@ const EXPECTED: &[(&str, u16)] = &[
     ("register-claude-code.json", 201),
     ("register-invalid-redirect.json", 400),
     ("register-preflight.json", 204),
+    ("authorize-get.json", 200),
+    ("authorize-get-unknown-client.json", 400),
+    ("authorize-post-expired-form.json", 400),
+    ("token-authorization-code-unknown.json", 400),
+    ("token-refresh-unknown.json", 400),
+    ("token-unknown-client.json", 401),
+    ("token-preflight.json", 204),
+    ("revoke-unknown-token.json", 200),
+    ("mcp-without-token.json", 401),
 ];
 
 fn events_dir() -> std::path::PathBuf {
@@ -60,7 +69,18 @@ async fn every_event_is_accepted_by_its_handler() {
             Function::for_path(path).unwrap_or_else(|| panic!("{file}: no function for {path}"));
         let resp = function.handle(req, &deps).await;
         assert_eq!(resp.status().as_u16(), *status, "{file}");
-        if *status != 204 {
+        let is_html = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"));
+        if file.starts_with("authorize-get.json") {
+            assert!(
+                std::str::from_utf8(resp.body().as_ref())
+                    .unwrap()
+                    .contains("Claude")
+            );
+        }
+        if *status != 204 && !is_html {
             let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
             if file.starts_with("discovery-authorization") {
                 assert_eq!(
@@ -73,6 +93,14 @@ async fn every_event_is_accepted_by_its_handler() {
             }
             if *file == "register-invalid-redirect.json" {
                 assert_eq!(body["error"], "invalid_redirect_uri");
+            }
+            if file.starts_with("token-") {
+                let expected = if *status == 401 {
+                    "invalid_client"
+                } else {
+                    "invalid_grant"
+                };
+                assert_eq!(body["error"], expected, "{file}");
             }
         }
     }

@@ -137,3 +137,102 @@ async fn confidential_preconfigured_client_gets_its_secret_from_secrets_manager(
     assert_eq!(info["token_endpoint_auth_method"], "client_secret_post");
     assert_eq!(info["client_secret_expires_at"], 0);
 }
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token_endpoint() {
+    let secret_id = create_secret("claude-secret-2").await;
+    let redirect = "https://claude.ai/api/mcp/auth_callback";
+    let clients =
+        json!([{"client_id": "claude", "client_name": "Claude", "redirect_uris": [redirect],
+                          "client_secret_secret_id": secret_id}])
+        .to_string();
+    let endpoint = secretsmanager_endpoint();
+    let server = TestServer::start_with(
+        Backend::Memory,
+        &[
+            ("ALTA_PRECONFIGURED_CLIENTS", clients.as_str()),
+            ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
+        ],
+    )
+    .await;
+    let browser = support::oauth::browser();
+    let verifier = support::oauth::verifier();
+    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "claude")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("code_challenge", &support::oauth::challenge(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    let html = browser
+        .get(url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = browser
+        .post(server.url("/authorize"))
+        .form(&[
+            ("request", support::oauth::pending_field(&html).as_str()),
+            ("email", "demo@alta.local"),
+            ("password", support::DEMO_PASSWORD),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(redirect));
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier.as_str()),
+    ];
+
+    let wrong = http()
+        .post(server.url("/token"))
+        .basic_auth("claude", Some("nope"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let public = http()
+        .post(server.url("/token"))
+        .form(&[form.as_slice(), &[("client_id", "claude")]].concat())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status(),
+        401,
+        "a confidential client must authenticate"
+    );
+
+    let ok = http()
+        .post(server.url("/token"))
+        .basic_auth("claude", Some("claude-secret-2"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let tokens: Value = ok.json().await.unwrap();
+    assert!(tokens["access_token"].is_string());
+}

@@ -1,0 +1,223 @@
+//! `alta-admin`: creates accounts, users and memberships in a stack's DynamoDB tables.
+//!
+//! It reads the same configuration as the functions (`ALTA_STORE=dynamodb`, table names,
+//! `AWS_REGION`/profile or `ALTA_DYNAMODB_ENDPOINT`). A password is read from the
+//! `ALTA_ADMIN_PASSWORD` environment variable or, if unset, from the first line of
+//! standard input, never from the command line (which shell history and `ps` keep).
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use alta_shared::clock::{Clock, SystemClock};
+use alta_shared::config::StoreBackend;
+use alta_shared::directory::{Account, Membership, Role, User, normalize_email};
+use alta_shared::password::PasswordHash;
+use alta_shared::secret::SecretString;
+use alta_shared::store::StoreError;
+use alta_shared::{Config, Deps, random};
+
+const USAGE: &str = "usage:
+  alta-admin create-account --name NAME [--id ACCOUNT_ID]
+  alta-admin create-user --email EMAIL --name NAME        (password: ALTA_ADMIN_PASSWORD or stdin)
+  alta-admin add-member --email EMAIL --account ACCOUNT_ID --role Owner|Admin|Manager|Member|Viewer [--inbox INBOX_ID]...
+  alta-admin list-members --email EMAIL";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("alta-admin: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--name value` pairs after the command; `--inbox` may repeat.
+struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        let mut iter = args.iter();
+        while let Some(flag) = iter.next() {
+            let name = flag
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument `{flag}`\n{USAGE}"))?;
+            let value = iter
+                .next()
+                .ok_or_else(|| format!("--{name} needs a value"))?;
+            pairs.push((name.to_owned(), value.clone()));
+        }
+        Ok(Self(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required\n{USAGE}"))
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+async fn run(args: &[String]) -> Result<String, String> {
+    let (command, rest) = args.split_first().ok_or_else(|| USAGE.to_owned())?;
+    let flags = Flags::parse(rest)?;
+    let config = Config::from_lookup(|k| std::env::var(k).ok(), Some("http://127.0.0.1:3000"))
+        .map_err(|e| e.to_string())?;
+    if config.store == StoreBackend::Memory {
+        return Err("set ALTA_STORE=dynamodb: the in-memory store would forget everything when this command exits".into());
+    }
+    let deps = Deps::from_config(config, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let directory = deps.directory.as_ref();
+    let now = SystemClock.now();
+    let store_error = |e: StoreError| e.to_string();
+
+    match command.as_str() {
+        "create-account" => {
+            let id = flags
+                .get("id")
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("acct_{}", random::token(9)));
+            if directory.account(&id).await.map_err(store_error)?.is_some() {
+                return Err(format!("account {id} already exists"));
+            }
+            let name = flags.require("name")?.to_owned();
+            directory
+                .put_account(&Account {
+                    account_id: id.clone(),
+                    name: name.clone(),
+                    created_at: now,
+                })
+                .await
+                .map_err(store_error)?;
+            Ok(format!("created account {id} ({name})"))
+        }
+        "create-user" => {
+            let email = normalize_email(flags.require("email")?);
+            if !email.contains('@') {
+                return Err(format!("`{email}` is not an email address"));
+            }
+            let password = read_password()?;
+            let hash =
+                PasswordHash::create(&password).map_err(|e| format!("hashing failed: {e}"))?;
+            let user_id = format!("user_{}", random::token(12));
+            let user = User {
+                user_id: user_id.clone(),
+                email: email.clone(),
+                name: flags.require("name")?.to_owned(),
+                password_hash: hash,
+                created_at: now,
+            };
+            match directory.create_user(&user).await {
+                Ok(()) => Ok(format!("created user {user_id} <{email}>")),
+                Err(StoreError::Conflict) => {
+                    Err(format!("a user with email {email} already exists"))
+                }
+                Err(err) => Err(err.to_string()),
+            }
+        }
+        "add-member" => {
+            let email = normalize_email(flags.require("email")?);
+            let user = directory
+                .user_by_email(&email)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| format!("no user with email {email}"))?;
+            let account_id = flags.require("account")?.to_owned();
+            directory
+                .account(&account_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| format!("no account {account_id}"))?;
+            let role = Role::parse(flags.require("role")?)
+                .ok_or_else(|| format!("unknown role\n{USAGE}"))?;
+            let inboxes = flags.all("inbox");
+            directory
+                .put_membership(&Membership {
+                    user_id: user.user_id.clone(),
+                    account_id: account_id.clone(),
+                    role,
+                    inbox_grants: inboxes.clone(),
+                    created_at: now,
+                })
+                .await
+                .map_err(store_error)?;
+            Ok(format!(
+                "{email} is {role} of {account_id} (inboxes: {})",
+                if inboxes.is_empty() {
+                    "role default".into()
+                } else {
+                    inboxes.join(", ")
+                }
+            ))
+        }
+        "list-members" => {
+            let email = normalize_email(flags.require("email")?);
+            let user = directory
+                .user_by_email(&email)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| format!("no user with email {email}"))?;
+            let memberships = directory
+                .memberships(&user.user_id)
+                .await
+                .map_err(store_error)?;
+            let lines: Vec<String> = memberships
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {} inboxes=[{}]",
+                        m.account_id,
+                        m.role,
+                        m.inbox_grants.join(",")
+                    )
+                })
+                .collect();
+            Ok(format!(
+                "{} <{}>\n{}",
+                user.user_id,
+                user.email,
+                lines.join("\n")
+            ))
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+}
+
+fn read_password() -> Result<SecretString, String> {
+    let password = match std::env::var("ALTA_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < 8 {
+        return Err("the password must be at least 8 characters".into());
+    }
+    Ok(SecretString::new(password))
+}

@@ -44,6 +44,23 @@ async fn jwks(server: &TestServer) -> VerificationKeys {
     VerificationKeys::from(&jwks)
 }
 
+async fn jti_is_revoked(server: &TestServer, access_token: &str) -> bool {
+    let claims = verify_access_token(
+        access_token,
+        &jwks(server).await,
+        &server.base,
+        &server.url("/mcp"),
+    )
+    .unwrap();
+    let now = server.deps.clock.now();
+    server
+        .deps
+        .revocations
+        .is_revoked(&revoked_jti_key(&claims.jti), now)
+        .await
+        .unwrap()
+}
+
 fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
@@ -145,22 +162,7 @@ async fn replayed_code_fails_and_revokes_what_it_issued(backend: Backend) {
         status, 400,
         "the refresh token of a replayed code is revoked"
     );
-    let claims = verify_access_token(
-        tokens["access_token"].as_str().unwrap(),
-        &jwks(&server).await,
-        &server.base,
-        &server.url("/mcp"),
-    )
-    .unwrap();
-    let now = server.deps.clock.now();
-    assert!(
-        server
-            .deps
-            .revocations
-            .is_revoked(&revoked_jti_key(&claims.jti), now)
-            .await
-            .unwrap()
-    );
+    assert!(jti_is_revoked(&server, tokens["access_token"].as_str().unwrap()).await);
 }
 
 async fn expired_code_is_invalid_grant(backend: Backend) {
@@ -538,22 +540,7 @@ async fn revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti(b
 
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(client.revoke(&server, access).await, 200);
-    let claims = verify_access_token(
-        access,
-        &jwks(&server).await,
-        &server.base,
-        &server.url("/mcp"),
-    )
-    .unwrap();
-    let now = server.deps.clock.now();
-    assert!(
-        server
-            .deps
-            .revocations
-            .is_revoked(&revoked_jti_key(&claims.jti), now)
-            .await
-            .unwrap()
-    );
+    assert!(jti_is_revoked(&server, access).await);
 
     assert_eq!(
         client.revoke(&server, "unknown-token").await,

@@ -159,6 +159,21 @@ impl fmt::Display for OAuthError {
     }
 }
 
+/// A malformed request body or repeated parameter is the client's `invalid_request`.
+impl From<crate::http::BodyError> for OAuthError {
+    fn from(err: crate::http::BodyError) -> Self {
+        Self::invalid_request(err.to_string())
+    }
+}
+
+/// A malformed PKCE parameter is `invalid_request` (a wrong verifier is `invalid_grant`,
+/// decided where the code is redeemed).
+impl From<crate::pkce::PkceError> for OAuthError {
+    fn from(err: crate::pkce::PkceError) -> Self {
+        Self::invalid_request(err.to_string())
+    }
+}
+
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -248,11 +248,7 @@ fn validate_request(
     deps: &Deps,
     to_client: &mut ClientRedirect,
 ) -> Result<PendingAuthorization, OAuthError> {
-    let single = |name: &str| {
-        params
-            .single(name)
-            .map_err(|e| OAuthError::invalid_request(e.to_string()))
-    };
+    let single = |name: &str| params.single(name);
     let state = single("state")?;
     if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return Err(OAuthError::invalid_request(format!(
@@ -281,13 +277,11 @@ fn validate_request(
             "this client may not use the authorization code flow",
         ));
     }
-    ChallengeMethod::parse(single("code_challenge_method")?)
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    ChallengeMethod::parse(single("code_challenge_method")?)?;
     let challenge = single("code_challenge")?.ok_or_else(|| {
         OAuthError::invalid_request("code_challenge is required (PKCE with S256)")
     })?;
-    let challenge =
-        CodeChallenge::parse(challenge).map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let challenge = CodeChallenge::parse(challenge)?;
 
     let allowed = client.allowed_scopes.clone().unwrap_or_else(ScopeSet::all);
     let scope = match single("scope")? {

@@ -47,12 +47,8 @@ struct Presented {
 }
 
 fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
-    let form_id = params
-        .single("client_id")
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
-    let form_secret = params
-        .single("client_secret")
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let form_id = params.single("client_id")?;
+    let form_secret = params.single("client_secret")?;
     let header = req
         .headers()
         .get("authorization")

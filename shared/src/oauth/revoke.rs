@@ -36,11 +36,9 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
 }
 
 async fn revoke(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {
-    let params = Params::from_form(req, MAX_FORM_BYTES)
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let params = Params::from_form(req, MAX_FORM_BYTES)?;
     let token = params
-        .single("token")
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?
+        .single("token")?
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let client = authenticate_client(req, &params, deps).await?;
     // The hint only decides which lookup goes first (§2.1); both are tried.

@@ -63,13 +63,8 @@ fn invalid_grant(description: &'static str) -> OAuthError {
 }
 
 async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {
-    let params = Params::from_form(req, MAX_FORM_BYTES)
-        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
-    let single = |name: &str| {
-        params
-            .single(name)
-            .map_err(|e| OAuthError::invalid_request(e.to_string()))
-    };
+    let params = Params::from_form(req, MAX_FORM_BYTES)?;
+    let single = |name: &str| params.single(name);
     let grant_type = single("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let grant = GrantType::parse(grant_type).ok_or_else(|| {
@@ -117,16 +112,10 @@ async fn redeem_code(
     resource: &str,
     deps: &Deps,
 ) -> Result<TokenResponse, OAuthError> {
-    let single = |name: &str| {
-        params
-            .single(name)
-            .map_err(|e| OAuthError::invalid_request(e.to_string()))
-    };
+    let single = |name: &str| params.single(name);
     let code = single("code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let verifier = match single("code_verifier")? {
-        Some(v) => {
-            CodeVerifier::parse(v).map_err(|e| OAuthError::invalid_request(e.to_string()))?
-        }
+        Some(v) => CodeVerifier::parse(v)?,
         None => {
             return Err(invalid_grant(
                 "code_verifier is required: this server issues codes only with PKCE",
@@ -236,11 +225,7 @@ async fn rotate_refresh_token(
     resource: &str,
     deps: &Deps,
 ) -> Result<TokenResponse, OAuthError> {
-    let single = |name: &str| {
-        params
-            .single(name)
-            .map_err(|e| OAuthError::invalid_request(e.to_string()))
-    };
+    let single = |name: &str| params.single(name);
     let raw = single("refresh_token")?
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = deps.clock.now();

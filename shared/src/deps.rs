@@ -17,7 +17,8 @@ use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore, StoreError, Stores,
+    AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
+    StoreError, Stores,
 };
 
 #[derive(Debug, Error)]
@@ -39,6 +40,7 @@ pub struct Deps {
     pub codes: Arc<dyn CodeStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    pub alta: Arc<dyn AltaStore>,
     pub client_secrets: Arc<PreconfiguredSecrets>,
     pub metadata_documents: Arc<MetadataDocuments>,
     /// The trusted issuer's keys, as `/mcp` fetches them.
@@ -59,6 +61,7 @@ struct StoreSet {
     codes: Arc<dyn CodeStore>,
     refresh_tokens: Arc<dyn RefreshTokenStore>,
     revocations: Arc<dyn RevocationStore>,
+    alta: Arc<dyn AltaStore>,
 }
 
 impl StoreSet {
@@ -68,7 +71,8 @@ impl StoreSet {
             directory: store.clone(),
             codes: store.clone(),
             refresh_tokens: store.clone(),
-            revocations: store,
+            revocations: store.clone(),
+            alta: store,
         }
     }
 }
@@ -132,6 +136,7 @@ impl Deps {
             codes: stores.codes,
             refresh_tokens: stores.refresh_tokens,
             revocations: stores.revocations,
+            alta: stores.alta,
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
             jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),
@@ -157,6 +162,7 @@ impl Deps {
             codes: stores.codes,
             refresh_tokens: stores.refresh_tokens,
             revocations: stores.revocations,
+            alta: stores.alta,
             client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
             metadata_documents: metadata_documents(&config),
             jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),

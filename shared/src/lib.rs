@@ -4,6 +4,7 @@
 //! every error becomes its specified response inside the handler, so API Gateway never
 //! turns an invocation error into a bare 5xx.
 
+pub mod alta;
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod oauth;
 pub mod password;
 pub mod pkce;
 pub mod random;
+pub mod rbac;
 pub mod redirect_uri;
 pub mod routes;
 pub mod scope;

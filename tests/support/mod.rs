@@ -56,6 +56,9 @@ impl TestServer {
         alta_shared::demo::seed_directory(deps.directory.as_ref(), DEMO_PASSWORD, deps.clock.now())
             .await
             .expect("seed the demo directory");
+        alta_shared::demo::seed_alta_data(deps.alta.as_ref(), deps.clock.now())
+            .await
+            .expect("seed the demo data");
         let deps = Arc::new(deps);
         let (tx, rx) = oneshot::channel();
         tokio::spawn(alta_local::serve(listener, deps.clone(), async {

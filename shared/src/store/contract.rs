@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::Stores;
 use super::dynamo::{DynamoStore, tables};
 use super::memory::MemoryStore;
+use crate::alta::CampaignStatus;
 use crate::config::TableNames;
 use crate::directory::{Account, Membership, Role, User};
 use crate::oauth::client::{
@@ -87,6 +88,8 @@ store_contract!(
     refresh_token_reads_back_and_rotates_once,
     grant_swap_returns_the_replaced_family,
     revocation_lasts_until_its_expiry_and_is_never_shortened,
+    alta_data_reads_back_in_order_within_its_account,
+    campaign_status_changes_only_from_the_expected_status,
 );
 
 fn sample_client(id: &str, expires_at: u64) -> RegisteredClient {
@@ -454,4 +457,108 @@ async fn revocation_lasts_until_its_expiry_and_is_never_shortened(store: Arc<dyn
     store.revoke("jti#1", 300).await.unwrap();
     assert!(store.is_revoked("jti#1", 499).await.unwrap());
     assert!(!store.is_revoked("jti#1", 500).await.unwrap());
+}
+
+async fn alta_data_reads_back_in_order_within_its_account(store: Arc<dyn Stores>) {
+    crate::demo::seed_alta_data(store.as_ref(), 1_800_000_000)
+        .await
+        .unwrap();
+    let campaigns = store.campaigns(crate::demo::ACME).await.unwrap();
+    let ids: Vec<_> = campaigns.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "camp_acme_q4_outreach",
+            "camp_acme_renewals",
+            "camp_acme_webinar",
+            "camp_acme_launch",
+            "camp_acme_partners"
+        ]
+    );
+    let emails = store.emails(crate::demo::ACME).await.unwrap();
+    assert_eq!(emails.first().unwrap().id, "email_acme_1", "newest first");
+    assert!(
+        emails
+            .windows(2)
+            .all(|w| w[0].received_at >= w[1].received_at)
+    );
+    let one = store
+        .email(crate::demo::ACME, "email_acme_3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.campaign_id.as_deref(), Some("camp_acme_renewals"));
+    assert_eq!(
+        store
+            .email(crate::demo::GLOBEX, "email_acme_3")
+            .await
+            .unwrap(),
+        None,
+        "another account's id"
+    );
+    assert_eq!(
+        store
+            .campaign(crate::demo::GLOBEX, "camp_acme_renewals")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.inboxes(crate::demo::GLOBEX).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .campaign(crate::demo::ACME, "camp_acme_renewals")
+            .await
+            .unwrap()
+            .unwrap(),
+        campaigns[1]
+    );
+}
+
+async fn campaign_status_changes_only_from_the_expected_status(store: Arc<dyn Stores>) {
+    crate::demo::seed_alta_data(store.as_ref(), 1_800_000_000)
+        .await
+        .unwrap();
+    let acme = crate::demo::ACME;
+    let paused = store
+        .update_campaign_status(
+            acme,
+            "camp_acme_q4_outreach",
+            CampaignStatus::Active,
+            CampaignStatus::Paused,
+            1_800_000_100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.status, CampaignStatus::Paused);
+    assert_eq!(paused.updated_at, 1_800_000_100);
+    assert_eq!(
+        store
+            .update_campaign_status(
+                acme,
+                "camp_acme_q4_outreach",
+                CampaignStatus::Active,
+                CampaignStatus::Paused,
+                1
+            )
+            .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store
+            .update_campaign_status(
+                acme,
+                "nope",
+                CampaignStatus::Active,
+                CampaignStatus::Paused,
+                1
+            )
+            .await,
+        Err(StoreError::Conflict)
+    );
+    let stored = store
+        .campaign(acme, "camp_acme_q4_outreach")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, CampaignStatus::Paused);
 }

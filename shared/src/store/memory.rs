@@ -7,8 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore, StoreError,
+    AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
+    StoreError, sort_campaigns, sort_emails, sort_inboxes,
 };
+use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User, sort_memberships};
 use crate::oauth::client::RegisteredClient;
 use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
@@ -26,6 +28,9 @@ struct Tables {
     refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
     grants: HashMap<String, (String, u64)>,
     revocations: HashMap<String, u64>,
+    campaigns: HashMap<(String, String), Campaign>,
+    inboxes: HashMap<(String, String), Inbox>,
+    emails: HashMap<(String, String), Email>,
 }
 
 /// Every store in one mutex: simple, and each call's critical section is a few map operations.
@@ -281,5 +286,104 @@ impl RevocationStore for MemoryStore {
             .revocations
             .get(key)
             .is_some_and(|until| *until > now))
+    }
+}
+
+fn key(account_id: &str, id: &str) -> (String, String) {
+    (account_id.to_owned(), id.to_owned())
+}
+
+#[async_trait]
+impl AltaStore for MemoryStore {
+    async fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        self.lock()?
+            .campaigns
+            .insert(key(&campaign.account_id, &campaign.id), campaign.clone());
+        Ok(())
+    }
+
+    async fn put_inbox(&self, inbox: &Inbox) -> Result<(), StoreError> {
+        self.lock()?
+            .inboxes
+            .insert(key(&inbox.account_id, &inbox.id), inbox.clone());
+        Ok(())
+    }
+
+    async fn put_email(&self, email: &Email) -> Result<(), StoreError> {
+        self.lock()?
+            .emails
+            .insert(key(&email.account_id, &email.id), email.clone());
+        Ok(())
+    }
+
+    async fn campaigns(&self, account_id: &str) -> Result<Vec<Campaign>, StoreError> {
+        let mut found: Vec<Campaign> = self
+            .lock()?
+            .campaigns
+            .values()
+            .filter(|c| c.account_id == account_id)
+            .cloned()
+            .collect();
+        sort_campaigns(&mut found);
+        Ok(found)
+    }
+
+    async fn campaign(
+        &self,
+        account_id: &str,
+        campaign_id: &str,
+    ) -> Result<Option<Campaign>, StoreError> {
+        Ok(self
+            .lock()?
+            .campaigns
+            .get(&key(account_id, campaign_id))
+            .cloned())
+    }
+
+    async fn update_campaign_status(
+        &self,
+        account_id: &str,
+        campaign_id: &str,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        now: u64,
+    ) -> Result<Campaign, StoreError> {
+        let mut t = self.lock()?;
+        match t.campaigns.get_mut(&key(account_id, campaign_id)) {
+            Some(c) if c.status == from => {
+                c.status = to;
+                c.updated_at = now;
+                Ok(c.clone())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn inboxes(&self, account_id: &str) -> Result<Vec<Inbox>, StoreError> {
+        let mut found: Vec<Inbox> = self
+            .lock()?
+            .inboxes
+            .values()
+            .filter(|i| i.account_id == account_id)
+            .cloned()
+            .collect();
+        sort_inboxes(&mut found);
+        Ok(found)
+    }
+
+    async fn emails(&self, account_id: &str) -> Result<Vec<Email>, StoreError> {
+        let mut found: Vec<Email> = self
+            .lock()?
+            .emails
+            .values()
+            .filter(|e| e.account_id == account_id)
+            .cloned()
+            .collect();
+        sort_emails(&mut found);
+        Ok(found)
+    }
+
+    async fn email(&self, account_id: &str, email_id: &str) -> Result<Option<Email>, StoreError> {
+        Ok(self.lock()?.emails.get(&key(account_id, email_id)).cloned())
     }
 }

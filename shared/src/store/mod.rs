@@ -10,6 +10,7 @@ mod contract;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User};
 use crate::oauth::client::RegisteredClient;
 use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
@@ -129,13 +130,67 @@ pub trait RevocationStore: Send + Sync {
     async fn is_revoked(&self, key: &str, now: u64) -> Result<bool, StoreError>;
 }
 
+/// Alta's campaigns, inboxes and emails, always within one account.
+#[async_trait]
+pub trait AltaStore: Send + Sync {
+    async fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError>;
+    async fn put_inbox(&self, inbox: &Inbox) -> Result<(), StoreError>;
+    async fn put_email(&self, email: &Email) -> Result<(), StoreError>;
+    /// Oldest first, ties by id.
+    async fn campaigns(&self, account_id: &str) -> Result<Vec<Campaign>, StoreError>;
+    async fn campaign(
+        &self,
+        account_id: &str,
+        campaign_id: &str,
+    ) -> Result<Option<Campaign>, StoreError>;
+    /// Sets the status if it is still `from` (one conditional write) and returns the
+    /// campaign as written; `Conflict` if it changed meanwhile or does not exist.
+    async fn update_campaign_status(
+        &self,
+        account_id: &str,
+        campaign_id: &str,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        now: u64,
+    ) -> Result<Campaign, StoreError>;
+    /// Oldest first, ties by id.
+    async fn inboxes(&self, account_id: &str) -> Result<Vec<Inbox>, StoreError>;
+    /// Newest first, ties by id.
+    async fn emails(&self, account_id: &str) -> Result<Vec<Email>, StoreError>;
+    async fn email(&self, account_id: &str, email_id: &str) -> Result<Option<Email>, StoreError>;
+}
+
 /// Every store at once: what one backend (memory or DynamoDB) provides.
 pub trait Stores:
-    ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore
+    ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore + AltaStore
 {
 }
 
-impl<T: ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore> Stores
-    for T
+impl<T> Stores for T where
+    T: ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore + AltaStore
 {
+}
+
+pub fn sort_campaigns(campaigns: &mut [Campaign]) {
+    campaigns.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+pub fn sort_inboxes(inboxes: &mut [Inbox]) {
+    inboxes.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+pub fn sort_emails(emails: &mut [Email]) {
+    emails.sort_by(|a, b| {
+        b.received_at
+            .cmp(&a.received_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }

@@ -2,6 +2,7 @@
 //! must not clobber uses a condition expression; expiry is a TTL attribute that reads
 //! also check, since DynamoDB deletes expired items only eventually.
 
+mod alta_data;
 mod clients;
 mod codes;
 mod directory;

@@ -38,6 +38,12 @@ pub fn table_specs(names: &TableNames) -> Vec<TableSpec> {
         table(&names.refresh_tokens, "token_hash", None),
         table(&names.revocations, "id", None),
         table(&names.directory, "pk", Some("sk")),
+        TableSpec {
+            name: names.alta_data.clone(),
+            partition_key: "pk",
+            sort_key: Some("sk"),
+            ttl: false,
+        },
     ]
 }
 

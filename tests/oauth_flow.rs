@@ -641,6 +641,7 @@ async fn mcp_status(server: &TestServer, token: &str) -> (u16, String) {
     let resp = http()
         .post(server.url("/mcp"))
         .bearer_auth(token)
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
         .send()
         .await
         .unwrap();
@@ -656,8 +657,7 @@ async fn mcp_accepts_the_access_token_until_it_is_revoked(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (client, tokens) = signed_in(&server).await;
     let access = tokens["access_token"].as_str().unwrap();
-    // Authenticated: the transport itself is not built yet.
-    assert_eq!(mcp_status(&server, access).await.0, 501);
+    assert_eq!(mcp_status(&server, access).await.0, 200);
     let (status, challenge) = mcp_status(&server, "not.a.jwt").await;
     assert_eq!(status, 401);
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");

@@ -1,7 +1,11 @@
 use std::sync::Arc;
 
-use alta_shared::{Config, Deps, telemetry};
+use alta_shared::{Config, Deps, demo, telemetry};
 use tokio::net::TcpListener;
+
+/// MCP Inspector's default origins: a browser-based client a developer runs next to the
+/// local server, allowed unless `ALTA_ALLOWED_ORIGINS` says otherwise.
+const LOCAL_DEFAULT_ORIGINS: &str = "http://localhost:6274,http://127.0.0.1:6274";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,15 +16,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(3000);
     let default_base = format!("http://127.0.0.1:{port}");
-    let config = Config::from_lookup(|k| std::env::var(k).ok(), Some(&default_base))?;
+    let lookup = |name: &str| match (name, std::env::var(name)) {
+        (_, Ok(value)) => Some(value),
+        ("ALTA_ALLOWED_ORIGINS", Err(_)) => Some(LOCAL_DEFAULT_ORIGINS.to_owned()),
+        _ => None,
+    };
+    let config = Config::from_lookup(lookup, Some(&default_base))?;
     let create_tables = std::env::var("ALTA_CREATE_TABLES").is_ok_and(|v| v == "1" || v == "true");
     let deps = Arc::new(Deps::from_config(config, create_tables).await?);
-    alta_shared::demo::seed_directory(
-        deps.directory.as_ref(),
-        &deps.config.demo_password,
-        deps.clock.now(),
-    )
-    .await?;
+    let now = deps.clock.now();
+    demo::seed_directory(deps.directory.as_ref(), &deps.config.demo_password, now).await?;
+    demo::seed_alta_data(deps.alta.as_ref(), now).await?;
+
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("{}", alta_local::banner(&deps));
     alta_local::serve(listener, deps, async {

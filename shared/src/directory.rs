@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::password::PasswordHash;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Role {
     Owner,
     Admin,

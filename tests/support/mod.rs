@@ -136,4 +136,5 @@ macro_rules! on_every_store {
     };
 }
 pub mod https;
+pub mod mcp;
 pub mod oauth;

@@ -144,8 +144,24 @@ impl FlowClient {
     }
 
     pub async fn authorize_as(&self, server: &TestServer, email: &str) -> Authorization {
+        self.authorize_with_scope(server, email, "campaigns:read campaigns:write inbox:read")
+            .await
+    }
+
+    pub async fn authorize_with_scope(
+        &self,
+        server: &TestServer,
+        email: &str,
+        scope: &str,
+    ) -> Authorization {
         let verifier = verifier();
-        let url = self.authorize_url(server, &challenge(&verifier), &[]);
+        let all =
+            url::form_urlencoded::byte_serialize(b"campaigns:read campaigns:write inbox:read")
+                .collect::<String>();
+        let wanted = url::form_urlencoded::byte_serialize(scope.as_bytes()).collect::<String>();
+        let url = self
+            .authorize_url(server, &challenge(&verifier), &[])
+            .replace(&format!("scope={all}"), &format!("scope={wanted}"));
         let SignIn::Redirected(location) = self
             .sign_in(server, &url, email, super::DEMO_PASSWORD, "allow")
             .await
@@ -215,4 +231,13 @@ impl FlowClient {
             .status()
             .as_u16()
     }
+}
+
+/// Signs in `email` with a fresh client and returns an access token.
+pub async fn access_token(server: &TestServer, email: &str, scope: &str) -> String {
+    let client = FlowClient::register(server).await;
+    let auth = client.authorize_with_scope(server, email, scope).await;
+    let (status, tokens) = client.exchange(server, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_owned()
 }

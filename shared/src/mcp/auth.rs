@@ -94,3 +94,26 @@ fn unavailable(err: &dyn std::fmt::Display) -> Response<Body> {
         json!({"error": "temporarily_unavailable", "error_description": "try again in a moment"});
     h::json_response(StatusCode::SERVICE_UNAVAILABLE, &body, Headers::no_store())
 }
+
+/// The step-up answer when a tool needs a scope the token lacks (RFC 6750 §3.1).
+pub fn insufficient_scope(
+    deps: &Deps,
+    scope: Scope,
+    id: Option<&serde_json::Value>,
+) -> Response<Body> {
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"this tool needs the {} scope\"",
+        scope,
+        deps.config.base_url.protected_resource_metadata_url(),
+        scope
+    );
+    let mut body = json!({"error": "insufficient_scope", "error_description": format!("this tool needs the {scope} scope"), "scope": scope.as_str()});
+    if let Some(id) = id {
+        body["id"] = id.clone();
+    }
+    let mut resp = h::json_response(StatusCode::FORBIDDEN, &body, Headers::no_store());
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert("www-authenticate", value);
+    }
+    resp
+}

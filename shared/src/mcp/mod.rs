@@ -1,23 +1,9 @@
-//! `/mcp`: the MCP endpoint. Bearer authentication is in place; the transport, protocol
-//! and tools come with the MCP issue, so an authenticated request answers 501 until then.
+//! `/mcp`: the MCP endpoint. `transport` speaks HTTP and the protocol versions, `auth`
+//! checks the bearer token, `protocol` holds the JSON-RPC shapes, `tools` the Alta tools.
 
 pub mod auth;
+pub mod protocol;
+pub mod tools;
+pub mod transport;
 
-use lambda_http::{Body, Request, Response};
-
-use crate::deps::Deps;
-use crate::error::HttpError;
-use crate::http::RequestLog;
-
-pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("mcp", &req);
-    let resp = match auth::authenticate(&req, deps).await {
-        Err(challenge) => challenge,
-        Ok(_caller) => HttpError::NotImplemented {
-            route: "the MCP transport",
-        }
-        .into_response(),
-    };
-    log.finish(&resp);
-    resp
-}
+pub use transport::handle;

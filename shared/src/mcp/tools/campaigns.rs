@@ -1,0 +1,158 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::page::paginate;
+use super::{Acting, ToolFailure, ToolOutput};
+use crate::alta::{Campaign, CampaignAction, CampaignStatus, Transition};
+use crate::deps::Deps;
+use crate::rbac::Permission;
+use crate::store::StoreError;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListCampaignsArguments {
+    /// Only campaigns in this status.
+    #[serde(default)]
+    pub status: Option<CampaignStatus>,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignArguments {
+    /// The campaign's id, as list_campaigns returns it.
+    pub campaign_id: String,
+}
+
+/// A campaign as the tools show it.
+pub type CampaignView = Campaign;
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CampaignList {
+    pub campaigns: Vec<Campaign>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CampaignChange {
+    #[serde(flatten)]
+    pub campaign: Campaign,
+    /// False when the campaign was already in the asked-for state.
+    pub changed: bool,
+}
+
+fn line(c: &Campaign) -> String {
+    format!(
+        "- {} [{}] {} ({}, sent {}, opened {}, replied {})",
+        c.name,
+        c.id,
+        c.status.as_str(),
+        c.mode.as_str(),
+        c.stats.sent,
+        c.stats.opened,
+        c.stats.replied
+    )
+}
+
+pub async fn list_campaigns(
+    deps: &Deps,
+    acting: &Acting,
+    args: ListCampaignsArguments,
+) -> Result<ToolOutput, ToolFailure> {
+    acting.require(Permission::ReadCampaign)?;
+    let campaigns: Vec<Campaign> = deps
+        .alta
+        .campaigns(acting.account_id())
+        .await?
+        .into_iter()
+        .filter(|c| args.status.is_none_or(|s| c.status == s))
+        .collect();
+    let query = format!("campaigns:{}", args.status.map_or("", |s| s.as_str()));
+    let (page, next_cursor) = paginate(campaigns, &query, args.cursor.as_deref(), args.limit)?;
+    let mut text = format!("{} campaign(s) in {}:\n", page.len(), acting.account.name);
+    text.push_str(&page.iter().map(line).collect::<Vec<_>>().join("\n"));
+    if next_cursor.is_some() {
+        text.push_str("\nMore campaigns: call again with next_cursor.");
+    }
+    ToolOutput::of(
+        &CampaignList {
+            campaigns: page,
+            next_cursor,
+        },
+        text,
+    )
+}
+
+async fn find(deps: &Deps, acting: &Acting, id: &str) -> Result<Campaign, ToolFailure> {
+    deps.alta
+        .campaign(acting.account_id(), id)
+        .await?
+        .ok_or_else(|| ToolFailure::NotFound(format!("Campaign {id}")))
+}
+
+pub async fn get_campaign(
+    deps: &Deps,
+    acting: &Acting,
+    args: CampaignArguments,
+) -> Result<ToolOutput, ToolFailure> {
+    acting.require(Permission::ReadCampaign)?;
+    let campaign = find(deps, acting, &args.campaign_id).await?;
+    let text = line(&campaign);
+    ToolOutput::of(&campaign, text)
+}
+
+/// Pause or resume, by the state machine of `CampaignAction`, written with one
+/// conditional update so that a concurrent change is never overwritten.
+pub async fn change_campaign(
+    deps: &Deps,
+    acting: &Acting,
+    args: CampaignArguments,
+    action: CampaignAction,
+) -> Result<ToolOutput, ToolFailure> {
+    acting.require(Permission::EditCampaign)?;
+    // Two rounds: if someone else changed the campaign between the read and the write,
+    // decide again from what is there now.
+    for _ in 0..2 {
+        let campaign = find(deps, acting, &args.campaign_id).await?;
+        let (campaign, changed) = match action.transition(campaign.status) {
+            Transition::Refused(why) => return Err(ToolFailure::Refused(why)),
+            Transition::Unchanged => (campaign, false),
+            Transition::Change { from, to } => {
+                let now = deps.clock.now();
+                match deps
+                    .alta
+                    .update_campaign_status(acting.account_id(), &campaign.id, from, to, now)
+                    .await
+                {
+                    Ok(updated) => (updated, true),
+                    Err(StoreError::Conflict) => continue,
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        };
+        let verb = if action == CampaignAction::Pause {
+            "paused"
+        } else {
+            "active"
+        };
+        let text = if changed {
+            format!("Campaign {} is now {verb}.", campaign.name)
+        } else {
+            format!(
+                "Campaign {} was already {verb}; nothing changed.",
+                campaign.name
+            )
+        };
+        return ToolOutput::of(&CampaignChange { campaign, changed }, text);
+    }
+    Err(ToolFailure::Refused(
+        "the campaign changed while it was being updated; try again".into(),
+    ))
+}

@@ -1,0 +1,355 @@
+//! The Alta tools: their catalogue (schemas generated from the argument and result types),
+//! the caller's account, and dispatch. Each call is checked by scope (in the transport,
+//! as HTTP 403) and by role (here, as a tool result with `isError`).
+
+mod account;
+mod campaigns;
+mod inboxes;
+mod page;
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::deps::Deps;
+use crate::directory::{Account, Membership};
+use crate::error::McpError;
+use crate::mcp::auth::Caller;
+use crate::rbac::{Permission, role_allows};
+use crate::scope::Scope;
+use crate::store::StoreError;
+
+/// A tool as `tools/list` describes it.
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The scope a token needs to call it (`None`: any valid token).
+    pub scope: Option<Scope>,
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub input_schema: Value,
+    pub output_schema: Value,
+}
+
+impl ToolSpec {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+            "outputSchema": self.output_schema,
+            "annotations": {
+                "title": self.title,
+                "readOnlyHint": self.read_only,
+                "destructiveHint": self.destructive,
+                "idempotentHint": self.idempotent,
+                "openWorldHint": false,
+            },
+        })
+    }
+}
+
+/// A JSON Schema (2020-12) for `T`, with subschemas inlined so that clients need no `$ref`.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("title");
+    }
+    schema
+}
+
+fn spec<A: JsonSchema, O: JsonSchema>(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    scope: Option<Scope>,
+    (read_only, destructive, idempotent): (bool, bool, bool),
+) -> ToolSpec {
+    ToolSpec {
+        name,
+        title,
+        description,
+        scope,
+        read_only,
+        destructive,
+        idempotent,
+        input_schema: schema_of::<A>(),
+        output_schema: schema_of::<O>(),
+    }
+}
+
+const READ: (bool, bool, bool) = (true, false, true);
+/// Pausing and resuming change state but can be repeated and undone.
+const WRITE: (bool, bool, bool) = (false, false, true);
+
+/// Every tool, in a fixed order (clients cache the list and its order).
+pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
+    use account::*;
+    use campaigns::*;
+    use inboxes::*;
+    vec![
+        spec::<NoArguments, AccountInfo>(
+            "get_account",
+            "Get account",
+            "The Alta account these tools act in, your role in it, and which inboxes you can read.",
+            None,
+            READ,
+        ),
+        spec::<ListCampaignsArguments, CampaignList>(
+            "list_campaigns",
+            "List campaigns",
+            "Campaigns of the account, oldest first, optionally by status. Paginated: pass next_cursor back as cursor.",
+            Some(Scope::CampaignsRead),
+            READ,
+        ),
+        spec::<CampaignArguments, campaigns::CampaignView>(
+            "get_campaign",
+            "Get campaign",
+            "One campaign by id, with its status, mode and sending statistics.",
+            Some(Scope::CampaignsRead),
+            READ,
+        ),
+        spec::<CampaignArguments, CampaignChange>(
+            "pause_campaign",
+            "Pause campaign",
+            "Pause an active campaign so it stops sending. Pausing a paused campaign changes nothing; draft and completed campaigns cannot be paused.",
+            Some(Scope::CampaignsWrite),
+            WRITE,
+        ),
+        spec::<CampaignArguments, CampaignChange>(
+            "resume_campaign",
+            "Resume campaign",
+            "Resume a paused campaign so it sends again. Resuming an active campaign changes nothing; draft and completed campaigns cannot be resumed.",
+            Some(Scope::CampaignsWrite),
+            WRITE,
+        ),
+        spec::<ListInboxesArguments, InboxList>(
+            "list_inboxes",
+            "List inboxes",
+            "The inboxes whose email you can read.",
+            Some(Scope::InboxRead),
+            READ,
+        ),
+        spec::<ListEmailsArguments, EmailList>(
+            "list_emails",
+            "List emails",
+            "Emails you can read, newest first, optionally by inbox, campaign or a text query on subject, sender and body. Paginated.",
+            Some(Scope::InboxRead),
+            READ,
+        ),
+        spec::<EmailArguments, inboxes::EmailView>(
+            "get_email",
+            "Get email",
+            "One email by id, with its full body.",
+            Some(Scope::InboxRead),
+            READ,
+        ),
+    ]
+});
+
+pub fn find(name: &str) -> Option<&'static ToolSpec> {
+    CATALOG.iter().find(|t| t.name == name)
+}
+
+/// Why a tool call did not do what was asked: reported to the model as a tool result
+/// with `isError: true`, so it can explain or correct itself.
+#[derive(Debug)]
+pub enum ToolFailure {
+    Denied {
+        permission: Permission,
+        role: crate::directory::Role,
+        detail: Option<String>,
+    },
+    NotFound(String),
+    InvalidArguments(String),
+    Refused(String),
+    NoAccount,
+    /// A protocol-level failure (the store is down): a JSON-RPC error, not a tool result.
+    Internal(McpError),
+}
+
+impl From<StoreError> for ToolFailure {
+    fn from(err: StoreError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl ToolFailure {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Denied { .. } => "denied",
+            Self::NotFound(_) => "not_found",
+            Self::InvalidArguments(_) => "invalid_arguments",
+            Self::Refused(_) => "refused",
+            Self::NoAccount => "no_account",
+            Self::Internal(_) => "error",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Denied {
+                permission,
+                role,
+                detail,
+            } => format!(
+                "Permission denied: {permission} is required{}, and your role in this account is {role}.",
+                detail
+                    .as_deref()
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default()
+            ),
+            Self::NotFound(what) => format!("{what} was not found in your Alta account."),
+            Self::InvalidArguments(why) => format!("Invalid arguments: {why}"),
+            Self::Refused(why) => format!("Not possible: {why}."),
+            Self::NoAccount => {
+                "You are not a member of any Alta account. Ask an account owner to invite you."
+                    .into()
+            }
+            Self::Internal(err) => err.message.clone(),
+        }
+    }
+}
+
+/// What a tool returns on success: the structured result and its readable rendering.
+pub struct ToolOutput {
+    pub structured: Value,
+    pub text: String,
+}
+
+impl ToolOutput {
+    fn of(value: &impl Serialize, text: String) -> Result<Self, ToolFailure> {
+        let structured = serde_json::to_value(value)
+            .map_err(|e| ToolFailure::Internal(McpError::internal(e)))?;
+        Ok(Self { structured, text })
+    }
+}
+
+/// The caller acting in their first accessible account, with their live role.
+pub struct Acting {
+    pub membership: Membership,
+    pub account: Account,
+}
+
+impl Acting {
+    /// Membership and role are read on every call, so a role change applies at once.
+    async fn resolve(deps: &Deps, caller: &Caller) -> Result<Self, ToolFailure> {
+        let memberships = deps.directory.memberships(&caller.claims.sub).await?;
+        for membership in memberships {
+            if let Some(account) = deps.directory.account(&membership.account_id).await? {
+                return Ok(Self {
+                    membership,
+                    account,
+                });
+            }
+        }
+        Err(ToolFailure::NoAccount)
+    }
+
+    fn require(&self, permission: Permission) -> Result<(), ToolFailure> {
+        if role_allows(self.membership.role, permission) {
+            Ok(())
+        } else {
+            Err(ToolFailure::Denied {
+                permission,
+                role: self.membership.role,
+                detail: None,
+            })
+        }
+    }
+
+    fn account_id(&self) -> &str {
+        &self.account.account_id
+    }
+}
+
+fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolFailure> {
+    let arguments = if arguments.is_null() {
+        json!({})
+    } else {
+        arguments
+    };
+    serde_json::from_value(arguments).map_err(|e| ToolFailure::InvalidArguments(e.to_string()))
+}
+
+/// Runs a tool and renders the `tools/call` result. `Err` only for protocol-level failures.
+pub async fn call(
+    deps: &Deps,
+    caller: &Caller,
+    tool: &ToolSpec,
+    args: Value,
+) -> Result<Value, McpError> {
+    let started = Instant::now();
+    let acting = Acting::resolve(deps, caller).await;
+    let result = match &acting {
+        Err(_) => Err(ToolFailure::NoAccount),
+        Ok(acting) => run(deps, acting, tool.name, args).await,
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(failure) => failure.outcome(),
+    };
+    // One audit line per call: who, where, what, how it ended. Never arguments or content.
+    tracing::info!(
+        target: "audit",
+        user_id = %caller.claims.sub,
+        account_id = acting.as_ref().map(|a| a.account_id()).unwrap_or("-"),
+        client_id = %caller.claims.client_id,
+        tool = tool.name,
+        outcome,
+        latency_us = started.elapsed().as_micros() as u64,
+        "tools/call"
+    );
+    match result {
+        Ok(output) => Ok(json!({
+            "content": [{"type": "text", "text": output.text}],
+            "structuredContent": output.structured,
+            "isError": false,
+        })),
+        Err(ToolFailure::Internal(err)) => Err(err),
+        Err(failure) => Ok(json!({
+            "content": [{"type": "text", "text": failure.message()}],
+            "isError": true,
+        })),
+    }
+}
+
+async fn run(
+    deps: &Deps,
+    acting: &Acting,
+    name: &str,
+    args: Value,
+) -> Result<ToolOutput, ToolFailure> {
+    use crate::alta::CampaignAction;
+    match name {
+        "get_account" => account::get_account(acting, arguments(args)?),
+        "list_campaigns" => campaigns::list_campaigns(deps, acting, arguments(args)?).await,
+        "get_campaign" => campaigns::get_campaign(deps, acting, arguments(args)?).await,
+        "pause_campaign" => {
+            campaigns::change_campaign(deps, acting, arguments(args)?, CampaignAction::Pause).await
+        }
+        "resume_campaign" => {
+            campaigns::change_campaign(deps, acting, arguments(args)?, CampaignAction::Resume).await
+        }
+        "list_inboxes" => inboxes::list_inboxes(deps, acting, arguments(args)?).await,
+        "list_emails" => inboxes::list_emails(deps, acting, arguments(args)?).await,
+        "get_email" => inboxes::get_email(deps, acting, arguments(args)?).await,
+        other => Err(ToolFailure::InvalidArguments(format!(
+            "unknown tool {other}"
+        ))),
+    }
+}

@@ -69,7 +69,27 @@ pub fn schema_of<T: JsonSchema>() -> Value {
     if let Some(object) = schema.as_object_mut() {
         object.remove("title");
     }
+    drop_integer_formats(&mut schema);
     schema
+}
+
+/// schemars marks Rust integer widths as `format: uint64` and the like, which are not JSON
+/// Schema formats: validators in clients warn about them. `minimum: 0` already says enough.
+fn drop_integer_formats(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            if object
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.starts_with("uint") || f.starts_with("int"))
+            {
+                object.remove("format");
+            }
+            object.values_mut().for_each(drop_integer_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_integer_formats),
+        _ => {}
+    }
 }
 
 fn spec<A: JsonSchema, O: JsonSchema>(

@@ -1,7 +1,8 @@
-"""The official Python MCP SDK's OAuthClientProvider against the local server, from
-nothing: a 401 from /mcp, protected-resource and authorization-server discovery, dynamic
-registration, the sign-in form (posted by the redirect handler, as a person's browser
-would), the code exchange with PKCE, and a refresh."""
+"""The official Python MCP SDK (mcp 2.x) against the local server, from nothing: a 401 from
+/mcp, protected-resource and authorization-server discovery, dynamic registration, the
+sign-in form (posted by the redirect handler, as a person's browser would), the code
+exchange with PKCE, then the Alta tools over MCP 2026-07-28 (the SDK's "auto" mode) and
+over the 2025-11-25 initialize handshake ("legacy" mode); a refresh; a denied consent."""
 
 import re
 import time
@@ -10,7 +11,9 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx2
 import pytest
+from mcp import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 DEMO_PASSWORD = "alta-demo"
@@ -106,32 +109,72 @@ def provider_for(base_url: str, browser: SignInBrowser, storage: MemoryStorage) 
 async def mcp_call(client: httpx2.AsyncClient, base_url: str) -> httpx2.Response:
     return await client.post(
         f"{base_url}/mcp",
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {}},
         headers={"MCP-Protocol-Version": "2025-11-25", "Accept": "application/json, text/event-stream"},
     )
 
 
+def sdk_client(base_url: str, provider: OAuthClientProvider, mode: str) -> Client:
+    http = httpx2.AsyncClient(auth=provider, timeout=30)
+    return Client(streamable_http_client(f"{base_url}/mcp", http_client=http), mode=mode)
+
+
 @pytest.mark.anyio
-async def test_sdk_obtains_tokens_from_scratch(base_url):
+@pytest.mark.parametrize("mode, version", [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
+async def test_sdk_connects_from_nothing_and_uses_the_tools(base_url, mode, version):
     storage = MemoryStorage()
     browser = SignInBrowser("demo@alta.local")
-    async with httpx2.AsyncClient(auth=provider_for(base_url, browser, storage), timeout=30) as client:
-        response = await mcp_call(client, base_url)
+    async with sdk_client(base_url, provider_for(base_url, browser, storage), mode) as client:
+        assert client.protocol_version == version
 
-    # The flow ran through our pages: registration, PKCE S256, RFC 8707 resource, RFC 9207 iss.
+        tools = await client.list_tools()
+        assert [t.name for t in tools.tools] == [
+            "get_account", "list_campaigns", "get_campaign", "pause_campaign",
+            "resume_campaign", "list_inboxes", "list_emails", "get_email",
+        ]
+
+        account = await client.call_tool("get_account", {})
+        assert not account.is_error
+        assert account.structured_content["name"] == "Acme Corp"
+        assert account.structured_content["role"] == "Admin"
+
+        campaigns = await client.call_tool("list_campaigns", {"status": "active"})
+        assert not campaigns.is_error
+        active = [c["id"] for c in campaigns.structured_content["campaigns"]]
+        assert "camp_acme_q4_outreach" in active
+
+        paused = await client.call_tool("pause_campaign", {"campaign_id": "camp_acme_q4_outreach"})
+        assert not paused.is_error, paused.content
+        assert paused.structured_content["status"] == "paused"
+        resumed = await client.call_tool("resume_campaign", {"campaign_id": "camp_acme_q4_outreach"})
+        assert resumed.structured_content["status"] == "active"
+
+        emails = await client.call_tool("list_emails", {"inbox_id": "inbox_acme_sales"})
+        assert not emails.is_error
+        assert len(emails.structured_content["emails"]) == 3
+
+    # The whole OAuth flow ran through our pages: registration, PKCE S256, RFC 8707
+    # resource, RFC 9207 iss.
     query = parse_qs(urlparse(browser.authorization_url).query)
     assert query["code_challenge_method"] == ["S256"]
     assert query["resource"] == [f"{base_url}/mcp"]
     assert browser.result.iss == base_url
     assert storage.client_info is not None and storage.client_info.client_id
-    assert storage.tokens is not None
-    assert storage.tokens.token_type.lower() == "bearer"
     assert storage.tokens.refresh_token
     assert set(storage.tokens.scope.split()) == {"campaigns:read", "campaigns:write", "inbox:read"}
-    # The retried request carried the token and got past authentication; the MCP
-    # transport itself answers 501 until it is built.
-    assert response.status_code == 501, response.text
-    assert response.request.headers["authorization"] == f"Bearer {storage.tokens.access_token}"
+
+
+@pytest.mark.anyio
+async def test_viewer_sees_pause_campaign_denied(base_url):
+    storage = MemoryStorage()
+    browser = SignInBrowser("viewer@alta.local")
+    async with sdk_client(base_url, provider_for(base_url, browser, storage), "auto") as client:
+        listed = await client.call_tool("list_campaigns", {})
+        assert not listed.is_error
+        denied = await client.call_tool("pause_campaign", {"campaign_id": "camp_acme_q4_outreach"})
+        assert denied.is_error
+        text = denied.content[0].text
+        assert "Campaign.EditCampaign" in text and "Viewer" in text
 
 
 @pytest.mark.anyio
@@ -140,14 +183,16 @@ async def test_sdk_refreshes_an_expired_access_token(base_url):
     browser = SignInBrowser("viewer@alta.local")
     provider = provider_for(base_url, browser, storage)
     async with httpx2.AsyncClient(auth=provider, timeout=30) as client:
-        await mcp_call(client, base_url)
+        first_response = await mcp_call(client, base_url)
+        assert first_response.status_code == 200, first_response.text
         first = storage.tokens
         # Make the provider believe the access token has expired: it must refresh.
         provider.context.token_expiry_time = time.time() - 1
         browser.result = None
         response = await mcp_call(client, base_url)
 
-    assert response.status_code == 501, response.text
+    assert response.status_code == 200, response.text
+    assert response.request.headers["authorization"] == f"Bearer {storage.tokens.access_token}"
     assert storage.tokens.access_token != first.access_token
     assert storage.tokens.refresh_token != first.refresh_token, "refresh tokens rotate"
     assert browser.result is None, "no second sign-in was needed"

@@ -33,6 +33,9 @@ const EXPECTED: &[(&str, u16)] = &[
     ("token-preflight.json", 204),
     ("revoke-unknown-token.json", 200),
     ("mcp-without-token.json", 401),
+    ("mcp-get-stream.json", 405),
+    ("mcp-preflight.json", 204),
+    ("mcp-modern-tools-list-expired-token.json", 401),
 ];
 
 fn events_dir() -> std::path::PathBuf {

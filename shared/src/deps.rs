@@ -152,7 +152,9 @@ impl Deps {
 
     /// Everything in memory, with a fresh key: unit and flow tests.
     pub fn in_memory(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
-        let keys = KeyRing::fixed(KeySet::generate(clock.now())?);
+        let key_set = KeySet::generate(clock.now())?;
+        let jwks = JwksClient::primed(config.jwks_url.clone(), (&key_set.jwks()).into());
+        let keys = KeyRing::fixed(key_set);
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
         Ok(Self {
             clock,
@@ -165,7 +167,7 @@ impl Deps {
             alta: stores.alta,
             client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
             metadata_documents: metadata_documents(&config),
-            jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),
+            jwks: Arc::new(jwks),
             config: Arc::new(config),
         })
     }

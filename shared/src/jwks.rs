@@ -176,6 +176,17 @@ impl JwksClient {
         }
     }
 
+    /// A client that already holds `keys` (tests whose issuer is not reachable over HTTP);
+    /// it still fetches when a token names a key it lacks.
+    pub fn primed(url: String, keys: VerificationKeys) -> Self {
+        let client = Self::new(url);
+        if let Ok(mut state) = client.state.try_lock() {
+            state.keys = Some(std::sync::Arc::new(keys));
+            state.fetched_at = Some(std::time::Instant::now());
+        }
+        client
+    }
+
     /// The keys to verify with: cached, or fetched when none are held or they are old.
     pub async fn keys(&self) -> Result<std::sync::Arc<VerificationKeys>, JwksError> {
         let mut state = self.state.lock().await;

@@ -81,12 +81,12 @@ pub fn with_public_cors(mut resp: Response<Body>) -> Response<Body> {
     resp
 }
 
-/// The answer to a CORS preflight (`OPTIONS`) for a public endpoint.
-pub fn public_preflight(allow_methods: &'static str) -> Response<Body> {
+/// The answer to a CORS preflight (`OPTIONS`): which methods and headers may follow. The
+/// caller decides which origin it is for.
+pub fn preflight(allow_methods: &'static str) -> Response<Body> {
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;
     let h = resp.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     h.insert(
         "access-control-allow-methods",
         HeaderValue::from_static(allow_methods),
@@ -96,6 +96,14 @@ pub fn public_preflight(allow_methods: &'static str) -> Response<Body> {
         HeaderValue::from_static(CORS_ALLOW_HEADERS),
     );
     h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    resp
+}
+
+/// The answer to a CORS preflight for a public endpoint: any origin.
+pub fn public_preflight(allow_methods: &'static str) -> Response<Body> {
+    let mut resp = preflight(allow_methods);
+    resp.headers_mut()
+        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
     resp
 }
 

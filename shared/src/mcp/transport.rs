@@ -18,7 +18,7 @@ use super::protocol::{
 use super::tools;
 use crate::deps::Deps;
 use crate::error::{HttpError, McpError};
-use crate::http::{self as h, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Headers, RequestLog};
+use crate::http::{self as h, CORS_EXPOSE_HEADERS, Headers, RequestLog};
 use crate::scope::Scope;
 
 /// Tool arguments are small; 256 KiB leaves room and stops abuse early.
@@ -63,7 +63,7 @@ async fn route(req: &Request, deps: &Deps) -> Response<Body> {
     let origin_allowed = origin_allowed(req, deps);
     match *req.method() {
         Method::POST => {}
-        Method::OPTIONS if origin_allowed => return preflight(),
+        Method::OPTIONS if origin_allowed => return h::preflight(ALLOW),
         Method::OPTIONS => return forbidden_origin(),
         // No standalone SSE stream and no sessions to delete (MCP 2026-07-28 §Backward Compatibility).
         _ => return h::method_not_allowed(ALLOW),
@@ -409,22 +409,6 @@ fn forbidden_origin() -> Response<Body> {
     McpError::invalid_request("Forbidden: this Origin may not call the MCP endpoint")
         .with_status(StatusCode::FORBIDDEN)
         .into_response(None)
-}
-
-fn preflight() -> Response<Body> {
-    let mut resp = Response::new(Body::Empty);
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    let h = resp.headers_mut();
-    h.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static(ALLOW),
-    );
-    h.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static(CORS_ALLOW_HEADERS),
-    );
-    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
-    resp
 }
 
 /// CORS for an allowed browser origin: echoed (never `*`), with the headers a client reads.

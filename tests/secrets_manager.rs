@@ -236,3 +236,66 @@ async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token
     let tokens: Value = ok.json().await.unwrap();
     assert!(tokens["access_token"].is_string());
 }
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
+    use alta_shared::key_rotation::{RotationError, RotationEvent, rotate, run_step};
+    use alta_shared::keys::{KeyRing, SecretsManagerKeys};
+
+    let client = secrets().await;
+    let secret_id = create_secret(r#"{"keys":[]}"#).await;
+    let event = |step: &str, token: &str| RotationEvent {
+        secret_id: secret_id.clone(),
+        token: token.into(),
+        step: step.into(),
+    };
+    // Secrets Manager invokes the function only for a secret with rotation enabled.
+    assert!(matches!(
+        rotate(
+            &client,
+            &event("createSecret", "token-0000000000000000000000000001"),
+            100
+        )
+        .await,
+        Err(RotationError::NotEnabled)
+    ));
+
+    let rotate_once = |token: &'static str, now: u64| {
+        let (client, event) = (client.clone(), &event);
+        async move {
+            for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+                run_step(&client, &event(step, token), now).await.unwrap();
+            }
+            // A retried createSecret finds its version already written.
+            run_step(&client, &event("createSecret", token), now)
+                .await
+                .unwrap();
+        }
+    };
+    rotate_once("token-0000000000000000000000000001", 1_000).await;
+    let ring = KeyRing::from_secrets_manager(
+        SecretsManagerKeys {
+            client: client.clone(),
+            secret_id: secret_id.clone(),
+        },
+        Duration::ZERO,
+    );
+    let first = ring.current().await.unwrap();
+    assert_eq!(
+        first.keys().len(),
+        1,
+        "a fresh stack has a key with no manual step"
+    );
+    let first_kid = first.signing_key().kid().to_owned();
+
+    rotate_once("token-0000000000000000000000000002", 2_000).await;
+    let second = ring.current().await.unwrap();
+    assert_eq!(second.keys().len(), 2);
+    assert_ne!(second.signing_key().kid(), first_kid, "the new key signs");
+    assert_eq!(
+        second.keys()[1].kid(),
+        first_kid,
+        "the previous key stays published"
+    );
+}

@@ -221,6 +221,8 @@ impl SecretsManagerKeys {
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
+            // Explicit, so a rotation's pending version is never read by mistake.
+            .version_stage("AWSCURRENT")
             .send()
             .await
             .map_err(|e| {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod jwks;
 pub mod jwt;
+pub mod key_rotation;
 pub mod keys;
 pub mod mcp;
 pub mod oauth;

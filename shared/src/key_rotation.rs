@@ -1,0 +1,211 @@
+//! Rotation of the signing-key secret, in Secrets Manager's four steps (createSecret,
+//! setSecret, testSecret, finishSecret). Each rotation adds a fresh key that signs from
+//! then on; a superseded key stays published until every token it signed has expired.
+
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::keys::{KeyError, KeySet};
+use crate::oauth::grant::ACCESS_TOKEN_LIFETIME_SECONDS;
+
+/// A superseded key may keep signing until every container has re-read the secret (the
+/// key cache TTL, at most 5 minutes by default), and its tokens live an hour after that:
+/// two hours covers both with room for clock skew.
+pub const RETAIN_AFTER_SUPERSEDED: Duration =
+    Duration::from_secs(2 * ACCESS_TOKEN_LIFETIME_SECONDS);
+
+/// The event Secrets Manager sends to a rotation function.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RotationEvent {
+    #[serde(rename = "SecretId")]
+    pub secret_id: String,
+    #[serde(rename = "ClientRequestToken")]
+    pub token: String,
+    #[serde(rename = "Step")]
+    pub step: String,
+}
+
+#[derive(Debug, Error)]
+pub enum RotationError {
+    #[error("Secrets Manager call failed: {0}")]
+    SecretsManager(String),
+    #[error("rotation is not enabled for this secret")]
+    NotEnabled,
+    #[error("version {0} is not staged for rotation")]
+    UnknownVersion(String),
+    #[error("unknown rotation step `{0}`")]
+    UnknownStep(String),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+fn sm_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> RotationError {
+    RotationError::SecretsManager(DisplayErrorContext(err).to_string())
+}
+
+/// The next key set after `current` (a key set, or `{"keys":[]}` for a fresh stack).
+pub fn next_key_set(current: Option<&str>, now: u64) -> Result<KeySet, KeyError> {
+    match current.map(KeySet::from_secret_json) {
+        Some(Ok(keys)) => keys.rotated(now, RETAIN_AFTER_SUPERSEDED),
+        // A fresh stack's secret holds no key yet: the first rotation makes one.
+        None | Some(Err(KeyError::Empty)) => KeySet::generate(now),
+        Some(Err(err)) => Err(err),
+    }
+}
+
+pub async fn rotate(client: &Client, event: &RotationEvent, now: u64) -> Result<(), RotationError> {
+    let described = client
+        .describe_secret()
+        .secret_id(&event.secret_id)
+        .send()
+        .await
+        .map_err(sm_error)?;
+    if described.rotation_enabled() != Some(true) {
+        return Err(RotationError::NotEnabled);
+    }
+    let stages = described
+        .version_ids_to_stages()
+        .and_then(|v| v.get(&event.token));
+    let Some(stages) = stages else {
+        return Err(RotationError::UnknownVersion(event.token.clone()));
+    };
+    if stages.iter().any(|s| s == "AWSCURRENT") {
+        tracing::info!(step = %event.step, "version already current: nothing to do");
+        return Ok(());
+    }
+    if !stages.iter().any(|s| s == "AWSPENDING") {
+        return Err(RotationError::UnknownVersion(event.token.clone()));
+    }
+    run_step(client, event, now).await
+}
+
+/// One rotation step, once `rotate` has checked that the version is staged for it.
+pub async fn run_step(
+    client: &Client,
+    event: &RotationEvent,
+    now: u64,
+) -> Result<(), RotationError> {
+    match event.step.as_str() {
+        "createSecret" => create(client, event, now).await,
+        // The keys are used by this stack alone: there is no other system to update.
+        "setSecret" => Ok(()),
+        "testSecret" => {
+            let pending = pending_value(client, event).await?.unwrap_or_default();
+            KeySet::from_secret_json(&pending)?;
+            Ok(())
+        }
+        "finishSecret" => finish(client, event).await,
+        other => Err(RotationError::UnknownStep(other.to_owned())),
+    }
+}
+
+async fn pending_value(
+    client: &Client,
+    event: &RotationEvent,
+) -> Result<Option<String>, RotationError> {
+    match client
+        .get_secret_value()
+        .secret_id(&event.secret_id)
+        .version_id(&event.token)
+        .version_stage("AWSPENDING")
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.secret_string().map(str::to_owned)),
+        Err(err) if err.code() == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(sm_error(err)),
+    }
+}
+
+async fn create(client: &Client, event: &RotationEvent, now: u64) -> Result<(), RotationError> {
+    // A retried createSecret finds its pending version already written.
+    if pending_value(client, event).await?.is_some() {
+        return Ok(());
+    }
+    let current = client
+        .get_secret_value()
+        .secret_id(&event.secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .map_err(sm_error)?;
+    let next = next_key_set(current.secret_string(), now)?;
+    client
+        .put_secret_value()
+        .secret_id(&event.secret_id)
+        .client_request_token(&event.token)
+        .secret_string(next.to_secret_json())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .map_err(sm_error)?;
+    tracing::info!(kid = %next.signing_key().kid(), keys = next.keys().len(), "new signing key staged");
+    Ok(())
+}
+
+async fn finish(client: &Client, event: &RotationEvent) -> Result<(), RotationError> {
+    let described = client
+        .describe_secret()
+        .secret_id(&event.secret_id)
+        .send()
+        .await
+        .map_err(sm_error)?;
+    let current = described
+        .version_ids_to_stages()
+        .into_iter()
+        .flatten()
+        .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+        .map(|(id, _)| id.clone());
+    let mut update = client
+        .update_secret_version_stage()
+        .secret_id(&event.secret_id)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&event.token);
+    if let Some(current) = current {
+        update = update.remove_from_version_id(current);
+    }
+    update.send().await.map_err(sm_error)?;
+    tracing::info!("new signing key is current");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_stack_gets_its_first_key() {
+        let keys = next_key_set(Some(r#"{"keys":[]}"#), 100).unwrap();
+        assert_eq!(keys.keys().len(), 1);
+        assert_eq!(next_key_set(None, 100).unwrap().keys().len(), 1);
+    }
+
+    #[test]
+    fn rotation_adds_a_signing_key_and_keeps_the_previous_one() {
+        let first = KeySet::generate(100).unwrap();
+        let first_kid = first.signing_key().kid().to_owned();
+        let next = next_key_set(Some(&first.to_secret_json()), 200).unwrap();
+        assert_ne!(next.signing_key().kid(), first_kid);
+        assert_eq!(next.keys()[1].kid(), first_kid);
+    }
+
+    #[test]
+    fn a_corrupt_secret_is_not_overwritten() {
+        assert!(next_key_set(Some("not json"), 100).is_err());
+    }
+
+    #[test]
+    fn event_parses_from_secrets_manager_json() {
+        let event: RotationEvent = serde_json::from_str(
+            r#"{"SecretId":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:alta-keys","ClientRequestToken":"t-1","Step":"createSecret"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.step, "createSecret");
+    }
+}

@@ -19,15 +19,22 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn deps(rt: &tokio::runtime::Runtime) -> Arc<Deps> {
     let config = Config::from_lookup(|_| None, Some(BASE)).unwrap();
     let deps = Deps::in_memory(config, Arc::new(SystemClock)).unwrap();
     rt.block_on(async {
-        demo::seed_directory(deps.directory.as_ref(), "alta-demo", SystemClock.now()).await.unwrap();
-        demo::seed_alta_data(deps.alta.as_ref(), SystemClock.now()).await.unwrap();
+        demo::seed_directory(deps.directory.as_ref(), "alta-demo", SystemClock.now())
+            .await
+            .unwrap();
+        demo::seed_alta_data(deps.alta.as_ref(), SystemClock.now())
+            .await
+            .unwrap();
     });
     Arc::new(deps)
 }
@@ -59,7 +66,10 @@ fn jwt_verification(c: &mut Criterion) {
     let verification = VerificationKeys::from(&keys.jwks());
     let audience = format!("{BASE}/mcp");
     c.bench_function("jwt_verify_es256", |b| {
-        b.iter(|| verify_access_token(std::hint::black_box(&token), &verification, BASE, &audience).unwrap())
+        b.iter(|| {
+            verify_access_token(std::hint::black_box(&token), &verification, BASE, &audience)
+                .unwrap()
+        })
     });
 }
 
@@ -151,5 +161,11 @@ fn mcp_list_campaigns(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, jwt_verification, pkce_verification, token_handler, mcp_list_campaigns);
+criterion_group!(
+    benches,
+    jwt_verification,
+    pkce_verification,
+    token_handler,
+    mcp_list_campaigns
+);
 criterion_main!(benches);

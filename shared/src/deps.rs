@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
 use crate::jwks::JwksClient;
 use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
+use crate::mcp::auth::VerifiedTokens;
 use crate::oauth::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
@@ -45,6 +46,8 @@ pub struct Deps {
     pub metadata_documents: Arc<MetadataDocuments>,
     /// The trusted issuer's keys, as `/mcp` fetches them.
     pub jwks: Arc<JwksClient>,
+    /// Access tokens `/mcp` has already verified in this container.
+    pub verified_tokens: Arc<VerifiedTokens>,
 }
 
 fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
@@ -140,6 +143,7 @@ impl Deps {
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
             jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),
+            verified_tokens: Arc::default(),
             config: Arc::new(config),
         })
     }
@@ -168,6 +172,7 @@ impl Deps {
             client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
             metadata_documents: metadata_documents(&config),
             jwks: Arc::new(jwks),
+            verified_tokens: Arc::default(),
             config: Arc::new(config),
         })
     }

@@ -52,10 +52,46 @@ pub fn unauthorized(deps: &Deps, invalid: Option<&str>) -> Response<Body> {
     resp
 }
 
-pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response<Body>> {
-    let Some(token) = bearer_token(req) else {
-        return Err(unauthorized(deps, None));
-    };
+/// Access tokens this container has already verified, by their SHA-256: a client sends
+/// the same token on every call for an hour, and the ES256 signature check is most of a
+/// request's CPU. Expiry is still checked on every use, and revocation by the caller on
+/// every request.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessTokenClaims>>,
+}
+
+impl VerifiedTokens {
+    /// Bounded: when full, the map starts afresh (tokens simply verify again).
+    const CAPACITY: usize = 10_000;
+
+    fn key(token: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    pub fn get(&self, token: &str, now: u64) -> Option<AccessTokenClaims> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(&Self::key(token))
+            .filter(|c| c.exp + crate::jwt::LEEWAY_SECONDS > now)
+            .cloned()
+    }
+
+    pub fn insert(&self, token: &str, claims: &AccessTokenClaims) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            entries.insert(Self::key(token), claims.clone());
+        }
+    }
+}
+
+async fn verify(token: &str, deps: &Deps) -> Result<AccessTokenClaims, Response<Body>> {
+    if let Some(claims) = deps.verified_tokens.get(token, deps.clock.now()) {
+        return Ok(claims);
+    }
     let issuer = &deps.config.trusted_issuer;
     let audience = deps.config.base_url.mcp_resource();
     let keys = deps.jwks.keys().await.map_err(|err| unavailable(&err))?;
@@ -72,6 +108,15 @@ pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response
         other => other,
     };
     let claims = claims.map_err(|err| unauthorized(deps, Some(&err.to_string())))?;
+    deps.verified_tokens.insert(token, &claims);
+    Ok(claims)
+}
+
+pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response<Body>> {
+    let Some(token) = bearer_token(req) else {
+        return Err(unauthorized(deps, None));
+    };
+    let claims = verify(token, deps).await?;
     let now = deps.clock.now();
     match deps
         .revocations
@@ -116,4 +161,35 @@ pub fn insufficient_scope(
         resp.headers_mut().insert("www-authenticate", value);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            exp,
+            iat: 0,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: "campaigns:read".into(),
+        }
+    }
+
+    #[test]
+    fn a_cached_token_still_expires() {
+        let cache = VerifiedTokens::default();
+        cache.insert("tok", &claims(1_000));
+        assert!(cache.get("tok", 900).is_some());
+        assert!(
+            cache
+                .get("tok", 1_000 + crate::jwt::LEEWAY_SECONDS)
+                .is_none()
+        );
+        assert!(cache.get("other", 900).is_none());
+    }
 }

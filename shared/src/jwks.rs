@@ -144,7 +144,9 @@ mod tests {
 /// hammer the issuer. A failed fetch keeps the keys already held.
 pub struct JwksClient {
     url: String,
-    http: reqwest::Client,
+    /// Built on first fetch: building it loads the system's CA certificates, which would
+    /// otherwise cost every function's cold start tens of milliseconds.
+    http: std::sync::OnceLock<reqwest::Client>,
     state: tokio::sync::Mutex<JwksState>,
 }
 
@@ -164,16 +166,21 @@ impl JwksClient {
     pub const MIN_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
     pub fn new(url: String) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Self {
             url,
-            http,
+            http: std::sync::OnceLock::new(),
             state: tokio::sync::Mutex::new(JwksState::default()),
         }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// A client that already holds `keys` (tests whose issuer is not reachable over HTTP);
@@ -237,7 +244,7 @@ impl JwksClient {
 
     async fn fetch(&self) -> Result<VerificationKeys, JwksError> {
         let resp = self
-            .http
+            .http()
             .get(&self.url)
             .header("accept", "application/json")
             .send()

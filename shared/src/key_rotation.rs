@@ -59,13 +59,21 @@ pub fn next_key_set(current: Option<&str>, now: u64) -> Result<KeySet, KeyError>
     }
 }
 
-pub async fn rotate(client: &Client, event: &RotationEvent, now: u64) -> Result<(), RotationError> {
-    let described = client
+async fn describe(
+    client: &Client,
+    event: &RotationEvent,
+) -> Result<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput, RotationError>
+{
+    client
         .describe_secret()
         .secret_id(&event.secret_id)
         .send()
         .await
-        .map_err(sm_error)?;
+        .map_err(sm_error)
+}
+
+pub async fn rotate(client: &Client, event: &RotationEvent, now: u64) -> Result<(), RotationError> {
+    let described = describe(client, event).await?;
     if described.rotation_enabled() != Some(true) {
         return Err(RotationError::NotEnabled);
     }
@@ -150,12 +158,7 @@ async fn create(client: &Client, event: &RotationEvent, now: u64) -> Result<(), 
 }
 
 async fn finish(client: &Client, event: &RotationEvent) -> Result<(), RotationError> {
-    let described = client
-        .describe_secret()
-        .secret_id(&event.secret_id)
-        .send()
-        .await
-        .map_err(sm_error)?;
+    let described = describe(client, event).await?;
     let current = described
         .version_ids_to_stages()
         .into_iter()

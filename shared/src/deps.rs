@@ -157,7 +157,7 @@ impl Deps {
     /// Everything in memory, with a fresh key: unit and flow tests.
     pub fn in_memory(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let key_set = KeySet::generate(clock.now())?;
-        let jwks = JwksClient::primed(config.jwks_url.clone(), (&key_set.jwks()).into());
+        let jwks = JwksClient::primed(config.jwks_url.clone(), key_set.verification_keys().clone());
         let keys = KeyRing::fixed(key_set);
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
         Ok(Self {

@@ -74,6 +74,12 @@ impl VerificationKeys {
     }
 }
 
+impl std::fmt::Debug for VerificationKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 impl From<&Jwks> for VerificationKeys {
     fn from(jwks: &Jwks) -> Self {
         Self(

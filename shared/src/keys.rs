@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::sync::RwLock;
 
-use crate::jwks::{Jwk, Jwks};
+use crate::jwks::{Jwk, Jwks, VerificationKeys};
 
 #[derive(Debug, Error)]
 pub enum KeyError {
@@ -106,6 +106,8 @@ fn thumbprint(x: &str, y: &str) -> String {
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<SigningKey>,
+    /// Decoded once: the set lives for the container, and every check uses them.
+    verification: VerificationKeys,
 }
 
 /// How the key set is written in Secrets Manager.
@@ -123,10 +125,18 @@ struct StoredKey {
 }
 
 impl KeySet {
+    /// `keys` must not be empty and must be sorted newest first.
+    fn new(keys: Vec<SigningKey>) -> Self {
+        let mut set = Self {
+            keys,
+            verification: VerificationKeys::default(),
+        };
+        set.verification = VerificationKeys::from(&set.jwks());
+        set
+    }
+
     pub fn generate(now: u64) -> Result<Self, KeyError> {
-        Ok(Self {
-            keys: vec![SigningKey::generate(now)?],
-        })
+        Ok(Self::new(vec![SigningKey::generate(now)?]))
     }
 
     pub fn from_secret_json(json: &str) -> Result<Self, KeyError> {
@@ -153,7 +163,7 @@ impl KeySet {
             return Err(KeyError::Empty);
         }
         keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
-        Ok(Self { keys })
+        Ok(Self::new(keys))
     }
 
     pub fn to_secret_json(&self) -> String {
@@ -189,6 +199,11 @@ impl KeySet {
         }
     }
 
+    /// The published keys, decoded for verifying what this server signed.
+    pub fn verification_keys(&self) -> &VerificationKeys {
+        &self.verification
+    }
+
     /// The next key set of a rotation: a fresh key signs from now on, and a superseded key
     /// stays published while tokens it signed may still be alive. A key superseded at time
     /// `t` may still sign until every container has re-read the secret, so it is dropped
@@ -204,7 +219,7 @@ impl KeySet {
                 break;
             }
         }
-        Ok(Self { keys })
+        Ok(Self::new(keys))
     }
 }
 
@@ -367,6 +382,19 @@ mod tests {
         let kids: Vec<_> = third.keys().iter().map(|k| k.kid().to_owned()).collect();
         assert_eq!(kids.len(), 2);
         assert!(!kids.contains(&first_kid));
+    }
+
+    #[test]
+    fn verification_keys_follow_the_set_through_a_rotation() {
+        let first = KeySet::generate(0).unwrap();
+        let first_kid = first.signing_key().kid().to_owned();
+        let second = first.rotated(10_000, Duration::from_secs(7200)).unwrap();
+        let verification = second.verification_keys();
+        assert_eq!(verification.len(), 2);
+        assert!(verification.get(&first_kid).is_some());
+        assert!(verification.get(second.signing_key().kid()).is_some());
+        let reloaded = KeySet::from_secret_json(&second.to_secret_json()).unwrap();
+        assert_eq!(reloaded.verification_keys().len(), 2);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header, encode}
 use serde::{Deserialize, Serialize};
 
 use crate::config::BaseUrl;
-use crate::jwks::VerificationKeys;
 use crate::keys::KeySet;
 use crate::secret::SecretString;
 
@@ -56,8 +55,7 @@ pub fn verify(
     if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(PENDING_TYPE) {
         return None;
     }
-    let verification = VerificationKeys::from(&keys.jwks());
-    let key = verification.get(header.kid.as_deref()?)?;
+    let key = keys.verification_keys().get(header.kid.as_deref()?)?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.leeway = 0;
     validation.set_issuer(&[base.issuer()]);

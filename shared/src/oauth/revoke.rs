@@ -9,7 +9,6 @@ use lambda_http::{Body, Request, Response};
 use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, Headers, Params, RequestLog};
-use crate::jwks::VerificationKeys;
 use crate::jwt::verify_access_token;
 use crate::oauth::client::Client;
 use crate::oauth::client_auth::authenticate_client;
@@ -87,10 +86,13 @@ async fn revoke_access_token(
     deps: &Deps,
 ) -> Result<bool, OAuthError> {
     let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
-    let verification = VerificationKeys::from(&keys.jwks());
     let base = &deps.config.base_url;
-    let Ok(claims) = verify_access_token(token, &verification, base.issuer(), &base.mcp_resource())
-    else {
+    let Ok(claims) = verify_access_token(
+        token,
+        keys.verification_keys(),
+        base.issuer(),
+        &base.mcp_resource(),
+    ) else {
         return Ok(false);
     };
     if claims.client_id == client.client_id {

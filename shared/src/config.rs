@@ -109,7 +109,11 @@ impl PreconfiguredClient {
 /// The canonical public base URL (`<BASE>` in DESIGN.md): no trailing slash, so the issuer,
 /// the `iss` parameter, the JWT `iss` and `authorization_servers[0]` are byte-identical.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseUrl(String);
+pub struct BaseUrl {
+    base: String,
+    /// Its web origin (scheme, host, port), which browsers send as `Origin`.
+    origin: String,
+}
 
 impl BaseUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -129,17 +133,25 @@ impl BaseUrl {
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not carry credentials".into());
         }
-        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+        Ok(Self {
+            base: url.as_str().trim_end_matches('/').to_owned(),
+            origin: url.origin().ascii_serialization(),
+        })
     }
 
     /// The OAuth issuer identifier: the base URL itself.
     pub fn issuer(&self) -> &str {
-        &self.0
+        &self.base
+    }
+
+    /// `https://host[:port]`, without the base's path.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// An absolute URL under the base, e.g. `url("/token")`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.0, path)
+        format!("{}{}", self.base, path)
     }
 
     /// The protected resource: the URL a person pastes and the access token's audience.
@@ -381,6 +393,9 @@ mod tests {
     fn base_url_keeps_a_path_prefix() {
         let base = BaseUrl::parse("https://api.example.com/prod/").unwrap();
         assert_eq!(base.url("/token"), "https://api.example.com/prod/token");
+        assert_eq!(base.origin(), "https://api.example.com");
+        let local = BaseUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(local.origin(), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -33,8 +33,9 @@ const INSTRUCTIONS: &str = "Alta is a sales platform. These tools act in the per
 
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("mcp", &req);
-    let resp = route(&req, deps).await;
-    let resp = with_cors(resp, &req, deps);
+    let origin_allowed = origin_allowed(&req, deps);
+    let resp = route(&req, deps, origin_allowed).await;
+    let resp = with_cors(resp, &req, origin_allowed);
     log.finish(&resp);
     resp
 }
@@ -56,11 +57,10 @@ enum Reply {
     Accepted,
 }
 
-async fn route(req: &Request, deps: &Deps) -> Response<Body> {
+async fn route(req: &Request, deps: &Deps, origin_allowed: bool) -> Response<Body> {
     if h::route_path(req, &deps.config.base_url) != "/mcp" {
         return HttpError::NotFound.into_response();
     }
-    let origin_allowed = origin_allowed(req, deps);
     match *req.method() {
         Method::POST => {}
         Method::OPTIONS if origin_allowed => return h::preflight(ALLOW),
@@ -399,10 +399,8 @@ fn origin_allowed(req: &Request, deps: &Deps) -> bool {
         return true;
     };
     let origin = origin.trim_end_matches('/');
-    let own = url::Url::parse(deps.config.base_url.issuer())
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    origin == own || deps.config.allowed_origins.iter().any(|o| o == origin)
+    origin == deps.config.base_url.origin()
+        || deps.config.allowed_origins.iter().any(|o| o == origin)
 }
 
 fn forbidden_origin() -> Response<Body> {
@@ -412,9 +410,9 @@ fn forbidden_origin() -> Response<Body> {
 }
 
 /// CORS for an allowed browser origin: echoed (never `*`), with the headers a client reads.
-fn with_cors(mut resp: Response<Body>, req: &Request, deps: &Deps) -> Response<Body> {
+fn with_cors(mut resp: Response<Body>, req: &Request, origin_allowed: bool) -> Response<Body> {
     if let Some(origin) = header(req, "origin")
-        && origin_allowed(req, deps)
+        && origin_allowed
         && let Ok(value) = HeaderValue::from_str(origin)
     {
         let h = resp.headers_mut();

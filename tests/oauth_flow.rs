@@ -4,6 +4,7 @@
 
 mod support;
 
+use alta_shared::clock::Clock;
 use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;
 use alta_shared::oauth::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
@@ -30,6 +31,7 @@ on_every_store!(
     a_new_grant_revokes_the_previous_one,
     refresh_may_narrow_scope_but_not_widen_it,
     mcp_accepts_the_access_token_until_it_is_revoked,
+    an_active_client_stays_registered_and_an_idle_one_is_forgotten,
 );
 
 async fn jwks(server: &TestServer) -> VerificationKeys {
@@ -635,6 +637,54 @@ async fn refresh_may_narrow_scope_but_not_widen_it(backend: Backend) {
         .await;
     assert_eq!(status, 200, "{narrowed}");
     assert_eq!(narrowed["scope"], "campaigns:read");
+}
+
+async fn an_active_client_stays_registered_and_an_idle_one_is_forgotten(backend: Backend) {
+    const DAY: u64 = 86_400;
+    let server = TestServer::start_with(backend, &[("ALTA_CLIENT_IDLE_EXPIRY_DAYS", "2")]).await;
+    let idle = FlowClient::register(&server).await;
+    let (active, tokens) = signed_in(&server).await;
+    let registered_until = |client_id: String| {
+        let deps = server.deps.clone();
+        let now = server.clock.now();
+        async move {
+            deps.clients
+                .get_client(&client_id, now)
+                .await
+                .unwrap()
+                .map(|c| c.expires_at)
+        }
+    };
+    let first_expiry = registered_until(active.client_id.clone()).await.unwrap();
+    let mut refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let mut refresh = async |server: &TestServer| {
+        let (status, body) = active.refresh(server, &refresh_token).await;
+        assert_eq!(status, 200, "{body}");
+        refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    };
+
+    server.clock.advance(3600);
+    refresh(&server).await;
+    assert_eq!(
+        registered_until(active.client_id.clone()).await,
+        Some(first_expiry),
+        "used within a day of registering: not rewritten"
+    );
+
+    server.clock.advance(DAY);
+    refresh(&server).await;
+    let extended = registered_until(active.client_id.clone()).await.unwrap();
+    assert_eq!(extended, server.clock.now() + 2 * DAY);
+
+    // Past the first expiry: the active client is still registered, the idle one is gone.
+    server.clock.advance(DAY);
+    assert!(server.clock.now() > first_expiry);
+    refresh(&server).await;
+    let (status, body) = idle.refresh(&server, "any").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
 }
 
 async fn mcp_status(server: &TestServer, token: &str) -> (u16, String) {

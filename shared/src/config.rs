@@ -275,6 +275,12 @@ impl Config {
 
         let trusted_issuer = get("ALTA_ISSUER").unwrap_or_else(|| base_url.issuer().to_owned());
         let client_idle_expiry_days = parse_number(&get, "ALTA_CLIENT_IDLE_EXPIRY_DAYS", 90)?;
+        if client_idle_expiry_days == 0 {
+            return Err(ConfigError::Invalid {
+                name: "ALTA_CLIENT_IDLE_EXPIRY_DAYS",
+                reason: "must be at least 1".into(),
+            });
+        }
         let signing_key_cache_seconds = parse_number(&get, "ALTA_SIGNING_KEY_CACHE_SECONDS", 300)?;
 
         Ok(Self {
@@ -430,6 +436,24 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.tables.clients, "my-clients");
         assert_eq!(cfg.tables.refresh_tokens, "test-refresh-tokens");
+    }
+
+    #[test]
+    fn idle_expiry_must_be_a_positive_number_of_days() {
+        for raw in ["0", "ninety"] {
+            let err = config(&[
+                ("ALTA_BASE_URL", "http://127.0.0.1:3000"),
+                ("ALTA_CLIENT_IDLE_EXPIRY_DAYS", raw),
+            ])
+            .unwrap_err();
+            assert!(matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "ALTA_CLIENT_IDLE_EXPIRY_DAYS",
+                    ..
+                }
+            ));
+        }
     }
 
     #[test]

@@ -170,8 +170,9 @@ mod tests {
 /// Where a client's registration comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientSource {
-    /// Dynamic registration (RFC 7591), stored in the clients table.
-    Registered,
+    /// Dynamic registration (RFC 7591), stored in the clients table, kept until
+    /// `expires_at` unless used.
+    Registered { expires_at: u64 },
     /// Configuration (Claude, Cursor).
     Preconfigured,
     /// A Client ID Metadata Document: the `client_id` is the https URL of its metadata.
@@ -234,7 +235,9 @@ impl Client {
             client_name: c.client_name,
             redirect_uris: c.redirect_uris,
             grant_types: c.grant_types,
-            source: ClientSource::Registered,
+            source: ClientSource::Registered {
+                expires_at: c.expires_at,
+            },
         }
     }
 

@@ -27,6 +27,7 @@ use crate::scope::ScopeSet;
 use crate::store::StoreError;
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
+const CLIENT_EXTENSION_STEP_SECONDS: u64 = 86_400;
 /// 256 bits for a refresh token.
 const REFRESH_TOKEN_BYTES: usize = 32;
 
@@ -85,14 +86,17 @@ async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError>
         GrantType::AuthorizationCode => redeem_code(&params, &client, &resource, deps).await?,
         GrantType::RefreshToken => rotate_refresh_token(&params, &client, &resource, deps).await?,
     };
-    // An active client stays registered: its idle expiry moves forward with each use.
-    if client.source == ClientSource::Registered {
+    // An active client stays registered: its idle expiry moves forward with use, in steps
+    // of at most a day, so that a client's token requests are not each a write.
+    if let ClientSource::Registered { expires_at } = client.source {
         let now = deps.clock.now();
-        let extend_to = now + deps.config.client_idle_expiry.as_secs();
-        if let Err(err) = deps
-            .clients
-            .extend_client(&client.client_id, now, extend_to)
-            .await
+        let idle = deps.config.client_idle_expiry.as_secs();
+        let extend_to = now + idle;
+        if extend_to >= expires_at + (idle / 2).min(CLIENT_EXTENSION_STEP_SECONDS)
+            && let Err(err) = deps
+                .clients
+                .extend_client(&client.client_id, now, extend_to)
+                .await
         {
             tracing::warn!(error = %err, "could not extend the client's registration");
         }

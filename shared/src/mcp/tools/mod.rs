@@ -24,8 +24,22 @@ use crate::rbac::{Permission, role_allows};
 use crate::scope::Scope;
 use crate::store::StoreError;
 
+/// Which tool: dispatch matches on it, so every catalogued tool has code that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    GetAccount,
+    ListCampaigns,
+    GetCampaign,
+    PauseCampaign,
+    ResumeCampaign,
+    ListInboxes,
+    ListEmails,
+    GetEmail,
+}
+
 /// A tool as `tools/list` describes it.
 pub struct ToolSpec {
+    pub tool: Tool,
     pub name: &'static str,
     pub title: &'static str,
     pub description: &'static str,
@@ -93,6 +107,7 @@ fn drop_integer_formats(schema: &mut Value) {
 }
 
 fn spec<A: JsonSchema, O: JsonSchema>(
+    tool: Tool,
     name: &'static str,
     title: &'static str,
     description: &'static str,
@@ -100,6 +115,7 @@ fn spec<A: JsonSchema, O: JsonSchema>(
     (read_only, destructive, idempotent): (bool, bool, bool),
 ) -> ToolSpec {
     ToolSpec {
+        tool,
         name,
         title,
         description,
@@ -123,6 +139,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
     use inboxes::*;
     vec![
         spec::<NoArguments, AccountInfo>(
+            Tool::GetAccount,
             "get_account",
             "Get account",
             "The Alta account these tools act in, your role in it, and which inboxes you can read.",
@@ -130,6 +147,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             READ,
         ),
         spec::<ListCampaignsArguments, CampaignList>(
+            Tool::ListCampaigns,
             "list_campaigns",
             "List campaigns",
             "Campaigns of the account, oldest first, optionally by status. Paginated: pass next_cursor back as cursor.",
@@ -137,6 +155,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             READ,
         ),
         spec::<CampaignArguments, campaigns::CampaignView>(
+            Tool::GetCampaign,
             "get_campaign",
             "Get campaign",
             "One campaign by id, with its status, mode and sending statistics.",
@@ -144,6 +163,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             READ,
         ),
         spec::<CampaignArguments, CampaignChange>(
+            Tool::PauseCampaign,
             "pause_campaign",
             "Pause campaign",
             "Pause an active campaign so it stops sending. Pausing a paused campaign changes nothing; draft and completed campaigns cannot be paused.",
@@ -151,6 +171,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             WRITE,
         ),
         spec::<CampaignArguments, CampaignChange>(
+            Tool::ResumeCampaign,
             "resume_campaign",
             "Resume campaign",
             "Resume a paused campaign so it sends again. Resuming an active campaign changes nothing; draft and completed campaigns cannot be resumed.",
@@ -158,6 +179,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             WRITE,
         ),
         spec::<ListInboxesArguments, InboxList>(
+            Tool::ListInboxes,
             "list_inboxes",
             "List inboxes",
             "The inboxes whose email you can read.",
@@ -165,6 +187,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             READ,
         ),
         spec::<ListEmailsArguments, EmailList>(
+            Tool::ListEmails,
             "list_emails",
             "List emails",
             "Emails you can read, newest first, optionally by inbox, campaign or a text query on subject, sender and body. Paginated.",
@@ -172,6 +195,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             READ,
         ),
         spec::<EmailArguments, inboxes::EmailView>(
+            Tool::GetEmail,
             "get_email",
             "Get email",
             "One email by id, with its full body.",
@@ -317,7 +341,7 @@ pub async fn call(
     let acting = Acting::resolve(deps, caller).await;
     let result = match &acting {
         Err(_) => Err(ToolFailure::NoAccount),
-        Ok(acting) => run(deps, acting, tool.name, args).await,
+        Ok(acting) => run(deps, acting, tool.tool, args).await,
     };
     let outcome = match &result {
         Ok(_) => "ok",
@@ -351,25 +375,59 @@ pub async fn call(
 async fn run(
     deps: &Deps,
     acting: &Acting,
-    name: &str,
+    tool: Tool,
     args: Value,
 ) -> Result<ToolOutput, ToolFailure> {
     use crate::alta::CampaignAction;
-    match name {
-        "get_account" => account::get_account(acting, arguments(args)?),
-        "list_campaigns" => campaigns::list_campaigns(deps, acting, arguments(args)?).await,
-        "get_campaign" => campaigns::get_campaign(deps, acting, arguments(args)?).await,
-        "pause_campaign" => {
+    match tool {
+        Tool::GetAccount => account::get_account(acting, arguments(args)?),
+        Tool::ListCampaigns => campaigns::list_campaigns(deps, acting, arguments(args)?).await,
+        Tool::GetCampaign => campaigns::get_campaign(deps, acting, arguments(args)?).await,
+        Tool::PauseCampaign => {
             campaigns::change_campaign(deps, acting, arguments(args)?, CampaignAction::Pause).await
         }
-        "resume_campaign" => {
+        Tool::ResumeCampaign => {
             campaigns::change_campaign(deps, acting, arguments(args)?, CampaignAction::Resume).await
         }
-        "list_inboxes" => inboxes::list_inboxes(deps, acting, arguments(args)?).await,
-        "list_emails" => inboxes::list_emails(deps, acting, arguments(args)?).await,
-        "get_email" => inboxes::get_email(deps, acting, arguments(args)?).await,
-        other => Err(ToolFailure::InvalidArguments(format!(
-            "unknown tool {other}"
-        ))),
+        Tool::ListInboxes => inboxes::list_inboxes(deps, acting, arguments(args)?).await,
+        Tool::ListEmails => inboxes::list_emails(deps, acting, arguments(args)?).await,
+        Tool::GetEmail => inboxes::get_email(deps, acting, arguments(args)?).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_tool_is_catalogued_once_under_its_own_name() {
+        let names: Vec<_> = CATALOG.iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "get_account",
+                "list_campaigns",
+                "get_campaign",
+                "pause_campaign",
+                "resume_campaign",
+                "list_inboxes",
+                "list_emails",
+                "get_email",
+            ]
+        );
+        for spec in CATALOG.iter() {
+            // `ListCampaigns` is `list_campaigns`: a spec cannot dispatch to another tool.
+            let snake: String = format!("{:?}", spec.tool)
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
+                    sep.into_iter()
+                        .chain(std::iter::once(c.to_ascii_lowercase()))
+                })
+                .collect();
+            assert_eq!(snake, spec.name);
+            assert_eq!(find(spec.name).map(|t| t.tool), Some(spec.tool));
+        }
     }
 }

@@ -6,7 +6,7 @@ mod support;
 use alta_shared::jwt::{AccessTokenClaims, sign_access_token};
 use alta_shared::keys::KeySet;
 use serde_json::{Value, json};
-use support::mcp::{MODERN, Mcp};
+use support::mcp::{MODERN, Mcp, ping_status};
 use support::oauth::access_token;
 use support::{Backend, TestServer, http};
 
@@ -408,26 +408,10 @@ async fn http_methods_origin_and_cors(backend: Backend) {
     assert_eq!(lenient.headers["content-type"], "application/json");
 }
 
-async fn status_and_challenge(server: &TestServer, token: &str) -> (u16, String) {
-    let resp = http()
-        .post(server.url("/mcp"))
-        .bearer_auth(token)
-        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
-        .send()
-        .await
-        .unwrap();
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (resp.status().as_u16(), challenge)
-}
-
 async fn every_bad_token_gets_a_401_challenge(backend: Backend) {
     let server = TestServer::start(backend).await;
     let good = access_token(&server, "demo@alta.local", ALL).await;
-    assert_eq!(status_and_challenge(&server, &good).await.0, 200);
+    assert_eq!(ping_status(&server, &good).await.0, 200);
 
     let resp = http().post(server.url("/mcp")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -484,7 +468,7 @@ async fn every_bad_token_gets_a_401_challenge(backend: Backend) {
         ("alg none", none_alg),
     ];
     for (why, token) in bad_tokens {
-        let (status, challenge) = status_and_challenge(&server, &token).await;
+        let (status, challenge) = ping_status(&server, &token).await;
         assert_eq!(status, 401, "{why}");
         assert!(
             challenge.contains("error=\"invalid_token\""),
@@ -494,9 +478,7 @@ async fn every_bad_token_gets_a_401_challenge(backend: Backend) {
     }
     // Within the 60 s leeway an expired token still works.
     assert_eq!(
-        status_and_challenge(&server, &with(&|c| c.exp = now - 30))
-            .await
-            .0,
+        ping_status(&server, &with(&|c| c.exp = now - 30)).await.0,
         200
     );
 }

@@ -9,6 +9,7 @@ use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;
 use alta_shared::oauth::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
 use serde_json::Value;
+use support::mcp::ping_status;
 use support::oauth::{FlowClient, REDIRECT_URI, SignIn, challenge, verifier};
 use support::{Backend, DEMO_PASSWORD, TestServer, http};
 
@@ -687,32 +688,16 @@ async fn an_active_client_stays_registered_and_an_idle_one_is_forgotten(backend:
     );
 }
 
-async fn mcp_status(server: &TestServer, token: &str) -> (u16, String) {
-    let resp = http()
-        .post(server.url("/mcp"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
-        .send()
-        .await
-        .unwrap();
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (resp.status().as_u16(), challenge)
-}
-
 async fn mcp_accepts_the_access_token_until_it_is_revoked(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (client, tokens) = signed_in(&server).await;
     let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(mcp_status(&server, access).await.0, 200);
-    let (status, challenge) = mcp_status(&server, "not.a.jwt").await;
+    assert_eq!(ping_status(&server, access).await.0, 200);
+    let (status, challenge) = ping_status(&server, "not.a.jwt").await;
     assert_eq!(status, 401);
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     assert_eq!(client.revoke(&server, access).await, 200);
-    let (status, challenge) = mcp_status(&server, access).await;
+    let (status, challenge) = ping_status(&server, access).await;
     assert_eq!(status, 401);
     assert!(challenge.contains("revoked"), "{challenge}");
 }

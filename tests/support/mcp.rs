@@ -7,6 +7,23 @@ use super::TestServer;
 
 pub const MODERN: &str = "2026-07-28";
 
+/// A `ping` with `token`: the HTTP status and the `WWW-Authenticate` challenge, if any.
+pub async fn ping_status(server: &TestServer, token: &str) -> (u16, String) {
+    let resp = super::http()
+        .post(server.url("/mcp"))
+        .bearer_auth(token)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (resp.status().as_u16(), challenge)
+}
+
 pub struct Mcp<'a> {
     pub server: &'a TestServer,
     pub token: String,

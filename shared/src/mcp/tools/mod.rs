@@ -401,20 +401,11 @@ mod tests {
 
     #[test]
     fn each_tool_is_catalogued_once_under_its_own_name() {
-        let names: Vec<_> = CATALOG.iter().map(|t| t.name).collect();
-        assert_eq!(
-            names,
-            [
-                "get_account",
-                "list_campaigns",
-                "get_campaign",
-                "pause_campaign",
-                "resume_campaign",
-                "list_inboxes",
-                "list_emails",
-                "get_email",
-            ]
-        );
+        // The names themselves are DESIGN.md's, checked over the protocol in tests/mcp_protocol.rs.
+        let mut tools: Vec<_> = CATALOG.iter().map(|t| format!("{:?}", t.tool)).collect();
+        tools.sort();
+        tools.dedup();
+        assert_eq!(tools.len(), CATALOG.len());
         for spec in CATALOG.iter() {
             // `ListCampaigns` is `list_campaigns`: a spec cannot dispatch to another tool.
             let snake: String = format!("{:?}", spec.tool)

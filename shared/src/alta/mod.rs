@@ -129,6 +129,14 @@ pub enum Transition {
 }
 
 impl CampaignAction {
+    /// "paused" or "resumed", for messages.
+    fn done(self) -> &'static str {
+        match self {
+            Self::Pause => "paused",
+            Self::Resume => "resumed",
+        }
+    }
+
     pub fn target(self) -> CampaignStatus {
         match self {
             Self::Pause => CampaignStatus::Paused,
@@ -152,20 +160,11 @@ impl CampaignAction {
             (Self::Pause, Paused) | (Self::Resume, Active) => Transition::Unchanged,
             (action, Draft) => Transition::Refused(format!(
                 "a draft campaign cannot be {}; launch it in Alta first",
-                if action == Self::Pause {
-                    "paused"
-                } else {
-                    "resumed"
-                }
+                action.done()
             )),
-            (action, Completed) => Transition::Refused(format!(
-                "a completed campaign cannot be {}",
-                if action == Self::Pause {
-                    "paused"
-                } else {
-                    "resumed"
-                }
-            )),
+            (action, Completed) => {
+                Transition::Refused(format!("a completed campaign cannot be {}", action.done()))
+            }
         }
     }
 }

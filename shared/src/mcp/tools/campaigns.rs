@@ -137,11 +137,7 @@ pub async fn change_campaign(
                 }
             }
         };
-        let verb = if action == CampaignAction::Pause {
-            "paused"
-        } else {
-            "active"
-        };
+        let verb = action.target().as_str();
         let text = if changed {
             format!("Campaign {} is now {verb}.", campaign.name)
         } else {

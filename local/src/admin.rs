@@ -13,7 +13,7 @@ use alta_shared::config::StoreBackend;
 use alta_shared::directory::{Account, Membership, Role, User, normalize_email};
 use alta_shared::password::PasswordHash;
 use alta_shared::secret::SecretString;
-use alta_shared::store::StoreError;
+use alta_shared::store::{DirectoryStore, StoreError};
 use alta_shared::{Config, Deps, random};
 
 const USAGE: &str = "usage:
@@ -138,11 +138,7 @@ async fn run(args: &[String]) -> Result<String, String> {
         }
         "add-member" => {
             let email = normalize_email(flags.require("email")?);
-            let user = directory
-                .user_by_email(&email)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| format!("no user with email {email}"))?;
+            let user = existing_user(directory, &email).await?;
             let account_id = flags.require("account")?.to_owned();
             directory
                 .account(&account_id)
@@ -173,11 +169,7 @@ async fn run(args: &[String]) -> Result<String, String> {
         }
         "list-members" => {
             let email = normalize_email(flags.require("email")?);
-            let user = directory
-                .user_by_email(&email)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| format!("no user with email {email}"))?;
+            let user = existing_user(directory, &email).await?;
             let memberships = directory
                 .memberships(&user.user_id)
                 .await
@@ -202,6 +194,14 @@ async fn run(args: &[String]) -> Result<String, String> {
         }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
+}
+
+async fn existing_user(directory: &dyn DirectoryStore, email: &str) -> Result<User, String> {
+    directory
+        .user_by_email(email)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user with email {email}"))
 }
 
 fn read_password() -> Result<SecretString, String> {

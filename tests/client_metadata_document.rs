@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::json;
 use support::https::{Document, MetadataServer};
-use support::oauth::{FlowClient, REDIRECT_URI, SignIn, browser, challenge, verifier};
-use support::{Backend, DEMO_PASSWORD, TestServer, http};
+use support::oauth::{FlowClient, REDIRECT_URI, browser, challenge, verifier};
+use support::{Backend, TestServer, http};
 
 on_every_store!(
     metadata_document_client_completes_the_flow,
@@ -30,6 +30,14 @@ fn document(client_id: &str, cache_control: &str) -> Document {
         })
         .to_string(),
     }
+}
+
+/// `/client.json`, valid and cacheable for ten minutes.
+fn one_valid_document(origin: &str) -> HashMap<String, Document> {
+    HashMap::from([(
+        "/client.json".to_owned(),
+        document(&format!("{origin}/client.json"), "max-age=600"),
+    )])
 }
 
 async fn setup(
@@ -60,46 +68,14 @@ fn cimd_client(metadata: &MetadataServer, path: &str) -> FlowClient {
 }
 
 async fn metadata_document_client_completes_the_flow(backend: Backend) {
-    let (server, metadata) = setup(
-        backend,
-        |origin| {
-            HashMap::from([(
-                "/client.json".to_owned(),
-                document(&format!("{origin}/client.json"), "max-age=600"),
-            )])
-        },
-        true,
-    )
-    .await;
+    let (server, metadata) = setup(backend, one_valid_document, true).await;
     let client = cimd_client(&metadata, "/client.json");
-    let verifier = verifier();
-    let url = client.authorize_url(&server, &challenge(&verifier), &[]);
+    let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
     let page = client.http.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Metadata Doc App"));
-    let SignIn::Redirected(location) = client
-        .sign_in(&server, &url, "demo@alta.local", DEMO_PASSWORD, "allow")
-        .await
-    else {
-        panic!("sign-in must redirect");
-    };
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let (status, tokens) = client
-        .token(
-            &server,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    let (status, tokens) = client.exchange(&server, &auth).await;
     assert_eq!(status, 200, "{tokens}");
     assert!(tokens["refresh_token"].is_string());
 }
@@ -233,17 +209,7 @@ async fn invalid_documents_get_an_error_page_and_are_never_cached(backend: Backe
 }
 
 async fn loopback_address_is_refused_without_the_test_allowance(backend: Backend) {
-    let (server, metadata) = setup(
-        backend,
-        |origin| {
-            HashMap::from([(
-                "/client.json".to_owned(),
-                document(&format!("{origin}/client.json"), "max-age=600"),
-            )])
-        },
-        false,
-    )
-    .await;
+    let (server, metadata) = setup(backend, one_valid_document, false).await;
     let client = cimd_client(&metadata, "/client.json");
     let resp = http()
         .get(client.authorize_url(&server, &challenge(&verifier()), &[]))

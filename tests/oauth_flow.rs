@@ -584,31 +584,10 @@ async fn a_new_grant_revokes_the_previous_one(backend: Backend) {
 async fn refresh_may_narrow_scope_but_not_widen_it(backend: Backend) {
     let server = TestServer::start(backend).await;
     let client = FlowClient::register(&server).await;
-    let verifier = verifier();
-    let url = client
-        .authorize_url(&server, &challenge(&verifier), &[])
-        .replace(
-            "scope=campaigns%3Aread+campaigns%3Awrite+inbox%3Aread",
-            "scope=campaigns%3Aread+inbox%3Aread",
-        );
-    let SignIn::Redirected(location) = client
-        .sign_in(&server, &url, "demo@alta.local", DEMO_PASSWORD, "allow")
-        .await
-    else {
-        panic!("sign-in");
-    };
-    let code = param(&location, "code").unwrap();
-    let (status, tokens) = client
-        .token(
-            &server,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &verifier),
-            ],
-        )
+    let auth = client
+        .authorize_with_scope(&server, "demo@alta.local", "campaigns:read inbox:read")
         .await;
+    let (status, tokens) = client.exchange(&server, &auth).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["scope"], "campaigns:read inbox:read");
     let refresh = tokens["refresh_token"].as_str().unwrap();

@@ -101,32 +101,37 @@ async fn a_missing_secret_is_a_503_not_a_crash() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
-async fn confidential_preconfigured_client_gets_its_secret_from_secrets_manager() {
-    let secret_id = create_secret("claude-client-secret-value").await;
+const CLAUDE_CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
+
+/// A server whose pre-configured `claude` client has `secret` in Secrets Manager.
+async fn server_with_confidential_claude(secret: &str) -> TestServer {
+    let secret_id = create_secret(secret).await;
     let clients = json!([{
         "client_id": "claude",
         "client_name": "Claude",
-        "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+        "redirect_uris": [CLAUDE_CALLBACK],
         "client_secret_secret_id": secret_id,
     }])
     .to_string();
     let endpoint = secretsmanager_endpoint();
-    let server = TestServer::start_with(
+    TestServer::start_with(
         Backend::Memory,
         &[
             ("ALTA_PRECONFIGURED_CLIENTS", clients.as_str()),
             ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
         ],
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn confidential_preconfigured_client_gets_its_secret_from_secrets_manager() {
+    let server = server_with_confidential_claude("claude-client-secret-value").await;
     let resp = http()
         .post(server.url("/register"))
-        .json(
-            &json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
-                      "token_endpoint_auth_method": "client_secret_post"}),
-        )
+        .json(&json!({"redirect_uris": [CLAUDE_CALLBACK],
+                      "token_endpoint_auth_method": "client_secret_post"}))
         .send()
         .await
         .unwrap();
@@ -141,21 +146,8 @@ async fn confidential_preconfigured_client_gets_its_secret_from_secrets_manager(
 #[tokio::test]
 #[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
 async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token_endpoint() {
-    let secret_id = create_secret("claude-secret-2").await;
-    let redirect = "https://claude.ai/api/mcp/auth_callback";
-    let clients =
-        json!([{"client_id": "claude", "client_name": "Claude", "redirect_uris": [redirect],
-                          "client_secret_secret_id": secret_id}])
-        .to_string();
-    let endpoint = secretsmanager_endpoint();
-    let server = TestServer::start_with(
-        Backend::Memory,
-        &[
-            ("ALTA_PRECONFIGURED_CLIENTS", clients.as_str()),
-            ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
-        ],
-    )
-    .await;
+    let server = server_with_confidential_claude("claude-secret-2").await;
+    let redirect = CLAUDE_CALLBACK;
     let browser = support::oauth::browser();
     let verifier = support::oauth::verifier();
     let mut url = url::Url::parse(&server.url("/authorize")).unwrap();

@@ -3,7 +3,7 @@
 //! checked against the revocations. A missing or bad token gets a 401 whose
 //! `WWW-Authenticate` tells the client where to discover how to get one.
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -45,11 +45,13 @@ pub fn unauthorized(deps: &Deps, invalid: Option<&str>) -> Response<Body> {
         "error": if invalid.is_some() { "invalid_token" } else { "unauthorized" },
         "error_description": invalid.unwrap_or("an access token is required"),
     });
-    let mut resp = h::json_response(StatusCode::UNAUTHORIZED, &body, Headers::no_store());
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert("www-authenticate", value);
-    }
-    resp
+    h::json_response(StatusCode::UNAUTHORIZED, &body, challenged(challenge))
+}
+
+fn challenged(challenge: String) -> Headers {
+    let mut headers = Headers::no_store();
+    headers.push(("www-authenticate", challenge.into()));
+    headers
 }
 
 /// Access tokens this container has already verified, by their SHA-256: a client sends
@@ -156,11 +158,7 @@ pub fn insufficient_scope(
     if let Some(id) = id {
         body["id"] = id.clone();
     }
-    let mut resp = h::json_response(StatusCode::FORBIDDEN, &body, Headers::no_store());
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert("www-authenticate", value);
-    }
-    resp
+    h::json_response(StatusCode::FORBIDDEN, &body, challenged(challenge))
 }
 
 #[cfg(test)]

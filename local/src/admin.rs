@@ -1,4 +1,5 @@
-//! `alta-admin`: creates accounts, users and memberships in a stack's DynamoDB tables.
+//! `alta-admin`: creates accounts, users and memberships, and loads accounts' Alta data,
+//! in a stack's DynamoDB tables.
 //!
 //! It reads the same configuration as the functions (`ALTA_STORE=dynamodb`, table names,
 //! `AWS_REGION`/profile or `ALTA_DYNAMODB_ENDPOINT`). A password is read from the
@@ -8,6 +9,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
+use alta_shared::alta::account_data::AccountData;
 use alta_shared::clock::{Clock, SystemClock};
 use alta_shared::config::StoreBackend;
 use alta_shared::directory::{Account, Membership, Role, User, normalize_email};
@@ -20,7 +22,8 @@ const USAGE: &str = "usage:
   alta-admin create-account --name NAME [--id ACCOUNT_ID]
   alta-admin create-user --email EMAIL --name NAME        (password: ALTA_ADMIN_PASSWORD or stdin)
   alta-admin add-member --email EMAIL --account ACCOUNT_ID --role Owner|Admin|Manager|Member|Viewer [--inbox INBOX_ID]...
-  alta-admin list-members --email EMAIL";
+  alta-admin list-members --email EMAIL
+  alta-admin load-data --account ACCOUNT_ID --file DATA.json   (inboxes, campaigns, emails; see examples/alta-data/)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -190,6 +193,26 @@ async fn run(args: &[String]) -> Result<String, String> {
                 user.user_id,
                 user.email,
                 lines.join("\n")
+            ))
+        }
+        "load-data" => {
+            let account_id = flags.require("account")?;
+            directory
+                .account(account_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| format!("no account {account_id}"))?;
+            let file = flags.require("file")?;
+            let document =
+                std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
+            let loaded = AccountData::parse(&document)
+                .map_err(|e| format!("{file}: {e}"))?
+                .load(deps.alta.as_ref(), account_id)
+                .await
+                .map_err(|e| format!("{file}: {e}"))?;
+            Ok(format!(
+                "loaded {} inboxes, {} campaigns and {} emails into {account_id}",
+                loaded.inboxes, loaded.campaigns, loaded.emails
             ))
         }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),

@@ -2,6 +2,8 @@
 //! request becomes the same `lambda_http::Request` a function receives, and goes to the
 //! same handler, so what runs here is what is deployed.
 
+pub mod stack;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The demo data of DESIGN.md, seeded by the local server (never by a deployed stack).
 
-use crate::alta::{Campaign, CampaignMode, CampaignStats, CampaignStatus, Email, Inbox};
+use crate::alta::account_data::{AccountData, AccountDataError};
 use crate::directory::{Account, Membership, Role, User};
 use crate::password::PasswordHash;
 use crate::secret::SecretString;
@@ -71,209 +71,24 @@ pub async fn seed_directory(
     Ok(())
 }
 
-/// Campaigns in each status, two Acme inboxes with email, and a little of Globex.
+/// Campaigns in each status, two Acme inboxes with email, and a little of Globex: the
+/// documents in `examples/alta-data/`, which `alta-admin load-data` loads into a stack,
+/// moved in time so that the newest item is `now`.
 pub async fn seed_alta_data(alta: &dyn AltaStore, now: u64) -> Result<(), StoreError> {
-    let inboxes = [
-        (
-            ACME,
-            ACME_SALES_INBOX,
-            "Acme Sales",
-            "sales@acme.example",
-            0,
-        ),
-        (
-            ACME,
-            ACME_SUPPORT_INBOX,
-            "Acme Support",
-            "support@acme.example",
-            1,
-        ),
-        (
-            GLOBEX,
-            GLOBEX_INBOX,
-            "Globex Outreach",
-            "hello@globex.example",
-            0,
-        ),
-    ];
-    for (account, id, name, address, offset) in inboxes {
-        alta.put_inbox(&Inbox {
-            id: id.into(),
-            account_id: account.into(),
-            name: name.into(),
-            address: address.into(),
-            created_at: now - 90 * DAY + offset,
-        })
-        .await?;
-    }
-    use CampaignMode::*;
-    use CampaignStatus::*;
-    let campaigns = [
-        (
-            ACME,
-            "camp_acme_q4_outreach",
-            "Q4 enterprise outreach",
-            Active,
-            Autopilot,
-            ACME_SALES_INBOX,
-            (1240, 610, 87),
-            0,
-        ),
-        (
-            ACME,
-            "camp_acme_renewals",
-            "Renewal reminders",
-            Paused,
-            Copilot,
-            ACME_SALES_INBOX,
-            (320, 201, 44),
-            1,
-        ),
-        (
-            ACME,
-            "camp_acme_webinar",
-            "Spring webinar invite",
-            Draft,
-            Autopilot,
-            ACME_SUPPORT_INBOX,
-            (0, 0, 0),
-            2,
-        ),
-        (
-            ACME,
-            "camp_acme_launch",
-            "Product launch 2026",
-            Completed,
-            Copilot,
-            ACME_SALES_INBOX,
-            (5000, 2950, 410),
-            3,
-        ),
-        (
-            ACME,
-            "camp_acme_partners",
-            "Partner newsletter",
-            Active,
-            Copilot,
-            ACME_SUPPORT_INBOX,
-            (80, 52, 9),
-            4,
-        ),
-        (
-            GLOBEX,
-            "camp_globex_intro",
-            "Globex intro sequence",
-            Active,
-            Autopilot,
-            GLOBEX_INBOX,
-            (150, 70, 12),
-            0,
-        ),
-    ];
-    for (account, id, name, status, mode, inbox, (sent, opened, replied), offset) in campaigns {
-        alta.put_campaign(&Campaign {
-            id: id.into(),
-            account_id: account.into(),
-            name: name.into(),
-            status,
-            mode,
-            inbox_id: inbox.into(),
-            stats: CampaignStats {
-                sent,
-                opened,
-                replied,
-            },
-            created_at: now - 60 * DAY + offset * DAY,
-            updated_at: now - 60 * DAY + offset * DAY,
-        })
-        .await?;
-    }
-    let emails = [
-        (
-            ACME,
-            "email_acme_1",
-            ACME_SALES_INBOX,
-            Some("camp_acme_q4_outreach"),
-            "Re: Q4 pricing for 500 seats",
-            "jordan@initech.example",
-            "sales@acme.example",
-            1,
-            "Thanks for the deck. Could you send pricing for 500 seats with annual billing?",
-        ),
-        (
-            ACME,
-            "email_acme_2",
-            ACME_SALES_INBOX,
-            Some("camp_acme_q4_outreach"),
-            "Re: Intro call next week",
-            "priya@umbrella.example",
-            "sales@acme.example",
-            2,
-            "Tuesday at 10am works. Please include our security lead.",
-        ),
-        (
-            ACME,
-            "email_acme_3",
-            ACME_SALES_INBOX,
-            Some("camp_acme_renewals"),
-            "Renewal question",
-            "sam@hooli.example",
-            "sales@acme.example",
-            3,
-            "Can we move our renewal date to January?",
-        ),
-        (
-            ACME,
-            "email_acme_4",
-            ACME_SUPPORT_INBOX,
-            None,
-            "Cannot export report",
-            "lee@vandelay.example",
-            "support@acme.example",
-            4,
-            "The CSV export of the campaign report fails with a timeout.",
-        ),
-        (
-            ACME,
-            "email_acme_5",
-            ACME_SUPPORT_INBOX,
-            Some("camp_acme_partners"),
-            "Re: Partner newsletter",
-            "kim@wonka.example",
-            "support@acme.example",
-            5,
-            "Please add our marketing team to the partner newsletter.",
-        ),
-        (
-            GLOBEX,
-            "email_globex_1",
-            GLOBEX_INBOX,
-            Some("camp_globex_intro"),
-            "Re: Globex intro",
-            "alex@cyberdyne.example",
-            "hello@globex.example",
-            1,
-            "Interested. What does onboarding look like?",
-        ),
-    ];
-    for (account, id, inbox, campaign, subject, from, to, hours_ago, body) in emails {
-        alta.put_email(&Email {
-            id: id.into(),
-            account_id: account.into(),
-            inbox_id: inbox.into(),
-            campaign_id: campaign.map(str::to_owned),
-            subject: subject.into(),
-            from: from.into(),
-            to: to.into(),
-            received_at: now - hours_ago * 3600,
-            body: body.into(),
-        })
-        .await?;
+    for (account, document) in [
+        (ACME, include_str!("../../examples/alta-data/acme.json")),
+        (GLOBEX, include_str!("../../examples/alta-data/globex.json")),
+    ] {
+        let data = AccountData::parse(document)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .shifted_to(now);
+        data.load(alta, account).await.map_err(|e| match e {
+            AccountDataError::Store(e) => e,
+            other => StoreError::Corrupt(other.to_string()),
+        })?;
     }
     Ok(())
 }
-
-const DAY: u64 = 24 * 3600;
 
 #[cfg(test)]
 mod tests {

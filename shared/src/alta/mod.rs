@@ -1,6 +1,8 @@
 //! The Alta domain the tools act on: campaigns, inboxes and emails, each belonging to one
 //! account. Nothing here knows about MCP or HTTP.
 
+pub mod account_data;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

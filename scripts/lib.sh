@@ -4,12 +4,23 @@
 step() { printf '\n==> %s\n' "$*"; }
 
 # The npm and PyPI packages the tests and the emulated stack use, pinned in lock files.
+# Each install is skipped while its lock file is the one last installed.
 install_test_dependencies() {
-  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
-  if [ ! -x .venv-test/bin/python ]; then
-    python3 -m venv .venv-test
+  if ! cmp -s tests/js/package-lock.json tests/js/node_modules/.installed-lock.json; then
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/js/package-lock.json tests/js/node_modules/.installed-lock.json
   fi
-  .venv-test/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  install_venv .venv-test tests/python/requirements.txt
+}
+
+install_venv() { # directory requirements
+  if [ ! -x "$1/bin/python" ]; then
+    python3 -m venv "$1"
+  fi
+  if ! cmp -s "$2" "$1/.installed-requirements.txt"; then
+    "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+    cp "$2" "$1/.installed-requirements.txt"
+  fi
 }
 
 free_port() {
@@ -48,4 +59,32 @@ start_dynalite() { # port log
     --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$2" 2>&1 &
   PIDS+=($!)
   wait_for_port dynalite "$1" "${PIDS[-1]}" "$2"
+}
+
+# After `sam build`: each function's bootstrap, checked to be an arm64 Linux binary and
+# zipped as `sam deploy` uploads it. Prints the sizes; writes target/bench/zip-sizes.json.
+print_bootstrap_sizes() {
+  python3 - <<'PY'
+import io, json, pathlib, re, sys, zipfile
+sizes = {}
+print(f"\n{'function':<14} {'bootstrap':>12} {'zip':>12}")
+for bootstrap in sorted(pathlib.Path(".aws-sam/build").glob("*/bootstrap")):
+    logical = bootstrap.parent.name
+    name = re.sub(r"(?<!^)(?=[A-Z])", "-", logical.removesuffix("Function")).lower()
+    data = bootstrap.read_bytes()
+    if data[:4] != b"\x7fELF" or int.from_bytes(data[18:20], "little") != 183:
+        sys.exit(f"{logical}: {bootstrap} is not an arm64 (aarch64) ELF binary")
+    buffer = io.BytesIO()
+    entry = zipfile.ZipInfo("bootstrap")
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o755 << 16
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(entry, data, compresslevel=9)
+    sizes[name] = len(buffer.getvalue())
+    print(f"{name:<14} {len(data):>10} B {sizes[name]:>10} B")
+if len(sizes) != 7:
+    sys.exit(f"sam build made {len(sizes)} bootstraps, not 7")
+pathlib.Path("target/bench").mkdir(parents=True, exist_ok=True)
+pathlib.Path("target/bench/zip-sizes.json").write_text(json.dumps(sizes))
+PY
 }

@@ -3,54 +3,28 @@
 
 use std::sync::Arc;
 
+mod support;
+
 use alta_shared::clock::SystemClock;
 use alta_shared::routes::Function;
 use alta_shared::{Config, Deps};
 use serde_json::Value;
+use support::events;
 
 const BASE: &str = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
 
-/// Each event and the status its handler must answer.
-const EXPECTED: &[(&str, u16)] = &[
-    ("discovery-authorization-server.json", 200),
-    ("discovery-openid-configuration.json", 200),
-    ("discovery-protected-resource.json", 200),
-    ("discovery-protected-resource-mcp.json", 200),
-    ("discovery-jwks.json", 200),
-    ("discovery-preflight.json", 204),
-    ("register-claude.json", 201),
-    ("register-cursor.json", 201),
-    ("register-vscode.json", 201),
-    ("register-claude-code.json", 201),
-    ("register-invalid-redirect.json", 400),
-    ("register-preflight.json", 204),
-    ("authorize-get.json", 200),
-    ("authorize-get-unknown-client.json", 400),
-    ("authorize-post-expired-form.json", 400),
-    ("token-authorization-code-unknown.json", 400),
-    ("token-refresh-unknown.json", 400),
-    ("token-unknown-client.json", 401),
-    ("token-preflight.json", 204),
-    ("revoke-unknown-token.json", 200),
-    ("mcp-without-token.json", 401),
-    ("mcp-get-stream.json", 405),
-    ("mcp-preflight.json", 204),
-    ("mcp-modern-tools-list-expired-token.json", 401),
-];
-
-fn events_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
-}
-
 #[test]
 fn every_event_file_has_an_expectation() {
-    let mut files: Vec<String> = std::fs::read_dir(events_dir())
+    let mut files: Vec<String> = std::fs::read_dir(events::dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".json"))
         .collect();
     files.sort();
-    let mut expected: Vec<String> = EXPECTED.iter().map(|(f, _)| f.to_string()).collect();
+    let mut expected: Vec<String> = events::EXPECTED
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
     expected.sort();
     assert_eq!(files, expected);
 }
@@ -59,8 +33,8 @@ fn every_event_file_has_an_expectation() {
 async fn every_event_is_accepted_by_its_handler() {
     let config = Config::from_lookup(|_| None, Some(BASE)).unwrap();
     let deps = Deps::in_memory(config, Arc::new(SystemClock)).unwrap();
-    for (file, status) in EXPECTED {
-        let json = std::fs::read_to_string(events_dir().join(file)).unwrap();
+    for (file, status) in events::EXPECTED {
+        let json = events::read(file);
         let event: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(
             event["version"], "2.0",
@@ -68,8 +42,9 @@ async fn every_event_is_accepted_by_its_handler() {
         );
         let req = lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{file}: {e}"));
         let path = event["rawPath"].as_str().unwrap();
-        let function =
-            Function::for_path(path).unwrap_or_else(|| panic!("{file}: no function for {path}"));
+        let method = event["requestContext"]["http"]["method"].as_str().unwrap();
+        let function = Function::for_request(method, path)
+            .unwrap_or_else(|| panic!("{file}: no route for {method} {path}"));
         let resp = function.handle(req, &deps).await;
         assert_eq!(resp.status().as_u16(), *status, "{file}");
         let is_html = resp

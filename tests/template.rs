@@ -1,44 +1,38 @@
-//! `template.yaml` against the code: every route of DESIGN.md is there, each goes to the
-//! function whose handler serves it (the same table the local server routes by), and no
-//! route goes anywhere else.
+//! `template.yaml` against the code, read the way CloudFormation reads it: the HTTP API
+//! has exactly the routes the local server serves (`alta_shared::routes::ROUTES`), each
+//! going to the function whose handler serves it, and `sam build` builds every function.
 
 use std::collections::BTreeSet;
 
-use alta_shared::routes::Function;
+use alta_local::stack::template::{FunctionSpec, Resolver, RouteSpec, Template};
+use alta_shared::routes::{Function, ROUTES};
 
-/// (route key, integration logical id) pairs, read from the template's Route resources.
-fn routes() -> Vec<(String, String)> {
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
-    let mut routes = Vec::new();
-    let mut pending: Option<String> = None;
-    for line in template.lines().map(str::trim) {
-        if let Some(key) = line.strip_prefix("RouteKey: ") {
-            pending = Some(key.trim_matches('"').to_owned());
-        } else if let (Some(key), Some(target)) = (pending.as_ref(), line.strip_prefix("Target: "))
-        {
-            let integration = target
-                .trim_matches('"')
-                .trim_start_matches("!Sub ")
-                .trim_matches('"')
-                .trim_start_matches("integrations/${")
-                .trim_end_matches('}')
-                .to_owned();
-            routes.push((key.clone(), integration));
-            pending = None;
-        }
-    }
-    routes
+fn template() -> Template {
+    Template::parse(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap(),
+    )
+    .unwrap()
 }
 
-fn logical_name(function: Function) -> String {
-    let name = function.name();
-    format!("{}{}Integration", name[..1].to_uppercase(), &name[1..])
+#[test]
+fn the_http_api_has_exactly_the_routes_the_local_server_serves() {
+    let template = template();
+    let resolver = Resolver::undeployed(&template).unwrap();
+    let declared: BTreeSet<(String, String)> = RouteSpec::all(&template, &resolver)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.route_key, r.function))
+        .collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.key(), r.function.logical_id()))
+        .collect();
+    assert_eq!(declared, served);
 }
 
 #[test]
 fn every_design_route_is_in_the_template() {
-    let keys: BTreeSet<String> = routes().into_iter().map(|(k, _)| k).collect();
+    let keys: BTreeSet<String> = ROUTES.iter().map(|r| r.key()).collect();
     for route in [
         "GET /.well-known/oauth-authorization-server",
         "GET /.well-known/openid-configuration",
@@ -54,42 +48,35 @@ fn every_design_route_is_in_the_template() {
         "GET /mcp",
         "DELETE /mcp",
     ] {
-        assert!(
-            keys.contains(route),
-            "{route} is missing from template.yaml"
-        );
+        assert!(keys.contains(route), "{route} is not routed");
     }
 }
 
 #[test]
-fn each_route_goes_to_the_function_that_serves_its_path() {
-    let routes = routes();
-    assert!(routes.len() >= 13);
-    for (key, integration) in routes {
-        let (method, path) = key.split_once(' ').unwrap();
-        let function = if path == "/.well-known/{proxy+}" {
-            Function::Discovery
-        } else {
-            Function::for_path(path).unwrap_or_else(|| panic!("{key} is served by no function"))
-        };
-        assert_eq!(integration, logical_name(function), "{key}");
-        assert!(
-            ["GET", "POST", "DELETE", "OPTIONS"].contains(&method),
-            "{key}"
-        );
-    }
-}
-
-#[test]
-fn every_function_binary_is_built_by_sam() {
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
+fn sam_build_makes_one_binary_per_function_from_one_package() {
+    let template = template();
+    let functions = FunctionSpec::all(&template).unwrap();
+    let binaries: BTreeSet<String> = functions.iter().map(|f| f.binary.clone()).collect();
+    let mut expected: BTreeSet<String> =
+        Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    expected.insert("rotate-keys".into());
+    assert_eq!(binaries, expected);
     for function in Function::ALL {
         assert!(
-            template.contains(&format!("Binary: {}", function.name())),
-            "{}",
-            function.name()
+            functions
+                .iter()
+                .any(|f| f.logical_id == function.logical_id())
         );
     }
-    assert!(template.contains("Binary: rotate-keys"));
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/functions/Cargo.toml"))
+            .unwrap();
+    for binary in &binaries {
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "functions/ builds no {binary}"
+        );
+    }
+    // One CodeUri: every `cargo lambda build --bin` runs in the same package.
+    assert_eq!(template.function_globals()["CodeUri"], "functions/");
 }

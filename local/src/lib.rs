@@ -4,25 +4,23 @@
 
 pub mod stack;
 
+use stack::gateway;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use alta_shared::Deps;
-use alta_shared::error::HttpError;
 use alta_shared::http::route_path;
 use alta_shared::routes::Function;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::StatusCode;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use tokio::net::TcpListener;
-
-/// API Gateway refuses payloads over 10 MB; no route here needs more than a few KiB, and
-/// each handler applies its own, smaller limit.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
@@ -58,15 +56,15 @@ async fn dispatch(
     deps: &Deps,
 ) -> hyper::Response<Full<Bytes>> {
     let (mut parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    // API Gateway's own limit and answers, so that the local server refuses exactly what a
+    // deployed stack refuses; each handler applies its own, smaller body limit.
+    let bytes = match Limited::new(body, gateway::MAX_REQUEST_BYTES)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return into_hyper(
-                HttpError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                }
-                .into_response(),
-            );
+            return gateway::message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         }
     };
     // API Gateway tells functions the caller's address this way.
@@ -82,11 +80,11 @@ async fn dispatch(
         }
     };
     let req = lambda_http::Request::from_parts(parts, body);
-    let resp = match Function::for_path(route_path(&req, &deps.config.base_url)) {
-        Some(function) => function.handle(req, deps).await,
-        None => HttpError::NotFound.into_response(),
-    };
-    into_hyper(resp)
+    let path = route_path(&req, &deps.config.base_url);
+    match Function::for_request(req.method().as_str(), path) {
+        Some(function) => into_hyper(function.handle(req, deps).await),
+        None => gateway::message(StatusCode::NOT_FOUND, "Not Found"),
+    }
 }
 
 fn into_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {

@@ -52,8 +52,9 @@ pub fn json_response(
     headers: Headers,
 ) -> Response<Body> {
     // Our response types are plain structs with string keys: serialising cannot fail.
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Body::Binary(bytes));
+    // Text, not bytes: API Gateway receives it as is rather than base64-encoded.
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));

@@ -135,6 +135,7 @@ macro_rules! on_every_store {
         }
     };
 }
+pub mod events;
 pub mod https;
 pub mod mcp;
 pub mod oauth;

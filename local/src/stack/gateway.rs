@@ -171,43 +171,26 @@ impl Gateway {
         let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
-                return message(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request Entity Too Large",
-                    &request_id,
-                );
+                let response = message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+                return with_request_id(response, &request_id);
             }
         };
         let method = parts.method.as_str().to_owned();
         let path = parts.uri.path().to_owned();
         let Some((route, path_parameters)) = self.route(&method, &path) else {
-            return message(StatusCode::NOT_FOUND, "Not Found", &request_id);
+            return with_request_id(message(StatusCode::NOT_FOUND, "Not Found"), &request_id);
         };
         let event = self.event(&parts, &body, route, path_parameters, peer, &request_id);
         let payload = Bytes::from(event.to_string());
         let outcome =
             tokio::time::timeout(INTEGRATION_TIMEOUT, route.function.invoke(payload)).await;
-        match outcome {
-            Err(_) => message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service Unavailable",
-                &request_id,
-            ),
-            Ok(Outcome::Response(payload)) => {
-                response_from(&payload, &request_id).unwrap_or_else(|| {
-                    message(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Internal Server Error",
-                        &request_id,
-                    )
-                })
-            }
-            Ok(Outcome::HandlerError(_) | Outcome::RuntimeFailure { .. }) => message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                &request_id,
-            ),
-        }
+        let failed = || message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        let response = match outcome {
+            Err(_) => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            Ok(Outcome::Response(payload)) => response_from(&payload).unwrap_or_else(failed),
+            Ok(Outcome::HandlerError(_) | Outcome::RuntimeFailure { .. }) => failed(),
+        };
+        with_request_id(response, &request_id)
     }
 
     /// The payload format 2.0 event of one request.
@@ -358,7 +341,7 @@ fn query_parameters(raw: &str) -> BTreeMap<String, String> {
 
 /// The HTTP response of a function's payload format 2.0 answer; `None` when API Gateway
 /// would refuse it (500).
-fn response_from(payload: &[u8], request_id: &str) -> Option<Response<Full<Bytes>>> {
+fn response_from(payload: &[u8]) -> Option<Response<Full<Bytes>>> {
     let value: Value = serde_json::from_slice(payload).ok()?;
     let structured = value.as_object().filter(|o| o.contains_key("statusCode"));
     let Some(object) = structured else {
@@ -367,14 +350,11 @@ fn response_from(payload: &[u8], request_id: &str) -> Option<Response<Full<Bytes
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        return Some(with_request_id(
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .ok()?,
-            request_id,
-        ));
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .ok();
     };
     let status = StatusCode::from_u16(u16::try_from(object["statusCode"].as_u64()?).ok()?).ok()?;
     let mut builder = Response::builder().status(status);
@@ -409,10 +389,7 @@ fn response_from(payload: &[u8], request_id: &str) -> Option<Response<Full<Bytes
         Some(Value::String(text)) => Bytes::from(text.clone()),
         Some(other) => Bytes::from(other.to_string()),
     };
-    Some(with_request_id(
-        builder.body(Full::new(body)).ok()?,
-        request_id,
-    ))
+    builder.body(Full::new(body)).ok()
 }
 
 fn with_request_id(mut response: Response<Full<Bytes>>, request_id: &str) -> Response<Full<Bytes>> {
@@ -423,13 +400,13 @@ fn with_request_id(mut response: Response<Full<Bytes>>, request_id: &str) -> Res
 }
 
 /// API Gateway's own answers: `{"message": "..."}`.
-fn message(status: StatusCode, text: &str, request_id: &str) -> Response<Full<Bytes>> {
+pub fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(json!({"message": text}).to_string())));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
-    with_request_id(response, request_id)
+    response
 }
 
 fn request_id() -> String {
@@ -550,21 +527,21 @@ mod tests {
             "cookies": ["a=1; Path=/", "b=2; Path=/"],
             "body": "",
         });
-        let response = response_from(payload.to_string().as_bytes(), "id").unwrap();
+        let response = response_from(payload.to_string().as_bytes()).unwrap();
         assert_eq!(response.status(), 302);
         let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
         assert_eq!(cookies.len(), 2);
 
         let binary =
             json!({"statusCode": 200, "body": BASE64.encode(b"\x00\x01"), "isBase64Encoded": true});
-        let response = response_from(binary.to_string().as_bytes(), "id").unwrap();
+        let response = response_from(binary.to_string().as_bytes()).unwrap();
         let (_, body) = response.into_parts();
         assert_eq!(futures_body(body), Bytes::from_static(b"\x00\x01"));
 
-        let bare = response_from(br#"{"hello":"world"}"#, "id").unwrap();
+        let bare = response_from(br#"{"hello":"world"}"#).unwrap();
         assert_eq!(bare.status(), 200);
-        assert!(response_from(b"not json", "id").is_none());
-        assert!(response_from(br#"{"statusCode": "two hundred"}"#, "id").is_none());
+        assert!(response_from(b"not json").is_none());
+        assert!(response_from(br#"{"statusCode": "two hundred"}"#).is_none());
     }
 
     fn futures_body(body: Full<Bytes>) -> Bytes {

@@ -196,6 +196,23 @@ impl Resolver {
         }
     }
 
+    /// For reading a template without deploying it: parameters at their defaults, each
+    /// resource's physical id its logical id, each ARN `arn:<logical id>`.
+    pub fn undeployed(template: &Template) -> Result<Self, TemplateError> {
+        let mut resolver = Self::new(
+            template,
+            template.parameters(&BTreeMap::new())?,
+            "stack",
+            "us-east-1",
+            "123456789012",
+        );
+        for (id, _) in template.resources() {
+            resolver.set_physical_id(id, id);
+            resolver.set_arn(id, format!("arn:{id}"));
+        }
+        Ok(resolver)
+    }
+
     pub fn set_physical_id(&mut self, logical_id: &str, physical_id: impl Into<String>) {
         self.refs.insert(logical_id.to_owned(), physical_id.into());
     }

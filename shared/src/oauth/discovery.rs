@@ -10,6 +10,7 @@ use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, Headers, RequestLog};
 use crate::oauth::client::TokenEndpointAuthMethod;
+use crate::oauth::pages;
 
 /// Metadata changes only with a deployment.
 const METADATA_MAX_AGE: u32 = 3600;
@@ -21,6 +22,8 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 pub const PROTECTED_RESOURCE_PATH: &str = "/.well-known/oauth-protected-resource";
 pub const PROTECTED_RESOURCE_MCP_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// The human-readable page that the metadata's documentation links name.
+pub const SERVICE_PAGE_PATH: &str = "/";
 
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("discovery", &req);
@@ -39,6 +42,7 @@ async fn route(req: &Request, deps: &Deps) -> Response<Body> {
             | PROTECTED_RESOURCE_PATH
             | PROTECTED_RESOURCE_MCP_PATH
             | JWKS_PATH
+            | SERVICE_PAGE_PATH
     );
     if !known {
         return HttpError::NotFound.into_response();
@@ -56,6 +60,7 @@ async fn route(req: &Request, deps: &Deps) -> Response<Body> {
         PROTECTED_RESOURCE_PATH | PROTECTED_RESOURCE_MCP_PATH => {
             document(&protected_resource_metadata(config))
         }
+        SERVICE_PAGE_PATH => pages::service_page(&config.base_url.mcp_resource()),
         _ => match deps.keys.current().await {
             Ok(keys) => h::json_response(
                 StatusCode::OK,
@@ -96,7 +101,7 @@ pub fn authorization_server_metadata(config: &Config) -> Value {
         "revocation_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,
-        "service_documentation": base.url("/"),
+        "service_documentation": base.url(SERVICE_PAGE_PATH),
     })
 }
 
@@ -109,7 +114,7 @@ pub fn protected_resource_metadata(config: &Config) -> Value {
         "scopes_supported": scopes(config),
         "bearer_methods_supported": ["header"],
         "resource_name": "Alta",
-        "resource_documentation": base.url("/"),
+        "resource_documentation": base.url(SERVICE_PAGE_PATH),
     })
 }
 
@@ -134,6 +139,32 @@ mod tests {
 
     async fn json_of(resp: Response<Body>) -> Value {
         serde_json::from_slice(resp.body().as_ref()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_documentation_links_lead_to_a_page_that_names_the_mcp_url() {
+        let deps = deps();
+        let as_doc = json_of(handle(get(AUTHORIZATION_SERVER_PATH), &deps).await).await;
+        let prm = json_of(handle(get(PROTECTED_RESOURCE_MCP_PATH), &deps).await).await;
+        assert_eq!(
+            as_doc["service_documentation"],
+            prm["resource_documentation"]
+        );
+        let link = as_doc["service_documentation"].as_str().unwrap();
+        let path = link.strip_prefix("https://mcp.alta.example").unwrap();
+        let resp = handle(get(path), &deps).await;
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = std::str::from_utf8(resp.body().as_ref()).unwrap();
+        assert!(
+            html.contains("<code>https://mcp.alta.example/mcp</code>"),
+            "{html}"
+        );
     }
 
     #[tokio::test]

@@ -77,6 +77,28 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response<Bo
     page(status, title, &body, None)
 }
 
+/// What a person sees who opens the server's URL in a browser (`service_documentation`
+/// and `resource_documentation` point here): what it is and how to add it to a client.
+pub fn service_page(mcp_url: &str) -> Response<Body> {
+    let url = escape(mcp_url);
+    let body = format!(
+        "<h1>Alta MCP server</h1>\
+         <p>This is Alta's <a href=\"https://modelcontextprotocol.io\">Model Context Protocol</a> server. \
+         Add this URL to your AI assistant to work with your Alta campaigns and inboxes:</p>\
+         <p><code>{url}</code></p>\
+         <ul>\
+         <li><b>Claude</b>: Settings → Connectors → Add custom connector, and paste the URL.</li>\
+         <li><b>Claude Code</b>: <code>claude mcp add --transport http alta {url}</code></li>\
+         <li><b>Cursor</b>: in <code>~/.cursor/mcp.json</code>, <code>{{\"mcpServers\":{{\"alta\":{{\"url\":\"{url}\"}}}}}}</code></li>\
+         <li><b>VS Code</b>: <code>code --add-mcp '{{\"name\":\"alta\",\"type\":\"http\",\"url\":\"{url}\"}}'</code></li>\
+         </ul>\
+         <p class=\"muted\">The app then sends you to Alta to sign in. You see what it asks to do \
+         (read campaigns, pause and resume them, read the inboxes your role allows) and choose \
+         whether to allow it. Each action is checked against your role, as in the Alta web app.</p>"
+    );
+    page(StatusCode::OK, "Alta MCP server", &body, None)
+}
+
 pub struct SignInPage<'a> {
     pub client_name: &'a str,
     pub redirect_host: &'a str,

@@ -60,8 +60,8 @@ w("\nCommand: `cargo bench -p alta-shared --bench handlers`.\n")
 w("## Cold start (release binaries, Lambda Runtime API emulator on loopback)\n")
 w("Exec of the function's binary to its first response, for a representative event that "
   "needs no AWS call (in-memory store, a key generated at start); peak RSS is the process's "
-  "VmHWM after that response. Zip sizes are the arm64 `bootstrap.zip` files `cargo lambda "
-  "build --release --arm64` produces (the cold-start binaries are the same code built for "
+  "VmHWM after that response. Zip sizes are the arm64 `bootstrap` files `sam build` produces, "
+  "zipped as `sam deploy` uploads them (the cold-start binaries are the same code built for "
   "this x86_64 machine).\n")
 w("| function | event | median cold start | peak RSS | arm64 zip | targets (≤ 15 ms, ≤ 20 MiB, ≤ 5 MiB) |")
 w("|---|---|---|---|---|---|")

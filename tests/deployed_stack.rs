@@ -29,6 +29,10 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
+async fn json(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// (status, body) of a request, for comparing two servers.
 async fn answer(method: &str, url: &str, body: Option<Vec<u8>>) -> (u16, String) {
     let mut req = http().request(method.parse().unwrap(), url);
@@ -120,15 +124,10 @@ async fn concurrent_requests_start_more_containers_of_a_function() {
     // argon2id verification, so each goes to an idle container, or a new one when all are
     // busy.
     let browser = oauth::browser();
-    let registered: Value = browser
-        .post(format!("{stack}/register"))
-        .json(&serde_json::json!({"client_name": "Containers", "redirect_uris": [oauth::REDIRECT_URI]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered = json(browser.post(format!("{stack}/register")).json(
+        &serde_json::json!({"client_name": "Containers", "redirect_uris": [oauth::REDIRECT_URI]}),
+    ))
+    .await;
     let page_url = url::Url::parse_with_params(
         &format!("{stack}/authorize"),
         &[
@@ -174,19 +173,76 @@ async fn concurrent_requests_start_more_containers_of_a_function() {
         assert_eq!(status, 200, "the page again, with its error");
         assert!(page.contains("Invalid email or password"), "{page}");
     }
-    let census: Value = http()
-        .get(&census_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let census = json(http().get(&census_url)).await;
     let alive = census["AuthorizeFunction"]["containers"].as_u64().unwrap();
     assert!(
         alive >= 2,
         "six overlapping requests ran on one container: {census}"
     );
+}
+
+/// The key secret was created as the template declares it (`{"keys":[]}`), and the
+/// stack's first key came from the rotation function: its version is current, the empty
+/// one previous, and the JWKS publishes that key.
+#[tokio::test]
+#[ignore = "needs the emulated stack (scripts/stack); scripts/test runs it"]
+async fn the_first_key_comes_from_rotating_the_empty_secret_on_creation() {
+    use aws_sdk_secretsmanager::config::{Builder, Credentials, Region};
+    let state = stack_state();
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        Builder::new()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(Region::new(state["region"].as_str().unwrap().to_owned()))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(state["secretsmanager_endpoint"].as_str().unwrap())
+            .build(),
+    );
+    let arn = state["outputs"]["SigningKeySecretArn"].as_str().unwrap();
+    let described = secrets
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.rotation_enabled(), Some(true));
+    let stages = described.version_ids_to_stages().unwrap();
+    let staged = |stage: &str| {
+        stages
+            .iter()
+            .find(|(_, s)| s.iter().any(|s| s == stage))
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| panic!("no {stage} version: {stages:?}"))
+    };
+    let value = |version: String| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .get_secret_value()
+                .secret_id(arn)
+                .version_id(version)
+                .send()
+                .await
+                .unwrap()
+                .secret_string()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(value(staged("AWSPREVIOUS")).await, r#"{"keys":[]}"#);
+    let current: Value = serde_json::from_str(&value(staged("AWSCURRENT")).await).unwrap();
+    let kids: Vec<&str> = current["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 1, "one key after the first rotation");
+    let jwks = json(http().get(format!(
+        "{}/.well-known/jwks.json",
+        state["base_url"].as_str().unwrap()
+    )))
+    .await;
+    assert_eq!(jwks["keys"][0]["kid"], kids[0]);
 }
 
 /// Every file in `events/`, invoked on its function through the stack's Lambda Invoke

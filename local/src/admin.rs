@@ -9,6 +9,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
+use alta_local::cli::Flags;
 use alta_shared::alta::account_data::AccountData;
 use alta_shared::clock::{Clock, SystemClock};
 use alta_shared::config::StoreBackend;
@@ -40,49 +41,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `--name value` pairs after the command; `--inbox` may repeat.
-struct Flags(Vec<(String, String)>);
-
-impl Flags {
-    fn parse(args: &[String]) -> Result<Self, String> {
-        let mut pairs = Vec::new();
-        let mut iter = args.iter();
-        while let Some(flag) = iter.next() {
-            let name = flag
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument `{flag}`\n{USAGE}"))?;
-            let value = iter
-                .next()
-                .ok_or_else(|| format!("--{name} needs a value"))?;
-            pairs.push((name.to_owned(), value.clone()));
-        }
-        Ok(Self(pairs))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name)
-            .ok_or_else(|| format!("--{name} is required\n{USAGE}"))
-    }
-
-    fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-}
-
 async fn run(args: &[String]) -> Result<String, String> {
     let (command, rest) = args.split_first().ok_or_else(|| USAGE.to_owned())?;
-    let flags = Flags::parse(rest)?;
+    let flags = Flags::parse(rest, USAGE)?;
     let config = Config::from_lookup(|k| std::env::var(k).ok(), Some("http://127.0.0.1:3000"))
         .map_err(|e| e.to_string())?;
     if config.store == StoreBackend::Memory {

@@ -2,6 +2,7 @@
 //! request becomes the same `lambda_http::Request` a function receives, and goes to the
 //! same handler, so what runs here is what is deployed.
 
+pub mod cli;
 pub mod stack;
 
 use stack::gateway;

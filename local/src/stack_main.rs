@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use alta_local::cli::Flags;
 use alta_local::stack::{Stack, StackOptions};
 use tokio::net::TcpListener;
 
@@ -22,40 +23,7 @@ struct Args {
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut flags: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut iter = args.iter();
-    while let Some(flag) = iter.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument `{flag}`\n{USAGE}"))?;
-        let value = iter
-            .next()
-            .ok_or_else(|| format!("--{name} needs a value"))?;
-        flags
-            .entry(name.to_owned())
-            .or_default()
-            .push(value.clone());
-    }
-    let one = |name: &str, default: Option<&str>| -> Result<String, String> {
-        match (flags.get(name).and_then(|v| v.last()), default) {
-            (Some(v), _) => Ok(v.clone()),
-            (None, Some(d)) => Ok(d.to_owned()),
-            (None, None) => Err(format!("--{name} is required\n{USAGE}")),
-        }
-    };
-    let number = |name: &str, default: &str| -> Result<u64, String> {
-        one(name, Some(default))?
-            .parse()
-            .map_err(|_| format!("--{name} takes a number"))
-    };
-    let mut parameters = BTreeMap::new();
-    for pair in flags.get("parameter").into_iter().flatten() {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("--parameter `{pair}` is not Name=Value"))?;
-        parameters.insert(k.to_owned(), v.to_owned());
-    }
-    let known = [
+    let flags = Flags::parse(args, USAGE)?.only(&[
         "dynamodb-endpoint",
         "secretsmanager-endpoint",
         "template",
@@ -68,27 +36,34 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         "log-dir",
         "state-file",
         "max-containers",
-    ];
-    if let Some(unknown) = flags.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(format!("unknown option --{unknown}\n{USAGE}"));
+    ])?;
+    let mut parameters = BTreeMap::new();
+    for pair in flags.all("parameter") {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--parameter `{pair}` is not Name=Value"))?;
+        parameters.insert(k.to_owned(), v.to_owned());
     }
+    let port = |name: &str, default: u64| -> Result<u16, String> {
+        u16::try_from(flags.number(name, default)?).map_err(|_| format!("--{name} is not a port"))
+    };
     Ok(Args {
         options: StackOptions {
-            template: one("template", Some("template.yaml"))?.into(),
-            functions_dir: one("functions", Some("target/debug"))?.into(),
-            stack_name: one("stack-name", Some("alta-mcp"))?,
-            region: one("region", Some("eu-west-1"))?,
+            template: flags.get_or("template", "template.yaml").into(),
+            functions_dir: flags.get_or("functions", "target/debug").into(),
+            stack_name: flags.get_or("stack-name", "alta-mcp").to_owned(),
+            region: flags.get_or("region", "eu-west-1").to_owned(),
             account_id: "123456789012".into(),
             parameters,
-            dynamodb_endpoint: one("dynamodb-endpoint", None)?,
-            secretsmanager_endpoint: one("secretsmanager-endpoint", None)?,
-            log_dir: Some(one("log-dir", Some("target/stack/logs"))?.into()),
-            max_containers: number("max-containers", "10")? as usize,
+            dynamodb_endpoint: flags.require("dynamodb-endpoint")?.to_owned(),
+            secretsmanager_endpoint: flags.require("secretsmanager-endpoint")?.to_owned(),
+            log_dir: Some(flags.get_or("log-dir", "target/stack/logs").into()),
+            max_containers: usize::try_from(flags.number("max-containers", 10)?)
+                .map_err(|_| "--max-containers is too large")?,
         },
-        port: u16::try_from(number("port", "3100")?).map_err(|_| "--port is too large")?,
-        invoke_port: u16::try_from(number("invoke-port", "3101")?)
-            .map_err(|_| "--invoke-port is too large")?,
-        state_file: one("state-file", Some("target/stack/state.json"))?.into(),
+        port: port("port", 3100)?,
+        invoke_port: port("invoke-port", 3101)?,
+        state_file: flags.get_or("state-file", "target/stack/state.json").into(),
     })
 }
 

@@ -72,6 +72,10 @@ pub struct Stack {
     pub outputs: BTreeMap<String, String>,
     pub tables: BTreeMap<String, String>,
     pub functions: BTreeMap<String, Arc<Function>>,
+    pub region: String,
+    /// The emulated services the stack runs on.
+    pub dynamodb_endpoint: String,
+    pub secretsmanager_endpoint: String,
     gateway: Arc<Gateway>,
 }
 
@@ -262,6 +266,9 @@ impl Stack {
             outputs,
             tables,
             functions,
+            region: options.region.clone(),
+            dynamodb_endpoint: options.dynamodb_endpoint.clone(),
+            secretsmanager_endpoint: options.secretsmanager_endpoint.clone(),
             gateway,
         });
         tokio::spawn(serve(gateway_listener, {
@@ -325,6 +332,9 @@ impl Stack {
             "outputs": self.outputs,
             "tables": self.tables,
             "functions": functions,
+            "region": self.region,
+            "dynamodb_endpoint": self.dynamodb_endpoint,
+            "secretsmanager_endpoint": self.secretsmanager_endpoint,
         })
     }
 

@@ -27,8 +27,8 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-wait_for_port() { # name port pid [log]
-  for _ in $(seq 1 600); do
+wait_for_port() { # name port pid [log] [seconds, default 60]
+  for _ in $(seq 1 $((${5:-60} * 10))); do
     if ! kill -0 "$3" 2>/dev/null; then
       echo "$1 exited before listening; its log:" >&2
       cat "${4:-/dev/null}" >&2
@@ -39,17 +39,18 @@ wait_for_port() { # name port pid [log]
     fi
     sleep 0.1
   done
-  echo "$1 did not listen on 127.0.0.1:$2 within 60 s" >&2
+  echo "$1 did not listen on 127.0.0.1:$2 within ${5:-60} s" >&2
   return 1
 }
 
+# Background servers to stop at exit: a pid, or -pid for a whole process group.
 PIDS=()
 stop_servers() {
   for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
+    kill -- "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
+    wait "${pid#-}" 2>/dev/null || true
   done
   PIDS=()
 }

@@ -5,6 +5,8 @@
 //! door, and a Lambda Invoke API (`sam local invoke` / `aws lambda invoke` style).
 
 pub mod gateway;
+mod invoke;
+mod resources;
 pub mod runtime;
 pub mod template;
 
@@ -14,24 +16,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use alta_shared::random;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
-use aws_sdk_secretsmanager::types::RotationRulesType;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
 use gateway::{Gateway, Route};
-use runtime::{Function, FunctionConfig, Outcome};
+use resources::{Services, physical_name, random_id};
+use runtime::{Function, FunctionConfig};
 use template::{FunctionSpec, Resolver, RotationSpec, RouteSpec, Template, TemplateError};
 
 #[derive(Debug, Error)]
@@ -79,20 +76,6 @@ pub struct Stack {
     gateway: Arc<Gateway>,
 }
 
-/// Physical names as CloudFormation makes them: `<stack>-<LogicalId>-<SUFFIX>`.
-fn physical_name(stack: &str, logical_id: &str) -> String {
-    format!("{stack}-{logical_id}-{}", random_id(12).to_uppercase())
-}
-
-fn random_id(len: usize) -> String {
-    random::token(len * 2)
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .take(len)
-        .collect()
-}
-
 impl Stack {
     /// Creates every resource of the template, starts the servers on the two listeners,
     /// and rotates the secrets that rotate on creation.
@@ -136,34 +119,14 @@ impl Stack {
             resolver.set_physical_id(id, physical);
         }
 
-        // The stack's region, whatever the caller's environment says: the functions run
-        // there, and the emulated Secrets Manager keeps secrets per region.
-        let sdk = alta_shared::aws::sdk_config(true).await;
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .region(aws_sdk_dynamodb::config::Region::new(
-                    options.region.clone(),
-                ))
-                .endpoint_url(&options.dynamodb_endpoint)
-                .build(),
-        );
-        let secrets = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&sdk)
-                .region(aws_sdk_secretsmanager::config::Region::new(
-                    options.region.clone(),
-                ))
-                .endpoint_url(&options.secretsmanager_endpoint)
-                .build(),
-        );
+        let services = Services::connect(options).await;
         let mut tables = BTreeMap::new();
         for (id, resource) in template.resources_of_type("AWS::DynamoDB::Table") {
             let properties = resolver
                 .resolve(&resource["Properties"])?
                 .unwrap_or_default();
             let name = resolver.physical_id(id).unwrap_or(id).to_owned();
-            create_table(&dynamodb, &name, &properties)
-                .await
-                .map_err(|e| deploy_error(&format!("creating table {id}"), e))?;
+            services.create_table(id, &name, &properties).await?;
             resolver.set_arn(
                 id,
                 format!(
@@ -177,20 +140,7 @@ impl Stack {
             let properties = resolver
                 .resolve(&resource["Properties"])?
                 .unwrap_or_default();
-            let created = secrets
-                .create_secret()
-                .name(format!("{id}-{}", random_id(12)))
-                .set_description(properties["Description"].as_str().map(str::to_owned))
-                .set_secret_string(properties["SecretString"].as_str().map(str::to_owned))
-                .send()
-                .await
-                .map_err(|e| {
-                    deploy_error(
-                        &format!("creating secret {id}"),
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(e),
-                    )
-                })?;
-            let arn = created.arn().unwrap_or_default().to_owned();
+            let arn = services.create_secret(id, &properties).await?;
             resolver.set_physical_id(id, arn.clone());
             resolver.set_arn(id, arn);
         }
@@ -282,13 +232,13 @@ impl Stack {
             let stack = stack.clone();
             move |req, _| {
                 let stack = stack.clone();
-                async move { stack.invoke_api(req).await }
+                async move { invoke::handle(&stack, req).await }
             }
         }));
 
         for rotation in RotationSpec::all(&template, &resolver)? {
             if rotation.rotate_immediately {
-                rotate_secret(&secrets, &resolver, &rotation).await?;
+                services.rotate_secret(&resolver, &rotation).await?;
             }
         }
         Ok(stack)
@@ -337,97 +287,6 @@ impl Stack {
             "secretsmanager_endpoint": self.secretsmanager_endpoint,
         })
     }
-
-    /// The Lambda Invoke API (`POST /2015-03-31/functions/<name>/invocations`), and
-    /// `GET /emulator/functions` with each function's containers.
-    async fn invoke_api(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let path = req.uri().path().to_owned();
-        if req.method() == hyper::Method::GET && path == "/emulator/functions" {
-            let census: BTreeMap<_, _> = self
-                .functions
-                .iter()
-                .map(|(id, f)| (id.clone(), f.census()))
-                .collect();
-            return json_response(StatusCode::OK, &json!(census));
-        }
-        let name = path
-            .strip_prefix("/2015-03-31/functions/")
-            .and_then(|rest| rest.strip_suffix("/invocations"))
-            .map(|name| {
-                url::form_urlencoded::parse(format!("n={name}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            });
-        let Some(name) = name.filter(|_| req.method() == hyper::Method::POST) else {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                &json!({"Type": "User", "message": "unknown path"}),
-            );
-        };
-        let Some(function) = self.function(&name).cloned() else {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                &json!({"Type": "User", "Message": format!("Function not found: {name}")}),
-            );
-        };
-        let payload = match Limited::new(req.into_body(), runtime::MAX_PAYLOAD_BYTES + 1)
-            .collect()
-            .await
-        {
-            Ok(body) => body.to_bytes(),
-            Err(_) => Bytes::new(),
-        };
-        match function.invoke(payload).await {
-            Outcome::Response(body) => Response::builder()
-                .header("content-type", "application/json")
-                .header("x-amz-executed-version", "$LATEST")
-                .body(Full::new(body))
-                .unwrap_or_default(),
-            Outcome::HandlerError(body) => Response::builder()
-                .header("content-type", "application/json")
-                .header("x-amz-function-error", "Unhandled")
-                .body(Full::new(body))
-                .unwrap_or_default(),
-            Outcome::RuntimeFailure {
-                error_type,
-                message,
-            } if error_type == "TooManyRequestsException"
-                || error_type == "RequestTooLargeException" =>
-            {
-                let status = if error_type == "TooManyRequestsException" {
-                    StatusCode::TOO_MANY_REQUESTS
-                } else {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                };
-                json_response(status, &json!({"Type": "User", "Message": message}))
-            }
-            Outcome::RuntimeFailure {
-                error_type,
-                message,
-            } => {
-                let mut response = json_response(
-                    StatusCode::OK,
-                    &json!({"errorType": error_type, "errorMessage": message}),
-                );
-                response.headers_mut().insert(
-                    "x-amz-function-error",
-                    hyper::header::HeaderValue::from_static("Unhandled"),
-                );
-                response
-            }
-        }
-    }
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 async fn serve<F, Fut>(listener: TcpListener, handler: F)
@@ -450,164 +309,4 @@ where
                 .await;
         });
     }
-}
-
-/// `CreateTable` from the resource's properties (TTL, point-in-time recovery and
-/// encryption have no effect on a local implementation and are left out).
-async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    name: &str,
-    properties: &Value,
-) -> Result<(), String> {
-    let text = |v: &Value, field: &str| {
-        v[field]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{field} is missing"))
-    };
-    let key_schema = |v: &Value| -> Result<Vec<KeySchemaElement>, String> {
-        v.as_array()
-            .ok_or("KeySchema is missing")?
-            .iter()
-            .map(|k| {
-                KeySchemaElement::builder()
-                    .attribute_name(text(k, "AttributeName")?)
-                    .key_type(KeyType::from(text(k, "KeyType")?.as_str()))
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .collect()
-    };
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(key_schema(&properties["KeySchema"])?));
-    for attribute in properties["AttributeDefinitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(text(attribute, "AttributeName")?)
-                .attribute_type(ScalarAttributeType::from(
-                    text(attribute, "AttributeType")?.as_str(),
-                ))
-                .build()
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    for index in properties["GlobalSecondaryIndexes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let projection = &index["Projection"];
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(text(index, "IndexName")?)
-                .set_key_schema(Some(key_schema(&index["KeySchema"])?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            projection["ProjectionType"].as_str().unwrap_or("ALL"),
-                        ))
-                        .set_non_key_attributes(projection["NonKeyAttributes"].as_array().map(
-                            |a| {
-                                a.iter()
-                                    .filter_map(|v| v.as_str().map(str::to_owned))
-                                    .collect()
-                            },
-                        ))
-                        .build(),
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    request
-        .send()
-        .await
-        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-    Ok(())
-}
-
-/// What Secrets Manager does for a rotation schedule with `RotateImmediatelyOnUpdate`:
-/// `RotateSecret`, which stages a new version and invokes the rotation function with
-/// createSecret, setSecret, testSecret and finishSecret. The Secrets Manager emulator
-/// (`scripts/moto-server`) invokes it through this stack's Invoke API.
-async fn rotate_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    resolver: &Resolver,
-    rotation: &RotationSpec,
-) -> Result<(), StackError> {
-    let secret_arn = resolver
-        .arn(&rotation.secret)
-        .unwrap_or_default()
-        .to_owned();
-    let function_arn = resolver
-        .arn(&rotation.function)
-        .unwrap_or_default()
-        .to_owned();
-    // moto enables rotation only for a number of days; `rate(N days)` is the same rule.
-    let days = rotation
-        .schedule
-        .as_deref()
-        .and_then(|s| s.strip_prefix("rate("))
-        .and_then(|s| s.strip_suffix(" days)").or_else(|| s.strip_suffix(" day)")))
-        .and_then(|n| n.trim().parse::<i64>().ok())
-        .unwrap_or(30);
-    let token = format!(
-        "{}-{}-{}-{}-{}",
-        random_id(8),
-        random_id(4),
-        random_id(4),
-        random_id(4),
-        random_id(12)
-    );
-    client
-        .rotate_secret()
-        .secret_id(&secret_arn)
-        .client_request_token(&token)
-        .rotation_lambda_arn(&function_arn)
-        .rotation_rules(
-            RotationRulesType::builder()
-                .automatically_after_days(days)
-                .build(),
-        )
-        .rotate_immediately(true)
-        .send()
-        .await
-        .map_err(|e| {
-            deploy_error(
-                &format!(
-                    "rotating {} (is Secrets Manager scripts/moto-server, which invokes rotation functions?)",
-                    rotation.secret
-                ),
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e),
-            )
-        })?;
-    let described = client
-        .describe_secret()
-        .secret_id(&secret_arn)
-        .send()
-        .await
-        .map_err(|e| {
-            deploy_error(
-                "describing the rotated secret",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e),
-            )
-        })?;
-    let current = described
-        .version_ids_to_stages()
-        .and_then(|v| v.get(&token))
-        .is_some_and(|stages| stages.iter().any(|s| s == "AWSCURRENT"));
-    if !current {
-        return Err(StackError::Deploy(format!(
-            "the rotation of {} did not finish: see the {} function's log",
-            rotation.secret, rotation.function
-        )));
-    }
-    Ok(())
 }

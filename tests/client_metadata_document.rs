@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::Server as _;
+
 use std::collections::HashMap;
 
 use serde_json::json;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use alta_shared::routes::Function;
 use serde_json::Value;
-use support::{TestServer, oauth};
+use support::mcp::ping_status;
+use support::stack::{self, EmulatedStack};
+use support::{DEMO_PASSWORD, Server, TestServer, oauth};
 
 fn stack_state() -> Value {
     let path = std::env::var("ALTA_TEST_STACK_STATE").expect(
@@ -187,16 +189,8 @@ async fn concurrent_requests_start_more_containers_of_a_function() {
 #[tokio::test]
 #[ignore = "needs the emulated stack (scripts/stack); scripts/test runs it"]
 async fn the_first_key_comes_from_rotating_the_empty_secret_on_creation() {
-    use aws_sdk_secretsmanager::config::{Builder, Credentials, Region};
     let state = stack_state();
-    let secrets = aws_sdk_secretsmanager::Client::from_conf(
-        Builder::new()
-            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-            .region(Region::new(state["region"].as_str().unwrap().to_owned()))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(state["secretsmanager_endpoint"].as_str().unwrap())
-            .build(),
-    );
+    let secrets = stack::secrets_client(&state);
     let arn = state["outputs"]["SigningKeySecretArn"].as_str().unwrap();
     let described = secrets
         .describe_secret()
@@ -290,5 +284,138 @@ async fn every_event_gets_its_answer_from_the_deployed_function() {
             let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
             assert!(body.is_object(), "{file}");
         }
+    }
+}
+
+/// The kid a JWT's header names.
+fn kid(token: &str) -> String {
+    alta_shared::jwt::key_id(token).unwrap()
+}
+
+/// A rotation under a running stack whose functions have warm containers holding the old
+/// key set while new containers read the new one: no access token and no sign-in form is
+/// refused, the new key signs only once every container can verify it, and from then on
+/// it does.
+#[tokio::test]
+#[ignore = "needs dynalite and the test virtualenv (scripts/test); starts its own stack"]
+async fn a_rotation_under_a_running_stack_never_refuses_a_token_or_a_form() {
+    // Short caches: a new key signs 2 × 5 s + 5 s = 15 s after it is published; the
+    // containers warmed up before the rotation hold the old keys for up to 5 s after.
+    let stack = EmulatedStack::start(&[("SigningKeyCacheSeconds", "5"), ("JwksCacheSeconds", "5")]);
+    let email = "rotation@example.com";
+    stack.admin(
+        &[
+            "create-account",
+            "--name",
+            "Rotation",
+            "--id",
+            "acct_rotation",
+        ],
+        DEMO_PASSWORD,
+    );
+    stack.admin(
+        &["create-user", "--email", email, "--name", "Ro"],
+        DEMO_PASSWORD,
+    );
+    let membership = [
+        "add-member",
+        "--email",
+        email,
+        "--account",
+        "acct_rotation",
+        "--role",
+        "Admin",
+    ];
+    stack.admin(&membership, DEMO_PASSWORD);
+    let stack = std::sync::Arc::new(stack);
+    // Concurrent sign-ins, then code exchanges and tool calls all at once: each function
+    // runs on several containers. Each flow: (the access token's kid, /mcp's answer).
+    let flows = |n: usize| {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let (stack, barrier) = (stack.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    let client = oauth::FlowClient::register(stack.as_ref()).await;
+                    let auth = client
+                        .authorize_with_scope(stack.as_ref(), email, "campaigns:read")
+                        .await;
+                    barrier.wait().await;
+                    let (status, tokens) = client.exchange(stack.as_ref(), &auth).await;
+                    assert_eq!(status, 200, "{tokens}");
+                    let token = tokens["access_token"].as_str().unwrap().to_owned();
+                    let (status, challenge) = ping_status(stack.as_ref(), &token).await;
+                    (kid(&token), status, challenge)
+                })
+            })
+            .collect();
+        async move {
+            let mut out = Vec::new();
+            for handle in handles {
+                out.push(handle.await.unwrap());
+            }
+            out
+        }
+    };
+    let warm = flows(4).await;
+    let first_kid = warm[0].0.clone();
+    for (kid, status, challenge) in &warm {
+        assert_eq!((kid, *status), (&first_kid, 200), "{challenge}");
+    }
+
+    // What the rotation schedule (or `aws secretsmanager rotate-secret`) does.
+    let secrets = stack::secrets_client(&stack.state);
+    secrets
+        .rotate_secret()
+        .secret_id(
+            stack.state["outputs"]["SigningKeySecretArn"]
+                .as_str()
+                .unwrap(),
+        )
+        .rotation_lambda_arn(
+            stack.state["functions"]["RotateKeysFunction"]["arn"]
+                .as_str()
+                .unwrap(),
+        )
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .rotate_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let published = std::time::Instant::now();
+    let jwks_url = format!("{}/.well-known/jwks.json", stack.base());
+
+    // Right after: warm containers still hold the old set; the exchanges, all at once,
+    // start new token containers, which read the new set.
+    for (kid, status, challenge) in flows(8).await {
+        assert_eq!(
+            status, 200,
+            "a token was refused during the rotation: {challenge}"
+        );
+        assert_eq!(
+            kid, first_kid,
+            "the new key signed before every container could verify it"
+        );
+    }
+
+    // Once the activation has passed, the new key signs, and everything verifies it.
+    let activation = Duration::from_secs(15);
+    tokio::time::sleep((activation + Duration::from_secs(2)).saturating_sub(published.elapsed()))
+        .await;
+    let published_kids: Vec<String> = json(http().get(&jwks_url)).await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(published_kids.len(), 2, "the old key stays published");
+    for (kid, status, challenge) in flows(4).await {
+        assert_eq!(status, 200, "{challenge}");
+        assert_eq!(kid, published_kids[0], "the new key signs");
+        assert_ne!(kid, first_kid);
     }
 }

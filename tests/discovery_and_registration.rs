@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::Server as _;
+
 use serde_json::{Value, json};
 use support::{Backend, TestServer, http};
 

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::Server as _;
+
 use alta_shared::jwt::{AccessTokenClaims, sign_access_token};
 use alta_shared::keys::KeySet;
 use serde_json::{Value, json};
@@ -440,10 +442,10 @@ async fn every_bad_token_gets_a_401_challenge(backend: Backend) {
     let with = |f: &dyn Fn(&mut AccessTokenClaims)| {
         let mut c = claims.clone();
         f(&mut c);
-        sign_access_token(keys.signing_key(), &c).unwrap()
+        sign_access_token(keys.newest_key(), &c).unwrap()
     };
     let stranger = KeySet::generate(1).unwrap();
-    let unknown_key = sign_access_token(stranger.signing_key(), &claims).unwrap();
+    let unknown_key = sign_access_token(stranger.newest_key(), &claims).unwrap();
     let none_alg = {
         use base64::Engine;
         let enc = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::Server as _;
+
 use alta_shared::clock::Clock;
 use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::Server as _;
+
 use std::time::Duration;
 
 use alta_shared::aws;
@@ -47,6 +49,35 @@ async fn server_reading(secret_id: &str, extra: &[(&str, &str)]) -> TestServer {
     TestServer::start_with(Backend::Memory, &vars).await
 }
 
+/// A secret that holds no key (`{"keys":[]}`, as before the first rotation) makes every
+/// request that needs a key answer 503, and the secret is not read again on every request:
+/// only once the retry interval (here the 2 s key cache) has passed.
+#[tokio::test]
+#[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
+async fn an_empty_secret_is_503_and_read_again_only_after_the_retry_interval() {
+    let secret_id = create_secret(r#"{"keys":[]}"#).await;
+    let server = server_reading(&secret_id, &[("ALTA_SIGNING_KEY_CACHE_SECONDS", "2")]).await;
+    let (status, body) = jwks(&server).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    let keys = KeySet::generate(1).unwrap();
+    secrets()
+        .await
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(keys.to_secret_json())
+        .send()
+        .await
+        .unwrap();
+    // Within the retry interval the failure is remembered: no read, still 503.
+    assert_eq!(jwks(&server).await.0, 503);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = jwks(&server).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys"][0]["kid"], keys.newest_key().kid());
+}
+
 #[tokio::test]
 #[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
 async fn signing_keys_come_from_the_secret() {
@@ -55,19 +86,21 @@ async fn signing_keys_come_from_the_secret() {
     let server = server_reading(&secret_id, &[]).await;
     let (status, body) = jwks(&server).await;
     assert_eq!(status, 200);
-    assert_eq!(body["keys"][0]["kid"], keys.signing_key().kid());
+    assert_eq!(body["keys"][0]["kid"], keys.newest_key().kid());
 }
 
 #[tokio::test]
 #[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
 async fn a_rotation_reaches_a_warm_container_after_the_cache_ttl() {
     let first = KeySet::generate(1).unwrap();
-    let first_kid = first.signing_key().kid().to_owned();
+    let first_kid = first.newest_key().kid().to_owned();
     let secret_id = create_secret(&first.to_secret_json()).await;
-    let server = server_reading(&secret_id, &[("ALTA_SIGNING_KEY_CACHE_SECONDS", "1")]).await;
+    let server = server_reading(&secret_id, &[("ALTA_SIGNING_KEY_CACHE_SECONDS", "2")]).await;
     assert_eq!(jwks(&server).await.1["keys"][0]["kid"], first_kid);
 
-    let rotated = first.rotated(100, Duration::from_secs(7200)).unwrap();
+    let rotated = first
+        .rotated(100, Duration::from_secs(1200), Duration::from_secs(7200))
+        .unwrap();
     secrets()
         .await
         .put_secret_value()
@@ -76,7 +109,7 @@ async fn a_rotation_reaches_a_warm_container_after_the_cache_ttl() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
 
     let (_, body) = jwks(&server).await;
     let kids: Vec<&str> = body["keys"]
@@ -85,7 +118,7 @@ async fn a_rotation_reaches_a_warm_container_after_the_cache_ttl() {
         .iter()
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
-    assert_eq!(kids, [rotated.signing_key().kid(), first_kid.as_str()]);
+    assert_eq!(kids, [rotated.newest_key().kid(), first_kid.as_str()]);
 }
 
 #[tokio::test]
@@ -235,6 +268,7 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
     use alta_shared::key_rotation::{RotationError, RotationEvent, rotate, run_step};
     use alta_shared::keys::{KeyRing, SecretsManagerKeys};
 
+    const ACTIVATION: Duration = Duration::from_secs(1200);
     let client = secrets().await;
     let secret_id = create_secret(r#"{"keys":[]}"#).await;
     let event = |step: &str, token: &str| RotationEvent {
@@ -247,7 +281,8 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
         rotate(
             &client,
             &event("createSecret", "token-0000000000000000000000000001"),
-            100
+            100,
+            ACTIVATION
         )
         .await,
         Err(RotationError::NotEnabled)
@@ -256,16 +291,36 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
     let rotate_once = |token: &'static str, now: u64| {
         let (client, event) = (client.clone(), &event);
         async move {
-            for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-                run_step(&client, &event(step, token), now).await.unwrap();
+            // createSecret twice: a retried step finds its version already written.
+            let steps = [
+                "createSecret",
+                "createSecret",
+                "setSecret",
+                "testSecret",
+                "finishSecret",
+            ];
+            for step in steps {
+                run_step(&client, &event(step, token), now, ACTIVATION)
+                    .await
+                    .unwrap();
             }
-            // A retried createSecret finds its version already written.
-            run_step(&client, &event("createSecret", token), now)
-                .await
-                .unwrap();
         }
     };
     rotate_once("token-0000000000000000000000000001", 1_000).await;
+    let described = client
+        .describe_secret()
+        .secret_id(&secret_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described
+            .version_ids_to_stages()
+            .unwrap()
+            .values()
+            .all(|stages| !stages.iter().any(|s| s == "AWSPENDING")),
+        "a finished rotation leaves no version pending, so the next one can start"
+    );
     let ring = KeyRing::from_secrets_manager(
         SecretsManagerKeys {
             client: client.clone(),
@@ -279,12 +334,16 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
         1,
         "a fresh stack has a key with no manual step"
     );
-    let first_kid = first.signing_key().kid().to_owned();
+    let first_kid = first.newest_key().kid().to_owned();
 
     rotate_once("token-0000000000000000000000000002", 2_000).await;
     let second = ring.current().await.unwrap();
     assert_eq!(second.keys().len(), 2);
-    assert_ne!(second.signing_key().kid(), first_kid, "the new key signs");
+    assert_ne!(
+        second.newest_key().kid(),
+        first_kid,
+        "the new key is the newest"
+    );
     assert_eq!(
         second.keys()[1].kid(),
         first_kid,

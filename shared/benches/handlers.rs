@@ -43,7 +43,7 @@ fn access_token(rt: &tokio::runtime::Runtime, deps: &Deps) -> String {
     let keys = rt.block_on(deps.keys.current()).unwrap();
     let now = SystemClock.now();
     sign_access_token(
-        keys.signing_key(),
+        keys.newest_key(),
         &AccessTokenClaims {
             iss: BASE.into(),
             sub: demo::DEMO_USER.into(),

@@ -177,9 +177,12 @@ pub struct Config {
     pub signing_keys: SigningKeySource,
     /// `ALTA_SECRETSMANAGER_ENDPOINT`: an alternative Secrets Manager endpoint (tests: moto).
     pub secretsmanager_endpoint: Option<String>,
-    /// How long a container trusts its cached key set before reading the secret again, so
-    /// that a rotation reaches warm containers.
+    /// `ALTA_SIGNING_KEY_CACHE_SECONDS` (default 300): how long a container trusts its
+    /// cached key set before reading the secret again, so that a rotation reaches warm
+    /// containers; also the JWKS document's `max-age`.
     pub signing_key_cache_ttl: Duration,
+    /// `ALTA_JWKS_CACHE_SECONDS` (default 600): how long `/mcp` keeps the issuer's JWKS.
+    pub jwks_cache_ttl: Duration,
     /// `ALTA_PRECONFIGURED_CLIENTS`: a JSON array of `PreconfiguredClient`; default Claude and Cursor.
     pub preconfigured_clients: Vec<PreconfiguredClient>,
     /// `ALTA_SCOPES_SUPPORTED` is not configurable: scopes are part of the contract.
@@ -206,6 +209,14 @@ pub struct Config {
 const DAY: u64 = 24 * 60 * 60;
 
 impl Config {
+    /// How long a new signing key is published before it signs: until then a container
+    /// may still hold the previous key set (the key cache), an HTTP cache the previous JWKS
+    /// (its `max-age`, the same length), and `/mcp` its copy of that JWKS (the JWKS cache).
+    /// After this, every container can verify what the new key signs.
+    pub fn key_activation(&self) -> Duration {
+        self.signing_key_cache_ttl * 2 + self.jwks_cache_ttl
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok(), None)
     }
@@ -282,6 +293,7 @@ impl Config {
             });
         }
         let signing_key_cache_seconds = parse_number(&get, "ALTA_SIGNING_KEY_CACHE_SECONDS", 300)?;
+        let jwks_cache_seconds = parse_number(&get, "ALTA_JWKS_CACHE_SECONDS", 600)?;
 
         Ok(Self {
             base_url,
@@ -290,6 +302,7 @@ impl Config {
             signing_keys,
             secretsmanager_endpoint: get("ALTA_SECRETSMANAGER_ENDPOINT"),
             signing_key_cache_ttl: Duration::from_secs(signing_key_cache_seconds),
+            jwks_cache_ttl: Duration::from_secs(jwks_cache_seconds),
             preconfigured_clients,
             scopes_supported: Scope::ALL.into_iter().collect(),
             allowed_origins,

@@ -142,7 +142,10 @@ impl Deps {
             alta: stores.alta,
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
-            jwks: Arc::new(JwksClient::new(config.jwks_url.clone())),
+            jwks: Arc::new(JwksClient::new(
+                config.jwks_url.clone(),
+                config.jwks_cache_ttl,
+            )),
             verified_tokens: Arc::default(),
             config: Arc::new(config),
         })
@@ -157,7 +160,11 @@ impl Deps {
     /// Everything in memory, with a fresh key: unit and flow tests.
     pub fn in_memory(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let key_set = KeySet::generate(clock.now())?;
-        let jwks = JwksClient::primed(config.jwks_url.clone(), key_set.verification_keys().clone());
+        let jwks = JwksClient::primed(
+            config.jwks_url.clone(),
+            config.jwks_cache_ttl,
+            key_set.verification_keys().clone(),
+        );
         let keys = KeyRing::fixed(key_set);
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
         Ok(Self {

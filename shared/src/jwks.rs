@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(key["crv"], "P-256");
         assert_eq!(key["use"], "sig");
         assert_eq!(key["alg"], "ES256");
-        assert_eq!(key["kid"], set.signing_key().kid());
+        assert_eq!(key["kid"], set.newest_key().kid());
         assert!(
             key.get("d").is_none(),
             "the private key must never be published"
@@ -131,7 +131,7 @@ mod tests {
         jwks.keys.push(enc);
         let keys = VerificationKeys::from(&jwks);
         assert_eq!(keys.len(), 1);
-        assert!(keys.get(set.signing_key().kid()).is_some());
+        assert!(keys.get(set.newest_key().kid()).is_some());
     }
 
     #[test]
@@ -145,11 +145,13 @@ mod tests {
 }
 
 /// The verifier's view of an issuer's JWKS: fetched over HTTP(S) on first use, kept for
-/// `MAX_AGE`, fetched again early when a token names an unknown `kid` (a rotation) but
+/// `max_age`, fetched again early when a token names an unknown `kid` (a rotation) but
 /// at most every `MIN_REFRESH_INTERVAL`, so that forged `kid`s cannot make the server
 /// hammer the issuer. A failed fetch keeps the keys already held.
 pub struct JwksClient {
     url: String,
+    /// How long fetched keys are trusted (`Config::jwks_cache_ttl`).
+    max_age: std::time::Duration,
     /// Built on first fetch: building it loads the system's CA certificates, which would
     /// otherwise cost every function's cold start tens of milliseconds.
     http: std::sync::OnceLock<reqwest::Client>,
@@ -168,12 +170,12 @@ struct JwksState {
 pub struct JwksError(String);
 
 impl JwksClient {
-    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
     pub const MIN_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
-    pub fn new(url: String) -> Self {
+    pub fn new(url: String, max_age: std::time::Duration) -> Self {
         Self {
             url,
+            max_age,
             http: std::sync::OnceLock::new(),
             state: tokio::sync::Mutex::new(JwksState::default()),
         }
@@ -191,8 +193,8 @@ impl JwksClient {
 
     /// A client that already holds `keys` (tests whose issuer is not reachable over HTTP);
     /// it still fetches when a token names a key it lacks.
-    pub fn primed(url: String, keys: VerificationKeys) -> Self {
-        let client = Self::new(url);
+    pub fn primed(url: String, max_age: std::time::Duration, keys: VerificationKeys) -> Self {
+        let client = Self::new(url, max_age);
         if let Ok(mut state) = client.state.try_lock() {
             state.keys = Some(std::sync::Arc::new(keys));
             state.fetched_at = Some(std::time::Instant::now());
@@ -203,9 +205,7 @@ impl JwksClient {
     /// The keys to verify with: cached, or fetched when none are held or they are old.
     pub async fn keys(&self) -> Result<std::sync::Arc<VerificationKeys>, JwksError> {
         let mut state = self.state.lock().await;
-        let fresh = state
-            .fetched_at
-            .is_some_and(|t| t.elapsed() < Self::MAX_AGE);
+        let fresh = state.fetched_at.is_some_and(|t| t.elapsed() < self.max_age);
         match (&state.keys, fresh) {
             (Some(keys), true) => Ok(keys.clone()),
             _ => self.fetch_into(&mut state).await,

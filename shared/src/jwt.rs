@@ -56,6 +56,12 @@ pub enum JwtError {
     Signing(String),
 }
 
+/// The key id a JWT's header names, read before anything is verified: only to find the
+/// key that verifies it.
+pub fn key_id(token: &str) -> Option<String> {
+    decode_header(token).ok()?.kid
+}
+
 pub fn sign_access_token(key: &SigningKey, claims: &AccessTokenClaims) -> Result<String, JwtError> {
     let mut header = Header::new(Algorithm::ES256);
     header.typ = Some(ACCESS_TOKEN_TYPE.into());
@@ -144,7 +150,7 @@ mod tests {
     #[test]
     fn issued_token_verifies_and_round_trips_claims() {
         let (set, keys, now) = setup();
-        let token = sign_access_token(set.signing_key(), &claims(now)).unwrap();
+        let token = sign_access_token(set.newest_key(), &claims(now)).unwrap();
         assert_eq!(
             verify_access_token(&token, &keys, ISS, AUD).unwrap(),
             claims(now)
@@ -154,11 +160,11 @@ mod tests {
     #[test]
     fn header_is_typed_and_names_its_key() {
         let (set, _, now) = setup();
-        let token = sign_access_token(set.signing_key(), &claims(now)).unwrap();
+        let token = sign_access_token(set.newest_key(), &claims(now)).unwrap();
         let header = decode_header(&token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(header.alg, Algorithm::ES256);
-        assert_eq!(header.kid.as_deref(), Some(set.signing_key().kid()));
+        assert_eq!(header.kid.as_deref(), Some(set.newest_key().kid()));
     }
 
     #[test]
@@ -166,20 +172,20 @@ mod tests {
         let (set, keys, now) = setup();
         let mut c = claims(now);
         c.exp = now - LEEWAY_SECONDS - 5;
-        let token = sign_access_token(set.signing_key(), &c).unwrap();
+        let token = sign_access_token(set.newest_key(), &c).unwrap();
         assert_eq!(
             verify_access_token(&token, &keys, ISS, AUD),
             Err(JwtError::Expired)
         );
         c.exp = now - 5;
-        let token = sign_access_token(set.signing_key(), &c).unwrap();
+        let token = sign_access_token(set.newest_key(), &c).unwrap();
         assert!(verify_access_token(&token, &keys, ISS, AUD).is_ok());
     }
 
     #[test]
     fn wrong_issuer_and_audience_are_refused() {
         let (set, keys, now) = setup();
-        let token = sign_access_token(set.signing_key(), &claims(now)).unwrap();
+        let token = sign_access_token(set.newest_key(), &claims(now)).unwrap();
         assert_eq!(
             verify_access_token(&token, &keys, "https://other.example", AUD),
             Err(JwtError::WrongIssuer)
@@ -194,7 +200,7 @@ mod tests {
     fn token_from_another_key_is_refused() {
         let (_, keys, now) = setup();
         let stranger = KeySet::generate(1).unwrap();
-        let token = sign_access_token(stranger.signing_key(), &claims(now)).unwrap();
+        let token = sign_access_token(stranger.newest_key(), &claims(now)).unwrap();
         assert!(matches!(
             verify_access_token(&token, &keys, ISS, AUD),
             Err(JwtError::UnknownKey(_))
@@ -205,8 +211,8 @@ mod tests {
     fn signature_made_by_another_key_under_our_kid_is_refused() {
         let (set, keys, now) = setup();
         let stranger = KeySet::generate(1).unwrap();
-        let forged = sign_access_token(stranger.signing_key(), &claims(now)).unwrap();
-        let ours = sign_access_token(set.signing_key(), &claims(now)).unwrap();
+        let forged = sign_access_token(stranger.newest_key(), &claims(now)).unwrap();
+        let ours = sign_access_token(set.newest_key(), &claims(now)).unwrap();
         // Our header, the stranger's payload and signature.
         let spliced = format!(
             "{}.{}",
@@ -229,7 +235,7 @@ mod tests {
     fn alg_none_is_refused() {
         let (set, keys, now) = setup();
         let token = unsigned_token(
-            serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": set.signing_key().kid()}),
+            serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": set.newest_key().kid()}),
             now,
             "",
         );
@@ -243,7 +249,7 @@ mod tests {
     fn hs256_token_is_refused() {
         let (set, keys, now) = setup();
         let token = unsigned_token(
-            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": set.signing_key().kid()}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": set.newest_key().kid()}),
             now,
             "c2lnbmF0dXJl",
         );
@@ -257,8 +263,8 @@ mod tests {
     fn untyped_jwt_is_refused() {
         let (set, keys, now) = setup();
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(set.signing_key().kid().to_owned());
-        let token = encode(&header, &claims(now), set.signing_key().encoding_key()).unwrap();
+        header.kid = Some(set.newest_key().kid().to_owned());
+        let token = encode(&header, &claims(now), set.newest_key().encoding_key()).unwrap();
         assert_eq!(
             verify_access_token(&token, &keys, ISS, AUD),
             Err(JwtError::WrongType)

@@ -12,9 +12,9 @@ use thiserror::Error;
 use crate::keys::{KeyError, KeySet};
 use crate::oauth::grant::ACCESS_TOKEN_LIFETIME_SECONDS;
 
-/// A superseded key may keep signing until every container has re-read the secret (the
-/// key cache TTL, at most 5 minutes by default), and its tokens live an hour after that:
-/// two hours covers both with room for clock skew.
+/// A superseded key (its successor has activated) may keep signing until every container
+/// has re-read the secret (the key cache TTL, 5 minutes by default), and its tokens live an
+/// hour after that: two hours covers both with room for clock skew.
 pub const RETAIN_AFTER_SUPERSEDED: Duration =
     Duration::from_secs(2 * ACCESS_TOKEN_LIFETIME_SECONDS);
 
@@ -49,10 +49,15 @@ fn sm_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     RotationError::SecretsManager(DisplayErrorContext(err).to_string())
 }
 
-/// The next key set after `current` (a key set, or `{"keys":[]}` for a fresh stack).
-pub fn next_key_set(current: Option<&str>, now: u64) -> Result<KeySet, KeyError> {
+/// The next key set after `current` (a key set, or `{"keys":[]}` for a fresh stack); its
+/// new key signs once `activation` has passed (`Config::key_activation`).
+pub fn next_key_set(
+    current: Option<&str>,
+    now: u64,
+    activation: Duration,
+) -> Result<KeySet, KeyError> {
     match current.map(KeySet::from_secret_json) {
-        Some(Ok(keys)) => keys.rotated(now, RETAIN_AFTER_SUPERSEDED),
+        Some(Ok(keys)) => keys.rotated(now, activation, RETAIN_AFTER_SUPERSEDED),
         // A fresh stack's secret holds no key yet: the first rotation makes one.
         None | Some(Err(KeyError::Empty)) => KeySet::generate(now),
         Some(Err(err)) => Err(err),
@@ -72,7 +77,12 @@ async fn describe(
         .map_err(sm_error)
 }
 
-pub async fn rotate(client: &Client, event: &RotationEvent, now: u64) -> Result<(), RotationError> {
+pub async fn rotate(
+    client: &Client,
+    event: &RotationEvent,
+    now: u64,
+    activation: Duration,
+) -> Result<(), RotationError> {
     let described = describe(client, event).await?;
     if described.rotation_enabled() != Some(true) {
         return Err(RotationError::NotEnabled);
@@ -90,7 +100,7 @@ pub async fn rotate(client: &Client, event: &RotationEvent, now: u64) -> Result<
     if !stages.iter().any(|s| s == "AWSPENDING") {
         return Err(RotationError::UnknownVersion(event.token.clone()));
     }
-    run_step(client, event, now).await
+    run_step(client, event, now, activation).await
 }
 
 /// One rotation step, once `rotate` has checked that the version is staged for it.
@@ -98,9 +108,10 @@ pub async fn run_step(
     client: &Client,
     event: &RotationEvent,
     now: u64,
+    activation: Duration,
 ) -> Result<(), RotationError> {
     match event.step.as_str() {
-        "createSecret" => create(client, event, now).await,
+        "createSecret" => create(client, event, now, activation).await,
         // The keys are used by this stack alone: there is no other system to update.
         "setSecret" => Ok(()),
         "testSecret" => {
@@ -131,7 +142,12 @@ async fn pending_value(
     }
 }
 
-async fn create(client: &Client, event: &RotationEvent, now: u64) -> Result<(), RotationError> {
+async fn create(
+    client: &Client,
+    event: &RotationEvent,
+    now: u64,
+    activation: Duration,
+) -> Result<(), RotationError> {
     // A retried createSecret finds its pending version already written.
     if pending_value(client, event).await?.is_some() {
         return Ok(());
@@ -143,7 +159,7 @@ async fn create(client: &Client, event: &RotationEvent, now: u64) -> Result<(), 
         .send()
         .await
         .map_err(sm_error)?;
-    let next = next_key_set(current.secret_string(), now)?;
+    let next = next_key_set(current.secret_string(), now, activation)?;
     client
         .put_secret_value()
         .secret_id(&event.secret_id)
@@ -153,7 +169,7 @@ async fn create(client: &Client, event: &RotationEvent, now: u64) -> Result<(), 
         .send()
         .await
         .map_err(sm_error)?;
-    tracing::info!(kid = %next.signing_key().kid(), keys = next.keys().len(), "new signing key staged");
+    tracing::info!(kid = %next.newest_key().kid(), keys = next.keys().len(), signs_after_seconds = activation.as_secs(), "new signing key staged");
     Ok(())
 }
 
@@ -174,6 +190,16 @@ async fn finish(client: &Client, event: &RotationEvent) -> Result<(), RotationEr
         update = update.remove_from_version_id(current);
     }
     update.send().await.map_err(sm_error)?;
+    // A finished rotation leaves AWSPENDING on no version, so that the next RotateSecret
+    // does not take this one for still in progress.
+    client
+        .update_secret_version_stage()
+        .secret_id(&event.secret_id)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(&event.token)
+        .send()
+        .await
+        .map_err(sm_error)?;
     tracing::info!("new signing key is current");
     Ok(())
 }
@@ -184,23 +210,35 @@ mod tests {
 
     #[test]
     fn a_fresh_stack_gets_its_first_key() {
-        let keys = next_key_set(Some(r#"{"keys":[]}"#), 100).unwrap();
+        let keys = next_key_set(Some(r#"{"keys":[]}"#), 100, ACTIVATION).unwrap();
         assert_eq!(keys.keys().len(), 1);
-        assert_eq!(next_key_set(None, 100).unwrap().keys().len(), 1);
+        assert_eq!(
+            keys.signing_key(100, ACTIVATION).kid(),
+            keys.newest_key().kid(),
+            "it signs at once"
+        );
+        assert_eq!(next_key_set(None, 100, ACTIVATION).unwrap().keys().len(), 1);
     }
 
     #[test]
-    fn rotation_adds_a_signing_key_and_keeps_the_previous_one() {
+    fn rotation_adds_a_key_that_signs_after_its_activation_and_keeps_the_previous_one() {
         let first = KeySet::generate(100).unwrap();
-        let first_kid = first.signing_key().kid().to_owned();
-        let next = next_key_set(Some(&first.to_secret_json()), 200).unwrap();
-        assert_ne!(next.signing_key().kid(), first_kid);
+        let first_kid = first.newest_key().kid().to_owned();
+        let next = next_key_set(Some(&first.to_secret_json()), 200, ACTIVATION).unwrap();
+        assert_ne!(next.newest_key().kid(), first_kid);
         assert_eq!(next.keys()[1].kid(), first_kid);
+        assert_eq!(next.signing_key(200, ACTIVATION).kid(), first_kid);
+        assert_eq!(
+            next.signing_key(1400, ACTIVATION).kid(),
+            next.newest_key().kid()
+        );
     }
+
+    const ACTIVATION: Duration = Duration::from_secs(1200);
 
     #[test]
     fn a_corrupt_secret_is_not_overwritten() {
-        assert!(next_key_set(Some("not json"), 100).is_err());
+        assert!(next_key_set(Some("not json"), 100, ACTIVATION).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::sync::RwLock;
 
 use crate::jwks::{Jwk, Jwks, VerificationKeys};
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum KeyError {
     #[error("the key set secret is not valid: {0}")]
     InvalidSecret(String),
@@ -182,10 +182,20 @@ impl KeySet {
         serde_json::to_string(&stored).unwrap_or_default()
     }
 
-    /// The key that signs new tokens: the newest.
-    pub fn signing_key(&self) -> &SigningKey {
+    /// The newest key, whether or not it signs yet.
+    pub fn newest_key(&self) -> &SigningKey {
         // `from_secret_json` and `generate` never build an empty set.
         &self.keys[0]
+    }
+
+    /// The key that signs at `now`: the newest one published at least `activation` ago,
+    /// when every container can verify it (`Config::key_activation`); while no newer key
+    /// is that old, the oldest. A set of one key signs with it at once (a fresh stack).
+    pub fn signing_key(&self, now: u64, activation: Duration) -> &SigningKey {
+        self.keys
+            .iter()
+            .find(|k| k.created_at.saturating_add(activation.as_secs()) <= now)
+            .unwrap_or_else(|| &self.keys[self.keys.len() - 1])
     }
 
     pub fn keys(&self) -> &[SigningKey] {
@@ -204,16 +214,23 @@ impl KeySet {
         &self.verification
     }
 
-    /// The next key set of a rotation: a fresh key signs from now on, and a superseded key
-    /// stays published while tokens it signed may still be alive. A key superseded at time
-    /// `t` may still sign until every container has re-read the secret, so it is dropped
-    /// only once `t + retain_after_superseded` has passed.
-    pub fn rotated(self, now: u64, retain_after_superseded: Duration) -> Result<Self, KeyError> {
+    /// The next key set of a rotation: a fresh key, which signs once `activation` has
+    /// passed, and the keys whose tokens may still be alive. A key stops signing when its
+    /// successor activates; it is dropped once `retain_after_superseded` has passed after
+    /// that (containers may sign with it until they re-read the secret, and its tokens live
+    /// on after that).
+    pub fn rotated(
+        self,
+        now: u64,
+        activation: Duration,
+        retain_after_superseded: Duration,
+    ) -> Result<Self, KeyError> {
         let mut keys = vec![SigningKey::generate(now)?];
-        let mut superseded_at = now;
+        let mut successor_created_at = now;
         for key in self.keys {
-            if superseded_at + retain_after_superseded.as_secs() > now {
-                superseded_at = key.created_at;
+            let superseded_at = successor_created_at.saturating_add(activation.as_secs());
+            if superseded_at.saturating_add(retain_after_superseded.as_secs()) > now {
+                successor_created_at = key.created_at;
                 keys.push(key);
             } else {
                 break;
@@ -259,19 +276,54 @@ enum KeySource {
 
 /// The key set as one container sees it: loaded on first use (so a function that never
 /// signs never reads the secret) and re-read after `ttl` so rotations reach warm containers.
-/// If a re-read fails, the keys already held keep working.
+/// If a re-read fails, the keys already held keep working; if the first read fails (an
+/// empty or unreadable secret), callers get the error, and the secret is read again only
+/// after `RETRY_AFTER_FAILURE`, not on every request.
 pub struct KeyRing {
     source: KeySource,
     ttl: Duration,
-    cached: RwLock<Option<(Arc<KeySet>, Instant)>>,
+    state: RwLock<RingState>,
+}
+
+#[derive(Default)]
+struct RingState {
+    keys: Option<(Arc<KeySet>, Instant)>,
+    failure: Option<(KeyError, Instant)>,
+    /// The last read for a key id the held set lacks.
+    forced_at: Option<Instant>,
+}
+
+impl RingState {
+    fn fresh(&self, ttl: Duration) -> Option<Arc<KeySet>> {
+        self.keys
+            .as_ref()
+            .filter(|(_, loaded)| loaded.elapsed() < ttl)
+            .map(|(keys, _)| keys.clone())
+    }
+
+    fn failed_recently(&self, ttl: Duration) -> Option<KeyError> {
+        let retry = KeyRing::RETRY_AFTER_FAILURE.min(ttl);
+        self.failure
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < retry)
+            .map(|(err, _)| err.clone())
+    }
 }
 
 impl KeyRing {
+    /// After a failed read, the next one waits this long (or the key cache's TTL, if shorter).
+    pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+    /// A token or form naming an unknown key re-reads the secret at most this often.
+    pub const MIN_FORCED_REFRESH: Duration = Duration::from_secs(30);
+
     pub fn fixed(keys: KeySet) -> Self {
         Self {
             source: KeySource::Fixed,
             ttl: Duration::MAX,
-            cached: RwLock::new(Some((Arc::new(keys), Instant::now()))),
+            state: RwLock::new(RingState {
+                keys: Some((Arc::new(keys), Instant::now())),
+                ..RingState::default()
+            }),
         }
     }
 
@@ -279,43 +331,78 @@ impl KeyRing {
         Self {
             source: KeySource::SecretsManager(source),
             ttl,
-            cached: RwLock::new(None),
+            state: RwLock::new(RingState::default()),
         }
     }
 
     pub async fn current(&self) -> Result<Arc<KeySet>, KeyError> {
-        if let Some((keys, loaded)) = self.cached.read().await.as_ref()
-            && loaded.elapsed() < self.ttl
-        {
-            return Ok(keys.clone());
+        if let Some(keys) = self.state.read().await.fresh(self.ttl) {
+            return Ok(keys);
         }
+        let mut state = self.state.write().await;
+        // Another task may have refreshed while this one waited for the lock.
+        if let Some(keys) = state.fresh(self.ttl) {
+            return Ok(keys);
+        }
+        self.load(&mut state).await
+    }
+
+    /// The key set to verify something signed with key `kid`: re-read first (at most
+    /// every `MIN_FORCED_REFRESH`) when it lacks that key, which may have been published
+    /// since this container last read the secret.
+    pub async fn with_kid(&self, kid: Option<&str>) -> Result<Arc<KeySet>, KeyError> {
+        let keys = self.current().await?;
+        let Some(kid) = kid else {
+            return Ok(keys);
+        };
+        if keys.verification_keys().get(kid).is_some() {
+            return Ok(keys);
+        }
+        let mut state = self.state.write().await;
+        if state
+            .forced_at
+            .is_some_and(|t| t.elapsed() < Self::MIN_FORCED_REFRESH)
+        {
+            return Ok(keys);
+        }
+        state.forced_at = Some(Instant::now());
+        self.load(&mut state).await
+    }
+
+    async fn load(&self, state: &mut RingState) -> Result<Arc<KeySet>, KeyError> {
         let KeySource::SecretsManager(source) = &self.source else {
-            let cached = self.cached.read().await;
-            return cached
+            return state
+                .keys
                 .as_ref()
                 .map(|(k, _)| k.clone())
                 .ok_or(KeyError::Empty);
         };
-        let mut cached = self.cached.write().await;
-        // Another task may have refreshed while this one waited for the lock.
-        if let Some((keys, loaded)) = cached.as_ref()
-            && loaded.elapsed() < self.ttl
-        {
-            return Ok(keys.clone());
+        if let Some(err) = state.failed_recently(self.ttl) {
+            return match &state.keys {
+                Some((keys, _)) => Ok(keys.clone()),
+                None => Err(err),
+            };
         }
         match source.load().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
-                *cached = Some((keys.clone(), Instant::now()));
+                state.keys = Some((keys.clone(), Instant::now()));
+                state.failure = None;
                 Ok(keys)
             }
-            Err(err) => match cached.as_ref() {
-                Some((keys, _)) => {
-                    tracing::warn!(error = %err, "keeping the cached signing keys: re-reading the secret failed");
-                    Ok(keys.clone())
+            Err(err) => {
+                state.failure = Some((err.clone(), Instant::now()));
+                match &state.keys {
+                    Some((keys, _)) => {
+                        tracing::warn!(error = %err, secret = %source.secret_id, "keeping the cached signing keys: re-reading the secret failed");
+                        Ok(keys.clone())
+                    }
+                    None => {
+                        tracing::error!(error = %err, secret = %source.secret_id, "no signing key: requests that need one answer 503 until the secret holds a key set (tried again in 30 s)");
+                        Err(err)
+                    }
                 }
-                None => Err(err),
-            },
+            }
         }
     }
 }
@@ -350,35 +437,73 @@ mod tests {
     fn secret_json_round_trips() {
         let set = KeySet::generate(100).unwrap();
         let again = KeySet::from_secret_json(&set.to_secret_json()).unwrap();
-        assert_eq!(again.signing_key().kid(), set.signing_key().kid());
+        assert_eq!(again.newest_key().kid(), set.newest_key().kid());
         assert_eq!(again.jwks().keys, set.jwks().keys);
     }
 
     #[test]
-    fn newest_key_signs_whatever_the_stored_order() {
+    fn the_newest_key_is_found_whatever_the_stored_order() {
         let rotated = KeySet::generate(100)
             .unwrap()
-            .rotated(200, Duration::from_secs(7200))
+            .rotated(200, ACTIVATION, Duration::from_secs(7200))
             .unwrap();
-        let newest = rotated.signing_key().kid().to_owned();
+        let newest = rotated.newest_key().kid().to_owned();
         let mut stored: serde_json::Value =
             serde_json::from_str(&rotated.to_secret_json()).unwrap();
         stored["keys"].as_array_mut().unwrap().reverse();
         let reloaded = KeySet::from_secret_json(&stored.to_string()).unwrap();
-        assert_eq!(reloaded.signing_key().kid(), newest);
+        assert_eq!(reloaded.newest_key().kid(), newest);
+        assert_eq!(reloaded.signing_key(10_000, ACTIVATION).kid(), newest);
         assert_eq!(reloaded.jwks().keys.len(), 2);
+    }
+
+    const ACTIVATION: Duration = Duration::from_secs(1200);
+
+    #[test]
+    fn a_fresh_stacks_only_key_signs_at_once() {
+        let set = KeySet::generate(100).unwrap();
+        assert_eq!(
+            set.signing_key(100, ACTIVATION).kid(),
+            set.newest_key().kid()
+        );
+    }
+
+    #[test]
+    fn a_new_key_signs_only_once_every_container_can_verify_it() {
+        let first = KeySet::generate(0).unwrap();
+        let first_kid = first.newest_key().kid().to_owned();
+        let second = first
+            .rotated(10_000, ACTIVATION, Duration::from_secs(7200))
+            .unwrap();
+        let second_kid = second.newest_key().kid().to_owned();
+        assert_eq!(second.signing_key(10_000, ACTIVATION).kid(), first_kid);
+        assert_eq!(second.signing_key(11_199, ACTIVATION).kid(), first_kid);
+        assert_eq!(second.signing_key(11_200, ACTIVATION).kid(), second_kid);
+        // Two rotations in quick succession: the key published longest signs meanwhile.
+        let third = second
+            .rotated(10_100, ACTIVATION, Duration::from_secs(7200))
+            .unwrap();
+        assert_eq!(third.signing_key(10_200, ACTIVATION).kid(), first_kid);
+        assert_eq!(third.signing_key(11_250, ACTIVATION).kid(), second_kid);
     }
 
     #[test]
     fn rotation_keeps_the_superseded_key_until_its_tokens_expire() {
         let retain = Duration::from_secs(7200);
         let first = KeySet::generate(0).unwrap();
-        let first_kid = first.signing_key().kid().to_owned();
-        let second = first.rotated(10_000, retain).unwrap();
+        let first_kid = first.newest_key().kid().to_owned();
+        let second = first.rotated(10_000, ACTIVATION, retain).unwrap();
         assert_eq!(second.keys().len(), 2);
         assert_eq!(second.keys()[1].kid(), first_kid);
-        // Once `retain` has passed since the first key was superseded, it is dropped.
-        let third = second.rotated(10_000 + 7200 + 1, retain).unwrap();
+        // The first key is superseded when the second activates, and kept `retain` after.
+        let copy = KeySet::from_secret_json(&second.to_secret_json()).unwrap();
+        let kept = copy
+            .rotated(10_000 + 1200 + 7200 - 1, ACTIVATION, retain)
+            .unwrap();
+        assert!(kept.keys().iter().any(|k| k.kid() == first_kid));
+        let third = second
+            .rotated(10_000 + 1200 + 7200, ACTIVATION, retain)
+            .unwrap();
         let kids: Vec<_> = third.keys().iter().map(|k| k.kid().to_owned()).collect();
         assert_eq!(kids.len(), 2);
         assert!(!kids.contains(&first_kid));
@@ -387,12 +512,14 @@ mod tests {
     #[test]
     fn verification_keys_follow_the_set_through_a_rotation() {
         let first = KeySet::generate(0).unwrap();
-        let first_kid = first.signing_key().kid().to_owned();
-        let second = first.rotated(10_000, Duration::from_secs(7200)).unwrap();
+        let first_kid = first.newest_key().kid().to_owned();
+        let second = first
+            .rotated(10_000, ACTIVATION, Duration::from_secs(7200))
+            .unwrap();
         let verification = second.verification_keys();
         assert_eq!(verification.len(), 2);
         assert!(verification.get(&first_kid).is_some());
-        assert!(verification.get(second.signing_key().kid()).is_some());
+        assert!(verification.get(second.newest_key().kid()).is_some());
         let reloaded = KeySet::from_secret_json(&second.to_secret_json()).unwrap();
         assert_eq!(reloaded.verification_keys().len(), 2);
     }
@@ -402,7 +529,7 @@ mod tests {
         let set = KeySet::generate(1).unwrap();
         let json = set
             .to_secret_json()
-            .replace(set.signing_key().kid(), "forged");
+            .replace(set.newest_key().kid(), "forged");
         assert!(matches!(
             KeySet::from_secret_json(&json),
             Err(KeyError::InvalidSecret(_))
@@ -432,8 +559,8 @@ mod tests {
     #[tokio::test]
     async fn fixed_ring_serves_its_keys() {
         let set = KeySet::generate(1).unwrap();
-        let kid = set.signing_key().kid().to_owned();
+        let kid = set.newest_key().kid().to_owned();
         let ring = KeyRing::fixed(set);
-        assert_eq!(ring.current().await.unwrap().signing_key().kid(), kid);
+        assert_eq!(ring.current().await.unwrap().newest_key().kid(), kid);
     }
 }

@@ -3,12 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::TestServer;
+use super::Server;
 
 pub const MODERN: &str = "2026-07-28";
 
 /// A `ping` with `token`: the HTTP status and the `WWW-Authenticate` challenge, if any.
-pub async fn ping_status(server: &TestServer, token: &str) -> (u16, String) {
+pub async fn ping_status(server: &impl Server, token: &str) -> (u16, String) {
     let resp = super::http()
         .post(server.url("/mcp"))
         .bearer_auth(token)
@@ -25,7 +25,7 @@ pub async fn ping_status(server: &TestServer, token: &str) -> (u16, String) {
 }
 
 pub struct Mcp<'a> {
-    pub server: &'a TestServer,
+    pub server: &'a dyn Server,
     pub token: String,
 }
 
@@ -53,7 +53,7 @@ impl Answer {
 }
 
 impl<'a> Mcp<'a> {
-    pub fn new(server: &'a TestServer, token: String) -> Self {
+    pub fn new(server: &'a dyn Server, token: String) -> Self {
         Self { server, token }
     }
 

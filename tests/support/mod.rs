@@ -71,9 +71,27 @@ impl TestServer {
             shutdown: Some(tx),
         }
     }
+}
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+/// Where the flow helpers send their requests: the local server in process, or an
+/// emulated stack.
+pub trait Server {
+    fn base(&self) -> &str;
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base(), path)
+    }
+}
+
+impl Server for TestServer {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl<S: Server + ?Sized> Server for Arc<S> {
+    fn base(&self) -> &str {
+        (**self).base()
     }
 }
 
@@ -139,3 +157,4 @@ pub mod events;
 pub mod https;
 pub mod mcp;
 pub mod oauth;
+pub mod stack;

@@ -5,7 +5,7 @@
 use alta_shared::pkce::{CodeChallenge, CodeVerifier};
 use serde_json::{Value, json};
 
-use super::TestServer;
+use super::Server;
 
 pub const REDIRECT_URI: &str = "http://127.0.0.1:45678/callback";
 
@@ -57,7 +57,7 @@ pub fn pending_field(html: &str) -> String {
 }
 
 impl FlowClient {
-    pub async fn register(server: &TestServer) -> Self {
+    pub async fn register(server: &impl Server) -> Self {
         let http = browser();
         let resp = http
             .post(server.url("/register"))
@@ -76,7 +76,7 @@ impl FlowClient {
 
     pub fn authorize_url(
         &self,
-        server: &TestServer,
+        server: &impl Server,
         challenge: &str,
         extra: &[(&str, &str)],
     ) -> String {
@@ -101,7 +101,7 @@ impl FlowClient {
     /// GET the page, then POST the form with these fields.
     pub async fn sign_in(
         &self,
-        server: &TestServer,
+        server: &impl Server,
         url: &str,
         email: &str,
         password: &str,
@@ -116,7 +116,7 @@ impl FlowClient {
 
     pub async fn post_form(
         &self,
-        server: &TestServer,
+        server: &impl Server,
         pending: &str,
         email: &str,
         password: &str,
@@ -143,14 +143,14 @@ impl FlowClient {
         }
     }
 
-    pub async fn authorize_as(&self, server: &TestServer, email: &str) -> Authorization {
+    pub async fn authorize_as(&self, server: &impl Server, email: &str) -> Authorization {
         self.authorize_with_scope(server, email, "campaigns:read campaigns:write inbox:read")
             .await
     }
 
     pub async fn authorize_with_scope(
         &self,
-        server: &TestServer,
+        server: &impl Server,
         email: &str,
         scope: &str,
     ) -> Authorization {
@@ -182,7 +182,7 @@ impl FlowClient {
         }
     }
 
-    pub async fn token(&self, server: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn token(&self, server: &impl Server, form: &[(&str, &str)]) -> (u16, Value) {
         let mut fields = vec![("client_id", self.client_id.as_str())];
         fields.extend_from_slice(form);
         let resp = self
@@ -197,7 +197,7 @@ impl FlowClient {
         (status, resp.json().await.unwrap())
     }
 
-    pub async fn exchange(&self, server: &TestServer, auth: &Authorization) -> (u16, Value) {
+    pub async fn exchange(&self, server: &impl Server, auth: &Authorization) -> (u16, Value) {
         self.token(
             server,
             &[
@@ -210,7 +210,7 @@ impl FlowClient {
         .await
     }
 
-    pub async fn refresh(&self, server: &TestServer, refresh_token: &str) -> (u16, Value) {
+    pub async fn refresh(&self, server: &impl Server, refresh_token: &str) -> (u16, Value) {
         self.token(
             server,
             &[
@@ -221,7 +221,7 @@ impl FlowClient {
         .await
     }
 
-    pub async fn revoke(&self, server: &TestServer, token: &str) -> u16 {
+    pub async fn revoke(&self, server: &impl Server, token: &str) -> u16 {
         self.http
             .post(server.url("/revoke"))
             .form(&[("client_id", self.client_id.as_str()), ("token", token)])
@@ -234,7 +234,7 @@ impl FlowClient {
 }
 
 /// Signs in `email` with a fresh client and returns an access token.
-pub async fn access_token(server: &TestServer, email: &str, scope: &str) -> String {
+pub async fn access_token(server: &impl Server, email: &str, scope: &str) -> String {
     let client = FlowClient::register(server).await;
     let auth = client.authorize_with_scope(server, email, scope).await;
     let (status, tokens) = client.exchange(server, &auth).await;

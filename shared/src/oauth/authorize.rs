@@ -13,6 +13,7 @@ use crate::deps::Deps;
 use crate::directory::normalize_email;
 use crate::error::{HttpError, OAuthError, OAuthErrorCode};
 use crate::http::{self as h, Params, RequestLog};
+use crate::jwt;
 use crate::oauth::client::{Client, ClientSource, GrantType, hex};
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::grant::{
@@ -329,7 +330,7 @@ async fn render_sign_in(
         Ok(keys) => keys,
         Err(err) => return unavailable(err),
     };
-    let field = match pending::sign(&keys, &pending) {
+    let field = match pending::sign(&keys, deps.config.key_activation(), &pending) {
         Ok(field) => field,
         Err(err) => {
             tracing::error!(cause = %err, "signing the pending authorization failed");
@@ -389,7 +390,13 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         Ok(params) => params,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()),
     };
-    let keys = match deps.keys.current().await {
+    let field = params
+        .single("request")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    let keys = match deps.keys.with_kid(jwt::key_id(&field).as_deref()).await {
         Ok(keys) => keys,
         Err(err) => {
             tracing::error!(cause = %err, "signing keys unavailable");
@@ -400,12 +407,6 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             );
         }
     };
-    let field = params
-        .single("request")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
     let Some(pending) = pending::verify(
         &keys,
         &deps.config.base_url,

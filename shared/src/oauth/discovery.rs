@@ -14,8 +14,6 @@ use crate::oauth::pages;
 
 /// Metadata changes only with a deployment.
 const METADATA_MAX_AGE: u32 = 3600;
-/// Short enough that a rotated-in key is seen well before it starts signing.
-const JWKS_MAX_AGE: u32 = 300;
 
 pub const AUTHORIZATION_SERVER_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
@@ -65,7 +63,8 @@ async fn route(req: &Request, deps: &Deps) -> Response<Body> {
             Ok(keys) => h::json_response(
                 StatusCode::OK,
                 &keys.jwks(),
-                Headers::cacheable(JWKS_MAX_AGE),
+                // The key cache's length: a new key signs only after both have passed.
+                Headers::cacheable(config.signing_key_cache_ttl.as_secs() as u32),
             ),
             Err(err) => OAuthError::unavailable(err).into_response(),
         },
@@ -246,7 +245,7 @@ mod tests {
             .current()
             .await
             .unwrap()
-            .signing_key()
+            .newest_key()
             .kid()
             .to_owned();
         let jwks = json_of(handle(get(JWKS_PATH), &deps).await).await;

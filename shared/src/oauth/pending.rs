@@ -2,6 +2,8 @@
 //! (ES256, the server's own key) into a hidden form field that lives 10 minutes, and bound
 //! to a nonce cookie so that a field lifted from one browser is useless in another.
 
+use std::time::Duration;
+
 use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 
@@ -36,8 +38,13 @@ fn audience(base: &BaseUrl) -> String {
     base.url("/authorize")
 }
 
-pub fn sign(keys: &KeySet, pending: &PendingAuthorization) -> Result<String, String> {
-    let key = keys.signing_key();
+/// Signed with the key that signs at the request's `iat` (see `KeySet::signing_key`).
+pub fn sign(
+    keys: &KeySet,
+    activation: Duration,
+    pending: &PendingAuthorization,
+) -> Result<String, String> {
+    let key = keys.signing_key(pending.iat, activation);
     let mut header = Header::new(Algorithm::ES256);
     header.typ = Some(PENDING_TYPE.into());
     header.kid = Some(key.kid().to_owned());
@@ -107,7 +114,7 @@ mod tests {
     fn signed_field_verifies_with_its_cookie_only() {
         let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
         let keys = KeySet::generate(1).unwrap();
-        let field = sign(&keys, &sample(&base)).unwrap();
+        let field = sign(&keys, Duration::from_secs(1200), &sample(&base)).unwrap();
         assert_eq!(
             verify(&keys, &base, &field, Some("nonce-1")),
             Some(sample(&base))
@@ -121,9 +128,9 @@ mod tests {
         let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
         let keys = KeySet::generate(1).unwrap();
         let other_keys = KeySet::generate(1).unwrap();
-        let foreign = sign(&other_keys, &sample(&base)).unwrap();
+        let foreign = sign(&other_keys, Duration::from_secs(1200), &sample(&base)).unwrap();
         assert_eq!(verify(&keys, &base, &foreign, Some("nonce-1")), None);
-        let field = sign(&keys, &sample(&base)).unwrap();
+        let field = sign(&keys, Duration::from_secs(1200), &sample(&base)).unwrap();
         let mut tampered = field.clone();
         tampered.insert(field.find('.').unwrap() + 5, 'A');
         assert_eq!(verify(&keys, &base, &tampered, Some("nonce-1")), None);
@@ -138,7 +145,7 @@ mod tests {
         let mut old = sample(&base);
         old.iat -= 2 * PENDING_LIFETIME_SECONDS;
         old.exp -= 2 * PENDING_LIFETIME_SECONDS;
-        let field = sign(&keys, &old).unwrap();
+        let field = sign(&keys, Duration::from_secs(1200), &old).unwrap();
         assert_eq!(verify(&keys, &base, &field, Some("nonce-1")), None);
     }
 }

@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, Headers, Params, RequestLog};
-use crate::jwt::verify_access_token;
+use crate::jwt::{self, verify_access_token};
 use crate::oauth::client::Client;
 use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::grant::{TokenHash, revoked_family_key, revoked_jti_key};
@@ -85,7 +85,11 @@ async fn revoke_access_token(
     client: &Client,
     deps: &Deps,
 ) -> Result<bool, OAuthError> {
-    let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
+    let keys = deps
+        .keys
+        .with_kid(jwt::key_id(token).as_deref())
+        .await
+        .map_err(OAuthError::unavailable)?;
     let base = &deps.config.base_url;
     let Ok(claims) = verify_access_token(
         token,

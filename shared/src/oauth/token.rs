@@ -359,6 +359,7 @@ async fn issue_access_token(
         client_id: client.client_id.clone(),
         scope: scope.to_owned(),
     };
-    let token = sign_access_token(keys.signing_key(), &claims).map_err(OAuthError::internal)?;
+    let key = keys.signing_key(now, deps.config.key_activation());
+    let token = sign_access_token(key, &claims).map_err(OAuthError::internal)?;
     Ok((token, jti))
 }

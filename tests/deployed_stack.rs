@@ -13,7 +13,7 @@ use std::time::Duration;
 use alta_shared::routes::Function;
 use serde_json::Value;
 use support::mcp::ping_status;
-use support::stack::{self, EmulatedStack};
+use support::stack::{self, EmulatedStack, RunningStack};
 use support::{DEMO_PASSWORD, Server, TestServer, oauth};
 
 fn stack_state() -> Value {
@@ -418,4 +418,59 @@ async fn a_rotation_under_a_running_stack_never_refuses_a_token_or_a_form() {
         assert_eq!(kid, published_kids[0], "the new key signs");
         assert_ne!(kid, first_kid);
     }
+}
+
+/// The functions write CloudWatch metrics (embedded metric format) to their logs: sign-ins,
+/// tokens issued, tool calls, and the signing key's age that the rotation alarm watches.
+#[tokio::test]
+#[ignore = "needs the emulated stack (scripts/stack); scripts/test runs it"]
+async fn the_functions_write_cloudwatch_metrics_to_their_logs() {
+    let stack = RunningStack::from_env();
+    let token = oauth::access_token(&stack, "viewer@alta.local", "campaigns:read").await;
+    let calls = support::mcp::Mcp::new(&stack, token);
+    assert!(
+        !calls
+            .call("list_campaigns", serde_json::json!({}))
+            .await
+            .result()["isError"]
+            .as_bool()
+            .unwrap()
+    );
+    http()
+        .get(stack.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    let namespace = "AltaMcp/alta-mcp";
+    let metric = |function: &str, name: &str, dimension: Option<(&str, &str)>| {
+        stack.function_log(function).lines().any(|line| {
+            let Ok(doc) = serde_json::from_str::<Value>(line) else {
+                return false;
+            };
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == namespace
+                && doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == name
+                && doc[name].is_number()
+                && dimension.is_none_or(|(k, v)| doc[k] == v)
+        })
+    };
+    assert!(metric(
+        "AuthorizeFunction",
+        "SignIns",
+        Some(("Outcome", "succeeded"))
+    ));
+    assert!(metric(
+        "TokenFunction",
+        "TokensIssued",
+        Some(("GrantType", "authorization_code"))
+    ));
+    assert!(metric(
+        "McpFunction",
+        "ToolCalls",
+        Some(("Tool", "list_campaigns"))
+    ));
+    assert!(metric(
+        "DiscoveryFunction",
+        alta_shared::metrics::SIGNING_KEY_AGE_DAYS,
+        None
+    ));
 }

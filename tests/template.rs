@@ -2,7 +2,7 @@
 //! has exactly the routes the local server serves (`alta_shared::routes::ROUTES`), each
 //! going to the function whose handler serves it, and `sam build` builds every function.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use alta_local::stack::template::{FunctionSpec, Resolver, RouteSpec, Template};
 use alta_shared::routes::{Function, ROUTES};
@@ -17,7 +17,7 @@ fn template() -> Template {
 #[test]
 fn the_http_api_has_exactly_the_routes_the_local_server_serves() {
     let template = template();
-    let resolver = Resolver::undeployed(&template).unwrap();
+    let resolver = Resolver::undeployed(&template, &BTreeMap::new()).unwrap();
     let declared: BTreeSet<(String, String)> = RouteSpec::all(&template, &resolver)
         .unwrap()
         .into_iter()
@@ -79,4 +79,209 @@ fn sam_build_makes_one_binary_per_function_from_one_package() {
     }
     // One CodeUri: every `cargo lambda build --bin` runs in the same package.
     assert_eq!(template.function_globals()["CodeUri"], "functions/");
+}
+
+fn resource(template: &Template, id: &str) -> serde_json::Value {
+    template
+        .resources()
+        .find(|(logical, _)| *logical == id)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_else(|| panic!("no resource {id}"))
+}
+
+#[test]
+fn the_rotation_on_creation_waits_for_its_log_group_and_only_that_secret_may_invoke_it() {
+    let template = template();
+    let depends = resource(&template, "SigningKeyRotation")["DependsOn"].clone();
+    for needed in ["RotateKeysPermission", "RotateKeysLogGroup"] {
+        assert!(
+            depends.as_array().unwrap().iter().any(|d| d == needed),
+            "{needed}"
+        );
+    }
+    let permission = resource(&template, "RotateKeysPermission");
+    assert_eq!(
+        permission["Properties"]["SourceArn"],
+        serde_json::json!({"Ref": "SigningKeySecret"})
+    );
+}
+
+#[test]
+fn the_authorize_function_writes_only_sign_in_throttle_items_in_the_directory() {
+    let template = template();
+    let resolver = Resolver::undeployed(&template, &BTreeMap::new()).unwrap();
+    let policies = resolver
+        .resolve(&resource(&template, "AuthorizeFunction")["Properties"]["Policies"])
+        .unwrap()
+        .unwrap();
+    let statements: Vec<&serde_json::Value> = policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .filter(|s| s["Resource"] == "arn:DirectoryTable")
+        .collect();
+    let prefix = format!("{}*", alta_shared::store::dynamo::SIGN_IN_THROTTLE_PREFIX);
+    for statement in statements {
+        let writes = statement["Action"].as_array().unwrap().iter().any(|a| {
+            [
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ]
+            .contains(&a.as_str().unwrap())
+        });
+        if writes {
+            assert_eq!(
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                serde_json::json!([prefix]),
+                "{statement}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_custom_domain_is_the_issuer_and_the_only_url() {
+    let template = template();
+    let overrides = BTreeMap::from([
+        ("DomainName".to_owned(), "mcp.alta.example".to_owned()),
+        (
+            "CertificateArn".to_owned(),
+            "arn:aws:acm:eu-west-1:123456789012:certificate/abc".to_owned(),
+        ),
+    ]);
+    for (overrides, base, disabled) in [
+        (overrides, "https://mcp.alta.example", true),
+        (
+            BTreeMap::new(),
+            "https://HttpApi.execute-api.us-east-1.amazonaws.com",
+            false,
+        ),
+    ] {
+        let resolver = Resolver::undeployed(&template, &overrides).unwrap();
+        let mcp = FunctionSpec::all(&template)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.logical_id == "McpFunction")
+            .unwrap();
+        assert_eq!(
+            mcp.resolved_environment(&resolver).unwrap()["ALTA_BASE_URL"],
+            base
+        );
+        let outputs = template.outputs().unwrap();
+        let mcp_url = resolver
+            .resolve(&outputs["McpUrl"]["Value"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(mcp_url, format!("{base}/mcp"));
+        let api = resolver
+            .resolve(&resource(&template, "HttpApi")["Properties"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(api["DisableExecuteApiEndpoint"], disabled);
+        let domain = resource(&template, "ApiDomain");
+        assert_eq!(
+            resolver
+                .condition(domain["Condition"].as_str().unwrap())
+                .unwrap(),
+            disabled
+        );
+    }
+}
+
+#[test]
+fn the_api_functions_reserve_concurrency_unless_told_not_to() {
+    let template = template();
+    let functions = FunctionSpec::all(&template).unwrap();
+    for (reserve, expect) in [("true", true), ("false", false)] {
+        let overrides = BTreeMap::from([("ReserveConcurrency".to_owned(), reserve.to_owned())]);
+        let resolver = Resolver::undeployed(&template, &overrides).unwrap();
+        let mut total = 0;
+        for function in Function::ALL {
+            let properties = resolver
+                .resolve(&resource(&template, &function.logical_id())["Properties"])
+                .unwrap()
+                .unwrap();
+            let reserved = &properties["ReservedConcurrentExecutions"];
+            assert_eq!(reserved.is_number(), expect, "{}", function.name());
+            total += reserved.as_u64().unwrap_or(0);
+        }
+        // Lambda keeps 100 unreserved in a 1,000-execution account.
+        assert!(total <= 900, "{total}");
+        assert_eq!(functions.len(), 7);
+    }
+}
+
+#[test]
+fn the_alarms_watch_every_function_table_and_the_rotation() {
+    let template = template();
+    let resolver = Resolver::undeployed(&template, &BTreeMap::new()).unwrap();
+    let alarm = |id: &str| {
+        let alarm = resolver
+            .resolve(&resource(&template, id)["Properties"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            alarm["AlarmActions"],
+            serde_json::json!(["AlarmTopic"]),
+            "{id}"
+        );
+        alarm
+    };
+    // The resources an alarm's metrics name by `dimension`.
+    let watched = |alarm: &serde_json::Value, dimension: &str| -> BTreeSet<String> {
+        alarm["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| &m["MetricStat"]["Metric"]["Dimensions"][0])
+            .filter(|d| d["Name"] == dimension)
+            .map(|d| d["Value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let api_functions: BTreeSet<String> = Function::ALL.iter().map(|f| f.logical_id()).collect();
+    assert_eq!(
+        watched(&alarm("FunctionErrorsAlarm"), "FunctionName"),
+        api_functions
+    );
+    assert_eq!(
+        watched(&alarm("FunctionThrottlesAlarm"), "FunctionName"),
+        api_functions
+    );
+    let tables: BTreeSet<String> = template
+        .resources_of_type("AWS::DynamoDB::Table")
+        .map(|(id, _)| id.to_owned())
+        .collect();
+    assert_eq!(
+        watched(&alarm("DynamoDbReadThrottlesAlarm"), "TableName"),
+        tables
+    );
+    assert_eq!(
+        watched(&alarm("DynamoDbWriteThrottlesAlarm"), "TableName"),
+        tables
+    );
+    assert_eq!(
+        alarm("KeyRotationFailedAlarm")["Dimensions"][0]["Value"],
+        "RotateKeysFunction"
+    );
+    assert_eq!(
+        watched(&alarm("Api5xxRateAlarm"), "ApiId"),
+        BTreeSet::from(["HttpApi".to_owned()])
+    );
+    // The key-age alarm reads what the functions write, where they write it.
+    let age = alarm("SigningKeyAgeAlarm");
+    assert_eq!(
+        age["MetricName"],
+        alta_shared::metrics::SIGNING_KEY_AGE_DAYS
+    );
+    let discovery = FunctionSpec::all(&template)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.logical_id == "DiscoveryFunction")
+        .unwrap();
+    assert_eq!(
+        age["Namespace"],
+        discovery.resolved_environment(&resolver).unwrap()["ALTA_METRICS_NAMESPACE"]
+    );
 }

@@ -183,6 +183,9 @@ pub struct Config {
     pub signing_key_cache_ttl: Duration,
     /// `ALTA_JWKS_CACHE_SECONDS` (default 600): how long `/mcp` keeps the issuer's JWKS.
     pub jwks_cache_ttl: Duration,
+    /// `ALTA_METRICS_NAMESPACE`: the CloudWatch namespace of the embedded-format metrics
+    /// written to standard output; unset (the local server) writes none.
+    pub metrics_namespace: Option<String>,
     /// `ALTA_PRECONFIGURED_CLIENTS`: a JSON array of `PreconfiguredClient`; default Claude and Cursor.
     pub preconfigured_clients: Vec<PreconfiguredClient>,
     /// `ALTA_SCOPES_SUPPORTED` is not configurable: scopes are part of the contract.
@@ -303,6 +306,7 @@ impl Config {
             secretsmanager_endpoint: get("ALTA_SECRETSMANAGER_ENDPOINT"),
             signing_key_cache_ttl: Duration::from_secs(signing_key_cache_seconds),
             jwks_cache_ttl: Duration::from_secs(jwks_cache_seconds),
+            metrics_namespace: get("ALTA_METRICS_NAMESPACE"),
             preconfigured_clients,
             scopes_supported: Scope::ALL.into_iter().collect(),
             allowed_origins,

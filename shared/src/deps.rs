@@ -13,6 +13,7 @@ use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, 
 use crate::jwks::JwksClient;
 use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
 use crate::mcp::auth::VerifiedTokens;
+use crate::metrics::Metrics;
 use crate::oauth::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
@@ -48,6 +49,7 @@ pub struct Deps {
     pub jwks: Arc<JwksClient>,
     /// Access tokens `/mcp` has already verified in this container.
     pub verified_tokens: Arc<VerifiedTokens>,
+    pub metrics: Metrics,
 }
 
 fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
@@ -147,6 +149,7 @@ impl Deps {
                 config.jwks_cache_ttl,
             )),
             verified_tokens: Arc::default(),
+            metrics: Metrics::new(config.metrics_namespace.clone()),
             config: Arc::new(config),
         })
     }
@@ -180,6 +183,7 @@ impl Deps {
             metadata_documents: metadata_documents(&config),
             jwks: Arc::new(jwks),
             verified_tokens: Arc::default(),
+            metrics: Metrics::new(config.metrics_namespace.clone()),
             config: Arc::new(config),
         })
     }

@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod key_rotation;
 pub mod keys;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod pkce;

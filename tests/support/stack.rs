@@ -131,6 +131,37 @@ pub fn secrets_client(state: &Value) -> aws_sdk_secretsmanager::Client {
     )
 }
 
+/// The stack scripts/test started for every test (`ALTA_TEST_STACK_STATE` names its state).
+pub struct RunningStack {
+    pub state: Value,
+    base: String,
+}
+
+impl RunningStack {
+    pub fn from_env() -> Self {
+        let path = std::env::var("ALTA_TEST_STACK_STATE").expect(
+            "ALTA_TEST_STACK_STATE names the running stack's state.json (scripts/test sets it)",
+        );
+        let state: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let base = state["base_url"].as_str().unwrap().to_owned();
+        Self { state, base }
+    }
+
+    /// What a function has written to its log so far.
+    pub fn function_log(&self, logical_id: &str) -> String {
+        let path = self.state["functions"][logical_id]["log_file"]
+            .as_str()
+            .unwrap();
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+}
+
+impl Server for RunningStack {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
 impl Server for EmulatedStack {
     fn base(&self) -> &str {
         &self.base

@@ -196,12 +196,15 @@ impl Resolver {
         }
     }
 
-    /// For reading a template without deploying it: parameters at their defaults, each
-    /// resource's physical id its logical id, each ARN `arn:<logical id>`.
-    pub fn undeployed(template: &Template) -> Result<Self, TemplateError> {
+    /// For reading a template without deploying it: parameters at their defaults but for
+    /// `overrides`, each resource's physical id its logical id, each ARN `arn:<logical id>`.
+    pub fn undeployed(
+        template: &Template,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Self, TemplateError> {
         let mut resolver = Self::new(
             template,
-            template.parameters(&BTreeMap::new())?,
+            template.parameters(overrides)?,
             "stack",
             "us-east-1",
             "123456789012",

@@ -14,6 +14,7 @@ use crate::directory::normalize_email;
 use crate::error::{HttpError, OAuthError, OAuthErrorCode};
 use crate::http::{self as h, Params, RequestLog};
 use crate::jwt;
+use crate::metrics::Measurement;
 use crate::oauth::client::{Client, ClientSource, GrantType, hex};
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::grant::{
@@ -475,6 +476,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
     let email_key = hex(&Sha256::digest(email.as_bytes()));
     match deps.directory.sign_in_failures(&email_key, now).await {
         Ok(n) if n >= MAX_SIGN_IN_FAILURES => {
+            deps.metrics.record(Measurement::SignIn("locked"));
             return retry(
                 StatusCode::TOO_MANY_REQUESTS,
                 &email,
@@ -508,9 +510,11 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                 return unavailable(err);
             }
             tracing::info!(client_id = %client.client_id, "sign-in failed");
+            deps.metrics.record(Measurement::SignIn("failed"));
             return retry(StatusCode::OK, &email, "Invalid email or password.");
         }
     };
+    deps.metrics.record(Measurement::SignIn("succeeded"));
     if let Err(err) = deps.directory.clear_sign_in_failures(&email_key).await {
         return unavailable(err);
     }

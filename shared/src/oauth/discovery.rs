@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, Headers, RequestLog};
+use crate::metrics::Measurement;
 use crate::oauth::client::TokenEndpointAuthMethod;
 use crate::oauth::pages;
 
@@ -60,12 +61,21 @@ async fn route(req: &Request, deps: &Deps) -> Response<Body> {
         }
         SERVICE_PAGE_PATH => pages::service_page(&config.base_url.mcp_resource()),
         _ => match deps.keys.current().await {
-            Ok(keys) => h::json_response(
-                StatusCode::OK,
-                &keys.jwks(),
-                // The key cache's length: a new key signs only after both have passed.
-                Headers::cacheable(config.signing_key_cache_ttl.as_secs() as u32),
-            ),
+            Ok(keys) => {
+                // Served often (every /mcp container fetches it): the rotation alarm's gauge.
+                let age = deps
+                    .clock
+                    .now()
+                    .saturating_sub(keys.newest_key().created_at());
+                deps.metrics
+                    .record(Measurement::SigningKeyAgeDays(age as f64 / 86_400.0));
+                h::json_response(
+                    StatusCode::OK,
+                    &keys.jwks(),
+                    // The key cache's length: a new key signs only after both have passed.
+                    Headers::cacheable(config.signing_key_cache_ttl.as_secs() as u32),
+                )
+            }
             Err(err) => OAuthError::unavailable(err).into_response(),
         },
     }

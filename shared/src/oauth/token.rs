@@ -13,6 +13,7 @@ use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError, OAuthErrorCode};
 use crate::http::{self as h, Headers, Params, RequestLog};
 use crate::jwt::{AccessTokenClaims, sign_access_token};
+use crate::metrics::Measurement;
 use crate::oauth::client::{Client, ClientSource, GrantType};
 use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::grant::{
@@ -86,6 +87,8 @@ async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError>
         GrantType::AuthorizationCode => redeem_code(&params, &client, &resource, deps).await?,
         GrantType::RefreshToken => rotate_refresh_token(&params, &client, &resource, deps).await?,
     };
+    deps.metrics
+        .record(Measurement::TokenIssued(grant.as_str()));
     // An active client stays registered: its idle expiry moves forward with use, in steps
     // of at most a day, so that a client's token requests are not each a write.
     if let ClientSource::Registered { expires_at } = client.source {
@@ -326,6 +329,7 @@ async fn rotate_refresh_token(
 
 async fn replayed(deps: &Deps, record: &RefreshTokenRecord, now: u64) -> OAuthError {
     tracing::warn!(family_id = %record.family_id, client_id = %record.client_id, "rotated refresh token replayed; revoking its family");
+    deps.metrics.record(Measurement::RefreshReuseDetected);
     if let Err(err) = deps
         .revocations
         .revoke(

@@ -20,6 +20,7 @@ use crate::deps::Deps;
 use crate::directory::{Account, Membership};
 use crate::error::McpError;
 use crate::mcp::auth::Caller;
+use crate::metrics::Measurement;
 use crate::rbac::{Permission, role_allows};
 use crate::scope::Scope;
 use crate::store::StoreError;
@@ -358,6 +359,10 @@ pub async fn call(
         latency_us = started.elapsed().as_micros() as u64,
         "tools/call"
     );
+    deps.metrics.record(Measurement::ToolCall {
+        tool: tool.name,
+        outcome,
+    });
     match result {
         Ok(output) => Ok(json!({
             "content": [{"type": "text", "text": output.text}],

@@ -11,6 +11,10 @@ use crate::directory::{Account, Membership, Role, User, sort_memberships};
 use crate::password::PasswordHash;
 use crate::store::{DirectoryStore, StoreError};
 
+/// The partition key prefix of sign-in throttle items: the only items the authorize
+/// function may write (its IAM policy's `dynamodb:LeadingKeys` names it).
+pub const SIGN_IN_THROTTLE_PREFIX: &str = "SIGNIN#";
+
 fn key(pk: String, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
     Item::new().s("pk", pk).s("sk", sk).into_map()
 }
@@ -176,7 +180,10 @@ impl DirectoryStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.tables.directory)
-            .set_key(Some(key(format!("SIGNIN#{email_key}"), "FAILURES")))
+            .set_key(Some(key(
+                format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"),
+                "FAILURES",
+            )))
             .update_expression("ADD failures :one")
             .condition_expression("expires_at > :now")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -192,7 +199,7 @@ impl DirectoryStore for DynamoStore {
             // No window, or one that is over: start a new one.
             Err(StoreError::Conflict) => {
                 let item = Item::new()
-                    .s("pk", format!("SIGNIN#{email_key}"))
+                    .s("pk", format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"))
                     .s("sk", "FAILURES")
                     .n("failures", 1)
                     .n("expires_at", window_ends_at);
@@ -214,7 +221,10 @@ impl DirectoryStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.tables.directory)
-            .set_key(Some(key(format!("SIGNIN#{email_key}"), "FAILURES")))
+            .set_key(Some(key(
+                format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"),
+                "FAILURES",
+            )))
             .consistent_read(true)
             .send()
             .await
@@ -229,7 +239,10 @@ impl DirectoryStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.tables.directory)
-            .set_key(Some(key(format!("SIGNIN#{email_key}"), "FAILURES")))
+            .set_key(Some(key(
+                format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"),
+                "FAILURES",
+            )))
             .send()
             .await
             .map_err(map_sdk_error)?;

@@ -6,6 +6,7 @@ mod alta_data;
 mod clients;
 mod codes;
 mod directory;
+pub use directory::SIGN_IN_THROTTLE_PREFIX;
 mod item;
 mod refresh_tokens;
 mod revocations;

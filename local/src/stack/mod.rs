@@ -122,6 +122,9 @@ impl Stack {
         let services = Services::connect(options).await;
         let mut tables = BTreeMap::new();
         for (id, resource) in template.resources_of_type("AWS::DynamoDB::Table") {
+            if !resolver.creates(resource)? {
+                continue;
+            }
             let properties = resolver
                 .resolve(&resource["Properties"])?
                 .unwrap_or_default();
@@ -137,6 +140,9 @@ impl Stack {
             tables.insert(id.to_owned(), name);
         }
         for (id, resource) in template.resources_of_type("AWS::SecretsManager::Secret") {
+            if !resolver.creates(resource)? {
+                continue;
+            }
             let properties = resolver
                 .resolve(&resource["Properties"])?
                 .unwrap_or_default();
@@ -204,6 +210,9 @@ impl Stack {
         let mut outputs = BTreeMap::new();
         if let Some(declared) = template.outputs() {
             for (name, output) in declared {
+                if !resolver.creates(output)? {
+                    continue;
+                }
                 if let Some(Value::String(value)) = resolver.resolve(&output["Value"])? {
                     outputs.insert(name.clone(), value);
                 }

@@ -258,6 +258,14 @@ impl Resolver {
         )))
     }
 
+    /// Whether CloudFormation creates `resource` (or an output): its `Condition`, if any.
+    pub fn creates(&self, resource: &Value) -> Result<bool, TemplateError> {
+        match resource["Condition"].as_str() {
+            Some(name) => self.condition(name),
+            None => Ok(true),
+        }
+    }
+
     pub fn condition(&self, name: &str) -> Result<bool, TemplateError> {
         let expression = self
             .conditions
@@ -541,6 +549,9 @@ impl RouteSpec {
             .collect();
         let mut routes = Vec::new();
         for (id, resource) in template.resources_of_type("AWS::ApiGatewayV2::Route") {
+            if !resolver.creates(resource)? {
+                continue;
+            }
             let properties = &resource["Properties"];
             let key = resolver
                 .resolve(&properties["RouteKey"])?
@@ -596,6 +607,9 @@ impl RotationSpec {
     pub fn all(template: &Template, resolver: &Resolver) -> Result<Vec<Self>, TemplateError> {
         let mut out = Vec::new();
         for (id, resource) in template.resources_of_type("AWS::SecretsManager::RotationSchedule") {
+            if !resolver.creates(resource)? {
+                continue;
+            }
             let properties = resolver
                 .resolve(&resource["Properties"])?
                 .unwrap_or_default();
@@ -744,6 +758,23 @@ Resources:
                 route_key: "POST /fn".into(),
                 function: "Fn".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_resource_or_output_under_a_false_condition_is_not_created() {
+        let template = Template::parse(TEMPLATE).unwrap();
+        let conditional = serde_json::json!({"Condition": "HasBaseUrl", "Value": {"Fn::GetAtt": ["Nope", "Arn"]}});
+        assert!(!resolver(&template, &[]).creates(&conditional).unwrap());
+        assert!(
+            resolver(&template, &[("BaseUrl", "https://x.example")])
+                .creates(&conditional)
+                .unwrap()
+        );
+        assert!(
+            resolver(&template, &[])
+                .creates(&serde_json::json!({}))
+                .unwrap()
         );
     }
 

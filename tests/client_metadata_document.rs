@@ -6,6 +6,9 @@ mod support;
 use support::Server as _;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use alta_shared::oauth::metadata_document::FETCH_BUDGET;
 
 use serde_json::json;
 use support::https::{Document, MetadataServer};
@@ -67,6 +70,37 @@ fn cimd_client(metadata: &MetadataServer, path: &str) -> FlowClient {
         client_id: format!("{}{path}", metadata.origin),
         http: browser(),
     }
+}
+
+/// A client host that answers too slowly costs the fetch budget (about 5 s): the person
+/// gets an error page well inside the authorize function's timeout, not a timed-out
+/// invocation.
+#[tokio::test]
+async fn a_slow_client_host_costs_the_fetch_budget_not_the_function_timeout() {
+    let metadata =
+        MetadataServer::start_answering_after(one_valid_document, Duration::from_secs(60)).await;
+    let server = TestServer::start_with(
+        Backend::Memory,
+        &[
+            ("ALTA_CIMD_ALLOW_LOOPBACK", "true"),
+            ("ALTA_CIMD_TRUSTED_CA_PEM", metadata.ca_pem.as_str()),
+        ],
+    )
+    .await;
+    let client = cimd_client(&metadata, "/client.json");
+    let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
+    let started = Instant::now();
+    let page = client.http.get(&url).send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(page.status(), 400);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("could not be fetched"), "{html}");
+    assert!(
+        elapsed >= FETCH_BUDGET - Duration::from_millis(100),
+        "{elapsed:?}"
+    );
+    // Not a speed target: the bound is the shortest function timeout (10 s).
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
 
 async fn metadata_document_client_completes_the_flow(backend: Backend) {

@@ -1,5 +1,8 @@
 //! AWS SDK clients, built once per container from the `Config`.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
@@ -8,7 +11,7 @@ use aws_sdk_dynamodb::config::Credentials;
 /// placeholder credentials and a region are supplied: local DynamoDB implementations and
 /// moto accept any signature, and nobody should need an AWS account to run the tests.
 pub async fn sdk_config(local_endpoint: bool) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(budget());
     if local_endpoint {
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(Credentials::new(
@@ -28,6 +31,18 @@ pub async fn sdk_config(local_endpoint: bool) -> SdkConfig {
     loader.load().await
 }
 
+/// Every AWS call's budget, retries included: well inside the shortest function timeout
+/// (10 s), so that a slow dependency costs a 503, not a timed-out invocation.
+pub const OPERATION_BUDGET: Duration = Duration::from_secs(5);
+
+fn budget() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(OPERATION_BUDGET)
+        .build()
+}
+
 pub fn dynamodb_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = endpoint {
@@ -45,4 +60,37 @@ pub fn secretsmanager_client(
         builder = builder.endpoint_url(endpoint);
     }
     aws_sdk_secretsmanager::Client::from_conf(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DynamoDB that accepts connections and never answers.
+    async fn silent_endpoint() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_silent_dependency_fails_within_the_operation_budget() {
+        let sdk = sdk_config(true).await;
+        let client = dynamodb_client(&sdk, Some(&silent_endpoint().await));
+        let started = std::time::Instant::now();
+        let result = client.describe_table().table_name("any").send().await;
+        assert!(result.is_err());
+        // Not a speed target: the budget is what keeps a 10 s function from timing out.
+        assert!(
+            started.elapsed() < Duration::from_secs(9),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

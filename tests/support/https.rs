@@ -35,6 +35,14 @@ pub struct MetadataServer {
 impl MetadataServer {
     /// `documents` gets the server's origin, since a metadata document names its own URL.
     pub async fn start(documents: impl FnOnce(&str) -> HashMap<String, Document>) -> Self {
+        Self::start_answering_after(documents, std::time::Duration::ZERO).await
+    }
+
+    /// A server that waits `delay` before each answer: a slow client host.
+    pub async fn start_answering_after(
+        documents: impl FnOnce(&str) -> HashMap<String, Document>,
+        delay: std::time::Duration,
+    ) -> Self {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -73,6 +81,7 @@ impl MetadataServer {
                         served.fetch_add(1, Ordering::SeqCst);
                         let doc = documents.get(req.uri().path()).cloned();
                         async move {
+                            tokio::time::sleep(delay).await;
                             let mut builder = hyper::Response::builder();
                             let resp = match doc {
                                 Some(doc) => {

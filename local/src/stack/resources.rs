@@ -45,8 +45,10 @@ impl Services {
                 .endpoint_url(&options.dynamodb_endpoint)
                 .build(),
         );
+        // RotateSecret returns only when all four rotation steps have run: no budget.
         let secrets = aws_sdk_secretsmanager::Client::from_conf(
             aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                .timeout_config(aws_sdk_secretsmanager::config::timeout::TimeoutConfig::disabled())
                 .region(aws_sdk_secretsmanager::config::Region::new(
                     options.region.clone(),
                 ))

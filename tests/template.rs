@@ -241,26 +241,18 @@ fn the_alarms_watch_every_function_table_and_the_rotation() {
             .collect()
     };
     let api_functions: BTreeSet<String> = Function::ALL.iter().map(|f| f.logical_id()).collect();
-    assert_eq!(
-        watched(&alarm("FunctionErrorsAlarm"), "FunctionName"),
-        api_functions
-    );
-    assert_eq!(
-        watched(&alarm("FunctionThrottlesAlarm"), "FunctionName"),
-        api_functions
-    );
     let tables: BTreeSet<String> = template
         .resources_of_type("AWS::DynamoDB::Table")
         .map(|(id, _)| id.to_owned())
         .collect();
-    assert_eq!(
-        watched(&alarm("DynamoDbReadThrottlesAlarm"), "TableName"),
-        tables
-    );
-    assert_eq!(
-        watched(&alarm("DynamoDbWriteThrottlesAlarm"), "TableName"),
-        tables
-    );
+    for (id, dimension, expected) in [
+        ("FunctionErrorsAlarm", "FunctionName", &api_functions),
+        ("FunctionThrottlesAlarm", "FunctionName", &api_functions),
+        ("DynamoDbReadThrottlesAlarm", "TableName", &tables),
+        ("DynamoDbWriteThrottlesAlarm", "TableName", &tables),
+    ] {
+        assert_eq!(&watched(&alarm(id), dimension), expected, "{id}");
+    }
     assert_eq!(
         alarm("KeyRotationFailedAlarm")["Dimensions"][0]["Value"],
         "RotateKeysFunction"

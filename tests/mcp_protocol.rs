@@ -7,6 +7,7 @@ use support::Server as _;
 
 use alta_shared::jwt::{AccessTokenClaims, sign_access_token};
 use alta_shared::keys::KeySet;
+use alta_shared::mcp::transport::MAX_BATCH_MESSAGES;
 use serde_json::{Value, json};
 use support::mcp::{MODERN, Mcp, ping_status};
 use support::oauth::access_token;
@@ -290,6 +291,25 @@ async fn notifications_batches_and_headerless_requests(backend: Backend) {
         )
         .await;
     assert_eq!((refused.status, refused.error_code()), (400, -32600));
+
+    // No amplification: a batch is capped, and past the cap nothing of it runs.
+    let pings = |n: usize| {
+        let messages: Vec<Value> = (0..n)
+            .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "ping"}))
+            .collect();
+        Value::Array(messages).to_string()
+    };
+    let full = mcp.raw(&pings(MAX_BATCH_MESSAGES), &[]).await;
+    assert_eq!(full.status, 200);
+    assert_eq!(full.body.as_array().unwrap().len(), MAX_BATCH_MESSAGES);
+    let over = mcp.raw(&pings(MAX_BATCH_MESSAGES + 1), &[]).await;
+    assert_eq!((over.status, over.error_code()), (400, -32600));
+    assert!(
+        over.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 20")
+    );
 }
 
 async fn malformed_messages_get_json_rpc_errors(backend: Backend) {

@@ -129,6 +129,10 @@ async fn one(req: &Request, deps: &Deps, caller: &Caller, body: Value) -> Respon
     resp
 }
 
+/// A batch's messages run one after another behind one request, each with its own reads:
+/// a cap keeps one request from costing thousands of DynamoDB calls.
+pub const MAX_BATCH_MESSAGES: usize = 20;
+
 /// JSON-RPC batches exist only in 2025-03-26; later revisions removed them.
 async fn batch(
     req: &Request,
@@ -145,6 +149,13 @@ async fn batch(
     }
     if messages.is_empty() {
         return McpError::invalid_request("an empty batch").into_response(None);
+    }
+    if messages.len() > MAX_BATCH_MESSAGES {
+        return McpError::invalid_request(format!(
+            "a batch may hold at most {MAX_BATCH_MESSAGES} messages; this one holds {}",
+            messages.len()
+        ))
+        .into_response(None);
     }
     let mut responses = Vec::new();
     for body in messages {

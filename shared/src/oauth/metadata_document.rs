@@ -101,17 +101,31 @@ pub fn is_public_address(ip: IpAddr) -> bool {
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |high: u16, low: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::from(
+                    (u32::from(high) << 16) | u32::from(low),
+                ))
+            };
+            // Forms that carry an IPv4 address are judged by it: mapped (::ffff:a.b.c.d),
+            // compatible (::a.b.c.d, also :: and ::1), 6to4 (2002:aabb:ccdd::) and Teredo
+            // (2001:0::, the client's address inverted in the last 32 bits).
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_address(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+            if s[..6] == [0; 6] {
+                return is_public_address(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public_address(embedded(s[1], s[2]));
+            }
+            if s[0] == 0x2001 && s[1] == 0 {
+                return is_public_address(embedded(s[2], s[3]))
+                    && is_public_address(embedded(!s[6], !s[7]));
+            }
+            // Otherwise only global unicast (2000::/3), which leaves out unique-local,
+            // link- and site-local, multicast and NAT64 (64:ff9b::/96), less documentation.
+            (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
 }
@@ -388,26 +402,47 @@ mod tests {
     }
 
     #[test]
-    fn private_addresses_are_refused() {
-        for ip in [
-            "127.0.0.1",
-            "10.0.0.1",
-            "172.16.5.4",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fc00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-            "224.0.0.1",
-        ] {
-            assert!(!is_public_address(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
-            assert!(is_public_address(ip.parse().unwrap()), "{ip}");
+    fn only_globally_routable_unicast_is_public_whatever_the_form() {
+        let table = [
+            ("127.0.0.1", false),
+            ("10.0.0.1", false),
+            ("172.16.5.4", false),
+            ("192.168.1.1", false),
+            ("169.254.169.254", false),
+            ("100.64.0.1", false),
+            ("0.0.0.0", false),
+            ("224.0.0.1", false),
+            ("93.184.216.34", true),
+            ("8.8.8.8", true),
+            ("::", false),
+            ("::1", false),
+            ("fc00::1", false),
+            ("fe80::1", false),
+            ("fec0::1", false),
+            ("ff02::1", false),
+            ("2001:db8::1", false),
+            ("64:ff9b::808:808", false),
+            ("2606:4700::1111", true),
+            // IPv4-mapped
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:169.254.169.254", false),
+            ("::ffff:8.8.8.8", true),
+            // IPv4-compatible
+            ("::127.0.0.1", false),
+            ("::169.254.169.254", false),
+            ("::10.0.0.1", false),
+            ("::8.8.8.8", true),
+            // 6to4
+            ("2002:7f00:1::", false),
+            ("2002:a9fe:a9fe::", false),
+            ("2002:a00:1::", false),
+            ("2002:808:808::", true),
+            // Teredo: server 65.54.227.120, client 127.0.0.1 / 8.8.8.8 inverted
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", false),
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", true),
+        ];
+        for (ip, public) in table {
+            assert_eq!(is_public_address(ip.parse().unwrap()), public, "{ip}");
         }
     }
 

@@ -270,6 +270,26 @@ impl RequestLog {
 }
 
 /// The answer for an `OPTIONS` request or a method the route does not take.
+/// `value` as an RFC 9110 quoted-string (§5.6.4), for an auth-param: `"` and `\` escaped,
+/// and anything a header cannot carry (controls, non-ASCII) replaced, so that a message
+/// can never end the parameter early or make the whole header invalid.
+pub fn quoted_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push('"');
+    out
+}
+
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     HttpError::MethodNotAllowed { allow }.into_response()
 }
@@ -277,6 +297,18 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_strings_escape_quotes_and_backslashes_and_drop_controls() {
+        assert_eq!(quoted_string("plain"), "\"plain\"");
+        assert_eq!(
+            quoted_string("Json(Error(\"missing field `jti`\"))"),
+            "\"Json(Error(\\\"missing field `jti`\\\"))\""
+        );
+        assert_eq!(quoted_string("a\\b"), "\"a\\\\b\"");
+        assert_eq!(quoted_string("line\r\nbreak é"), "\"line??break ?\"");
+        assert!(HeaderValue::from_str(&quoted_string("x\u{0}\"y\n")).is_ok());
+    }
 
     fn request(method: &str, uri: &str, content_type: Option<&str>, body: &str) -> Request {
         let mut builder = http::Request::builder().method(method).uri(uri);

@@ -32,13 +32,14 @@ pub fn unauthorized(deps: &Deps, invalid: Option<&str>) -> Response<Body> {
     let base = &deps.config.base_url;
     let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
     let mut challenge = format!(
-        "Bearer resource_metadata=\"{}\", scope=\"{}\"",
-        base.protected_resource_metadata_url(),
-        scopes.join(" ")
+        "Bearer resource_metadata={}, scope={}",
+        h::quoted_string(&base.protected_resource_metadata_url()),
+        h::quoted_string(&scopes.join(" "))
     );
     if let Some(description) = invalid {
         challenge.push_str(&format!(
-            ", error=\"invalid_token\", error_description=\"{description}\""
+            ", error=\"invalid_token\", error_description={}",
+            h::quoted_string(description)
         ));
     }
     let body = json!({
@@ -149,10 +150,10 @@ pub fn insufficient_scope(
     id: Option<&serde_json::Value>,
 ) -> Response<Body> {
     let challenge = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"this tool needs the {} scope\"",
-        scope,
-        deps.config.base_url.protected_resource_metadata_url(),
-        scope
+        "Bearer error=\"insufficient_scope\", scope={}, resource_metadata={}, error_description={}",
+        h::quoted_string(scope.as_str()),
+        h::quoted_string(&deps.config.base_url.protected_resource_metadata_url()),
+        h::quoted_string(&format!("this tool needs the {scope} scope"))
     );
     let mut body = json!({"error": "insufficient_scope", "error_description": format!("this tool needs the {scope} scope"), "scope": scope.as_str()});
     if let Some(id) = id {
@@ -176,6 +177,22 @@ mod tests {
             client_id: "c".into(),
             scope: "campaigns:read".into(),
         }
+    }
+
+    #[test]
+    fn a_message_with_quotes_keeps_the_challenge_one_valid_header() {
+        let config =
+            crate::Config::from_lookup(|_| None, Some("https://mcp.alta.example")).unwrap();
+        let deps = Deps::in_memory(config, std::sync::Arc::new(crate::clock::SystemClock)).unwrap();
+        let resp = unauthorized(
+            &deps,
+            Some("the token is invalid: Json(Error(\"missing field `jti`\"))\r\n"),
+        );
+        let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.ends_with(r#"error_description="the token is invalid: Json(Error(\"missing field `jti`\"))??""#),
+            "{challenge}"
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
     if let Some(preconfigured) =
         preconfigured_owner(&metadata.redirect_uris, &deps.config.preconfigured_clients)
     {
-        return preconfigured_registration(preconfigured, &metadata, deps).await;
+        return Ok(preconfigured_registration(preconfigured));
     }
 
     let now = deps.clock.now();
@@ -100,45 +100,34 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
     Ok(created(&ClientInformation::of_registered(&client, secret)))
 }
 
-/// The pre-configured client that owns every one of these redirect URIs, if any.
+/// The public pre-configured client that owns every one of these redirect URIs, if any.
+/// A confidential one is never matched: its secret is handed to its vendor out of band,
+/// and anyone can name its redirect URIs.
 fn preconfigured_owner<'a>(
     redirect_uris: &[RedirectUri],
     preconfigured: &'a [PreconfiguredClient],
 ) -> Option<&'a PreconfiguredClient> {
-    preconfigured.iter().find(|client| {
-        redirect_uris.iter().all(|asked| {
-            client
-                .redirect_uris
-                .iter()
-                .any(|own| own.matches(asked.as_str()))
+    preconfigured
+        .iter()
+        .filter(|c| !c.is_confidential())
+        .find(|client| {
+            redirect_uris.iter().all(|asked| {
+                client
+                    .redirect_uris
+                    .iter()
+                    .any(|own| own.matches(asked.as_str()))
+            })
         })
-    })
 }
 
-/// Claude and Cursor register on every connection; they get the one configured client
-/// back, so that consent, grants and audit logs see one client, not thousands.
-async fn preconfigured_registration(
-    client: &PreconfiguredClient,
-    metadata: &ClientMetadata,
-    deps: &Deps,
-) -> Result<Response<Body>, OAuthError> {
-    let secret = deps
-        .client_secrets
-        .secret_of(client)
-        .await
-        .map_err(OAuthError::unavailable)?;
-    let auth_method = match (&secret, metadata.token_endpoint_auth_method) {
-        (None, _) => TokenEndpointAuthMethod::None,
-        (Some(_), TokenEndpointAuthMethod::ClientSecretPost) => {
-            TokenEndpointAuthMethod::ClientSecretPost
-        }
-        (Some(_), _) => TokenEndpointAuthMethod::ClientSecretBasic,
-    };
+/// Claude and Cursor register on every connection; they get the one configured (public)
+/// client back, so that consent, grants and audit logs see one client, not thousands.
+fn preconfigured_registration(client: &PreconfiguredClient) -> Response<Body> {
     tracing::info!(client_id = %client.client_id, "registration answered with a pre-configured client");
-    Ok(created(&ClientInformation {
+    created(&ClientInformation {
         client_id: client.client_id.clone(),
-        client_secret: secret.map(|s| s.secret().to_owned()),
-        client_secret_expires_at: client.is_confidential().then_some(0),
+        client_secret: None,
+        client_secret_expires_at: None,
         client_id_issued_at: None,
         client_name: Some(client.client_name.clone()),
         redirect_uris: client
@@ -151,7 +140,7 @@ async fn preconfigured_registration(
             GrantType::RefreshToken.as_str(),
         ],
         response_types: vec!["code"],
-        token_endpoint_auth_method: auth_method.as_str(),
+        token_endpoint_auth_method: TokenEndpointAuthMethod::None.as_str(),
         application_type: None,
         scope: None,
         client_uri: None,
@@ -161,7 +150,7 @@ async fn preconfigured_registration(
         contacts: Vec::new(),
         software_id: None,
         software_version: None,
-    }))
+    })
 }
 
 fn created(info: &ClientInformation) -> Response<Body> {

@@ -19,6 +19,7 @@ on_every_store!(
     full_flow_issues_a_verifiable_access_token_and_a_refresh_token,
     refresh_rotates_and_a_replayed_token_revokes_its_family,
     rotated_token_retried_within_the_grace_gets_a_successor,
+    a_reuse_after_the_successor_was_used_revokes_the_family_even_within_the_grace,
     replayed_code_fails_and_revokes_what_it_issued,
     expired_code_is_invalid_grant,
     twenty_concurrent_redemptions_of_one_code_succeed_once,
@@ -146,6 +147,30 @@ async fn rotated_token_retried_within_the_grace_gets_a_successor(backend: Backen
     assert_ne!(third, second);
     let (status, _) = client.refresh(&server, &third).await;
     assert_eq!(status, 200, "the person is still signed in");
+}
+
+async fn a_reuse_after_the_successor_was_used_revokes_the_family_even_within_the_grace(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (_, rotated) = client.refresh(&server, &first).await;
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let (status, rotated) = client.refresh(&server, &second).await;
+    assert_eq!(
+        status, 200,
+        "the client used its successor: the response was not lost"
+    );
+    let third = rotated["refresh_token"].as_str().unwrap().to_owned();
+    // Within the grace, `first` again is a stolen copy, not a retry.
+    let (status, err) = client.refresh(&server, &first).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = client.refresh(&server, &third).await;
+    assert_eq!(status, 400, "the whole family is revoked");
 }
 
 async fn replayed_code_fails_and_revokes_what_it_issued(backend: Backend) {

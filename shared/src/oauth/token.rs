@@ -283,6 +283,20 @@ async fn rotate_refresh_token(
         |rotated_at: u64| now.saturating_sub(rotated_at) <= REFRESH_REUSE_GRACE_SECONDS;
     match record.rotated_at {
         Some(rotated_at) if within_grace(rotated_at) => {
+            // The grace is for a client that lost the response carrying the successor.
+            // Once that successor has been used, the response was not lost: this is a
+            // stolen copy.
+            let successor_used = match &record.replaced_by {
+                Some(next) => deps
+                    .refresh_tokens
+                    .refresh_token(next)
+                    .await?
+                    .is_some_and(|r| r.rotated_at.is_some()),
+                None => false,
+            };
+            if successor_used {
+                return Err(replayed(deps, &record, now).await);
+            }
             tracing::info!(family_id = %record.family_id, "rotated refresh token retried within the grace period");
         }
         Some(_) => return Err(replayed(deps, &record, now).await),

@@ -27,7 +27,7 @@ on_every_store!(
     wrong_password_shows_one_generic_error_and_throttles,
     user_without_an_account_gets_a_clear_page,
     unknown_client_and_unregistered_redirect_get_an_error_page_not_a_redirect,
-    request_errors_redirect_with_state_and_iss,
+    request_errors_redirect_only_to_a_trusted_client_with_state_and_iss,
     token_endpoint_errors_are_rfc6749,
     resource_mismatch_at_the_token_endpoint_leaves_the_code_usable,
     forged_or_cookieless_form_is_refused,
@@ -348,7 +348,7 @@ async fn unknown_client_and_unregistered_redirect_get_an_error_page_not_a_redire
     }
 }
 
-async fn request_errors_redirect_with_state_and_iss(backend: Backend) {
+async fn request_errors_redirect_only_to_a_trusted_client_with_state_and_iss(backend: Backend) {
     let server = TestServer::start(backend).await;
     let client = FlowClient::register(&server).await;
     let ch = challenge(&verifier());
@@ -392,11 +392,37 @@ async fn request_errors_redirect_with_state_and_iss(backend: Backend) {
             "invalid_request",
         ),
     ];
+    // A dynamically registered client chose its own redirect URI: before the person has
+    // done anything, its errors are a page, never a redirect (no open redirector).
+    for (url, error) in &cases {
+        let resp = http().get(url).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{url}");
+        assert!(resp.headers().get("location").is_none(), "{url}");
+        let page = resp.text().await.unwrap();
+        assert!(page.contains(&format!("({error})")), "{url}: {page}");
+    }
+    // A pre-configured client's redirect URI is trusted: its errors go back to it with
+    // `state` and `iss`.
+    let claude = FlowClient {
+        client_id: "claude".into(),
+        http: support::oauth::browser(),
+    };
+    let claude_redirect = "https://claude.ai/api/mcp/auth_callback";
     for (url, error) in cases {
-        let resp = http().get(&url).send().await.unwrap();
+        let url = url
+            .replace(
+                &format!("client_id={}", client.client_id),
+                "client_id=claude",
+            )
+            .replace(
+                &url::form_urlencoded::byte_serialize(REDIRECT_URI.as_bytes()).collect::<String>(),
+                &url::form_urlencoded::byte_serialize(claude_redirect.as_bytes())
+                    .collect::<String>(),
+            );
+        let resp = claude.http.get(&url).send().await.unwrap();
         assert_eq!(resp.status(), 302, "{url}");
         let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-        assert!(location.as_str().starts_with(REDIRECT_URI));
+        assert!(location.as_str().starts_with(claude_redirect));
         assert_eq!(param(&location, "error").as_deref(), Some(error), "{url}");
         assert_eq!(param(&location, "state").as_deref(), Some("st-123"));
         assert_eq!(

@@ -239,6 +239,19 @@ async fn show(req: &Request, deps: &Deps) -> Response<Body> {
             };
             render_sign_in(deps, &client, pending).await
         }
+        // Only a pre-configured client's redirect URI is Alta's to trust before the person
+        // has done anything: anyone can register (or publish) any URI, and redirecting
+        // their malformed requests there would make this page an open redirector (RFC 9700
+        // §4.11.2). Their errors are shown here instead.
+        Err(err) if !matches!(client.source, ClientSource::Preconfigured) => error_page(
+            StatusCode::BAD_REQUEST,
+            "The app sent an invalid request",
+            &format!(
+                "{} ({}). Return to the app and connect to Alta again.",
+                err.description,
+                err.code.as_str()
+            ),
+        ),
         Err(err) => to_client.error(err),
     }
 }

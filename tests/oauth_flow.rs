@@ -31,6 +31,7 @@ on_every_store!(
     token_endpoint_errors_are_rfc6749,
     resource_mismatch_at_the_token_endpoint_leaves_the_code_usable,
     forged_or_cookieless_form_is_refused,
+    a_submitted_form_replayed_with_its_cookie_gets_no_second_code,
     revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti,
     a_new_grant_revokes_the_previous_one,
     refresh_may_narrow_scope_but_not_widen_it,
@@ -171,6 +172,44 @@ async fn a_reuse_after_the_successor_was_used_revokes_the_family_even_within_the
     );
     let (status, _) = client.refresh(&server, &third).await;
     assert_eq!(status, 400, "the whole family is revoked");
+}
+
+async fn a_submitted_form_replayed_with_its_cookie_gets_no_second_code(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    let page = http()
+        .get(client.authorize_url(&server, &challenge(&verifier()), &[]))
+        .send()
+        .await
+        .unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let field = support::oauth::pending_field(&page.text().await.unwrap());
+    let submit = || async {
+        http()
+            .post(server.url("/authorize"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("request", field.as_str()),
+                ("email", "demo@alta.local"),
+                ("password", DEMO_PASSWORD),
+                ("decision", "allow"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = submit().await;
+    assert_eq!(first.status(), 302);
+    let replay = submit().await;
+    assert_eq!(replay.status(), 400);
+    assert!(replay.headers().get("location").is_none());
+    assert!(replay.text().await.unwrap().contains("already used"));
 }
 
 async fn replayed_code_fails_and_revokes_what_it_issued(backend: Backend) {

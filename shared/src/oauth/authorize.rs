@@ -463,8 +463,29 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         )
     };
 
+    // A form ends in one answer: a second POST of it (a replay with the same cookie, or a
+    // double click) must not yield a second code.
+    let used_up = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page was already used",
+            "Start again from the app.",
+        )
+    };
+    let use_form = || async {
+        let key = format!("form#{}", hex(&Sha256::digest(pending.nonce.as_bytes())));
+        deps.revocations
+            .use_once(&key, pending.exp, deps.clock.now())
+            .await
+    };
+
     match params.single("decision").ok().flatten() {
         Some("deny") => {
+            match use_form().await {
+                Ok(true) => {}
+                Ok(false) => return used_up(),
+                Err(err) => return unavailable(err),
+            }
             tracing::info!(client_id = %client.client_id, "authorization denied by the person");
             return to_client.error(OAuthError::new(
                 OAuthErrorCode::AccessDenied,
@@ -546,6 +567,11 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         Err(err) => return unavailable(err),
     }
 
+    match use_form().await {
+        Ok(true) => {}
+        Ok(false) => return used_up(),
+        Err(err) => return unavailable(err),
+    }
     match grant_code(deps, &client, &pending, &user.user_id, now).await {
         Ok(code) => {
             tracing::info!(client_id = %client.client_id, user_id = %user.user_id, scope = %pending.scope, "authorization granted");

@@ -88,6 +88,7 @@ store_contract!(
     refresh_token_reads_back_and_rotates_once,
     grant_swap_returns_the_replaced_family,
     revocation_lasts_until_its_expiry_and_is_never_shortened,
+    a_single_use_key_is_used_once_until_it_expires,
     alta_data_reads_back_in_order_within_its_account,
     campaign_status_changes_only_from_the_expected_status,
 );
@@ -457,6 +458,33 @@ async fn revocation_lasts_until_its_expiry_and_is_never_shortened(store: Arc<dyn
     store.revoke("jti#1", 300).await.unwrap();
     assert!(store.is_revoked("jti#1", 499).await.unwrap());
     assert!(!store.is_revoked("jti#1", 500).await.unwrap());
+}
+
+async fn a_single_use_key_is_used_once_until_it_expires(store: Arc<dyn Stores>) {
+    assert!(store.use_once("form#a", 500, 100).await.unwrap());
+    assert!(
+        !store.use_once("form#a", 500, 200).await.unwrap(),
+        "used already"
+    );
+    assert!(
+        store.use_once("form#b", 500, 200).await.unwrap(),
+        "another key"
+    );
+    assert!(
+        store.use_once("form#a", 900, 500).await.unwrap(),
+        "expired: usable again"
+    );
+    let racers: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_once("form#c", 500, 100).await.unwrap() })
+        })
+        .collect();
+    let mut firsts = 0;
+    for racer in racers {
+        firsts += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(firsts, 1, "of concurrent uses exactly one is first");
 }
 
 async fn alta_data_reads_back_in_order_within_its_account(store: Arc<dyn Stores>) {

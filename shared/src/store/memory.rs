@@ -287,6 +287,15 @@ impl RevocationStore for MemoryStore {
             .get(key)
             .is_some_and(|until| *until > now))
     }
+
+    async fn use_once(&self, key: &str, expires_at: u64, now: u64) -> Result<bool, StoreError> {
+        let mut t = self.lock()?;
+        if t.revocations.get(key).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        t.revocations.insert(key.to_owned(), expires_at);
+        Ok(true)
+    }
 }
 
 fn key(account_id: &str, id: &str) -> (String, String) {

@@ -128,6 +128,9 @@ pub trait RefreshTokenStore: Send + Sync {
 pub trait RevocationStore: Send + Sync {
     async fn revoke(&self, key: &str, expires_at: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, key: &str, now: u64) -> Result<bool, StoreError>;
+    /// Records `key` as used until `expires_at`, once: `true` for the first use (or the
+    /// first since the last one expired), `false` when it is already used.
+    async fn use_once(&self, key: &str, expires_at: u64, now: u64) -> Result<bool, StoreError>;
 }
 
 /// Alta's campaigns, inboxes and emails, always within one account.

@@ -8,7 +8,7 @@ use support::Server as _;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use alta_shared::oauth::metadata_document::FETCH_BUDGET;
+use alta_shared::oauth::metadata_document::{FAILURE_CACHE_SECONDS, FETCH_BUDGET};
 
 use serde_json::json;
 use support::https::{Document, MetadataServer};
@@ -18,7 +18,7 @@ use support::{Backend, TestServer, http};
 on_every_store!(
     metadata_document_client_completes_the_flow,
     valid_document_is_cached_per_cache_control,
-    invalid_documents_get_an_error_page_and_are_never_cached,
+    invalid_documents_get_an_error_page_and_are_remembered_briefly,
     loopback_address_is_refused_without_the_test_allowance,
 );
 
@@ -163,7 +163,7 @@ async fn valid_document_is_cached_per_cache_control(backend: Backend) {
     assert_eq!(metadata.hits(), 3, "no-store is fetched every time");
 }
 
-async fn invalid_documents_get_an_error_page_and_are_never_cached(backend: Backend) {
+async fn invalid_documents_get_an_error_page_and_are_remembered_briefly(backend: Backend) {
     let (server, metadata) = setup(
         backend,
         |origin| {
@@ -224,9 +224,23 @@ async fn invalid_documents_get_an_error_page_and_are_never_cached(backend: Backe
             );
         }
     }
-    // Every attempt fetched again except the one valid document (other.json, whose
-    // redirect URI simply does not match), which was cached after its first fetch.
-    assert_eq!(metadata.hits(), 11);
+    // One fetch each: a failure is remembered for a minute (so that anonymous requests
+    // naming it do not each fetch it), the one valid document (other.json, whose redirect
+    // URI simply does not match) for its max-age.
+    assert_eq!(metadata.hits(), 6);
+    server.clock.advance(FAILURE_CACHE_SECONDS + 1);
+    let again = cimd_client(&metadata, "/wrong-id.json");
+    let resp = http()
+        .get(again.authorize_url(&server, &ch, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        metadata.hits(),
+        7,
+        "fetched again once the failure is forgotten"
+    );
     let resp = http()
         .post(server.url("/token"))
         .form(&[

@@ -28,6 +28,12 @@ pub const FETCH_BUDGET: Duration = Duration::from_secs(5);
 pub const MAX_CACHE_SECONDS: u64 = 7 * 24 * 3600;
 /// When the document says nothing about caching.
 const DEFAULT_CACHE_SECONDS: u64 = 3600;
+/// A failed fetch or an unusable document is remembered this long, so that anonymous
+/// requests naming it do not each fetch it again; a fixed document is seen soon after.
+pub const FAILURE_CACHE_SECONDS: u64 = 60;
+/// At most this many documents are remembered per container; past that, the ones that
+/// expire soonest make room.
+pub const MAX_CACHED_DOCUMENTS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataDocumentError {
@@ -139,8 +145,9 @@ pub struct FetchPolicy {
     pub trusted_ca_pem: Option<String>,
 }
 
+/// A fetched document's client, or why it cannot be used.
 struct Cached {
-    client: Client,
+    outcome: Result<Client, MetadataDocumentError>,
     until: u64,
 }
 
@@ -162,21 +169,45 @@ impl MetadataDocuments {
         if let Some(cached) = self.cache.read().await.get(client_id)
             && cached.until > now
         {
-            return Ok(cached.client.clone());
+            return cached.outcome.clone();
         }
         let url = validate_client_id_url(client_id)?;
-        let (body, max_age) = self.fetch(&url).await?;
-        let client = parse_document(client_id, &body)?;
-        if max_age > 0 {
-            self.cache.write().await.insert(
-                client_id.to_owned(),
-                Cached {
-                    client: client.clone(),
-                    until: now + max_age.min(MAX_CACHE_SECONDS),
-                },
-            );
+        let (outcome, seconds) = match self.fetch(&url).await {
+            Ok((body, max_age)) => match parse_document(client_id, &body) {
+                Ok(client) => (Ok(client), max_age.min(MAX_CACHE_SECONDS)),
+                Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
+            },
+            Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
+        };
+        if seconds > 0 {
+            self.remember(client_id, outcome.clone(), now + seconds, now)
+                .await;
         }
-        Ok(client)
+        outcome
+    }
+
+    async fn remember(
+        &self,
+        client_id: &str,
+        outcome: Result<Client, MetadataDocumentError>,
+        until: u64,
+        now: u64,
+    ) {
+        let mut cache = self.cache.write().await;
+        if cache.len() >= MAX_CACHED_DOCUMENTS && !cache.contains_key(client_id) {
+            cache.retain(|_, cached| cached.until > now);
+            while cache.len() >= MAX_CACHED_DOCUMENTS {
+                let Some(soonest) = cache
+                    .iter()
+                    .min_by_key(|(_, cached)| cached.until)
+                    .map(|(id, _)| id.clone())
+                else {
+                    break;
+                };
+                cache.remove(&soonest);
+            }
+        }
+        cache.insert(client_id.to_owned(), Cached { outcome, until });
     }
 
     async fn fetch(&self, url: &Url) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
@@ -444,6 +475,28 @@ mod tests {
         for (ip, public) in table {
             assert_eq!(is_public_address(ip.parse().unwrap()), public, "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_and_the_soonest_to_expire_make_room() {
+        let documents = MetadataDocuments::new(FetchPolicy::default());
+        let failure = || Err(MetadataDocumentError::Fetch("down".into()));
+        for i in 0..MAX_CACHED_DOCUMENTS as u64 {
+            documents
+                .remember(&format!("https://a.example/{i}"), failure(), 1_000 + i, 100)
+                .await;
+        }
+        documents
+            .remember("https://a.example/new", failure(), 5_000, 100)
+            .await;
+        let cache = documents.cache.read().await;
+        assert_eq!(cache.len(), MAX_CACHED_DOCUMENTS);
+        assert!(cache.contains_key("https://a.example/new"));
+        assert!(
+            !cache.contains_key("https://a.example/0"),
+            "it expired soonest"
+        );
+        assert!(cache.contains_key("https://a.example/1"));
     }
 
     #[test]

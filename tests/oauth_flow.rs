@@ -9,6 +9,7 @@ use support::Server as _;
 use alta_shared::clock::Clock;
 use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;
+use alta_shared::oauth::authorize::{MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS};
 use alta_shared::oauth::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
 use serde_json::Value;
 use support::mcp::ping_status;
@@ -25,6 +26,8 @@ on_every_store!(
     twenty_concurrent_redemptions_of_one_code_succeed_once,
     deny_redirects_with_access_denied_state_and_iss,
     wrong_password_shows_one_generic_error_and_throttles,
+    parallel_wrong_passwords_for_one_email_are_verified_at_most_the_limit,
+    failures_from_one_address_across_emails_are_limited,
     user_without_an_account_gets_a_clear_page,
     unknown_client_and_unregistered_redirect_get_an_error_page_not_a_redirect,
     request_errors_redirect_only_to_a_trusted_client_with_state_and_iss,
@@ -325,6 +328,79 @@ async fn wrong_password_shows_one_generic_error_and_throttles(backend: Backend) 
     else {
         panic!("another user signs in");
     };
+}
+
+/// Posts the sign-in form `n` times at once, with the emails `email(i)` and a wrong
+/// password; answers each (status, page).
+async fn parallel_wrong_sign_ins(
+    server: &TestServer,
+    n: usize,
+    email: impl Fn(usize) -> String,
+) -> Vec<(u16, String)> {
+    let client = FlowClient::register(server).await;
+    let url = client.authorize_url(server, &challenge(&verifier()), &[]);
+    let page = client
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pending = support::oauth::pending_field(&page);
+    let attempts: Vec<_> = (0..n)
+        .map(|i| {
+            let (http, url, pending, email) = (
+                client.http.clone(),
+                server.url("/authorize"),
+                pending.clone(),
+                email(i),
+            );
+            tokio::spawn(async move {
+                let form = [
+                    ("request", pending.as_str()),
+                    ("email", email.as_str()),
+                    ("password", "wrong password"),
+                    ("decision", "allow"),
+                ];
+                let resp = http.post(url).form(&form).send().await.unwrap();
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.unwrap());
+    }
+    answers
+}
+
+async fn parallel_wrong_passwords_for_one_email_are_verified_at_most_the_limit(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let answers = parallel_wrong_sign_ins(&server, 24, |_| "demo@alta.local".into()).await;
+    let verified = answers.iter().filter(|(status, _)| *status == 200).count();
+    let locked = answers
+        .iter()
+        .filter(|(status, page)| *status == 429 && page.contains("Too many failed sign-ins"))
+        .count();
+    assert_eq!(verified, MAX_SIGN_IN_FAILURES as usize, "{answers:?}");
+    assert_eq!(verified + locked, 24);
+}
+
+async fn failures_from_one_address_across_emails_are_limited(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let n = MAX_SIGN_IN_FAILURES_PER_ADDRESS as usize + 1;
+    let answers = parallel_wrong_sign_ins(&server, n, |i| format!("spray-{i}@example.com")).await;
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(status, page)| *status == 429 && page.contains("from your network"))
+        .collect();
+    assert_eq!(refused.len(), 1, "one past the limit");
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 200).count(),
+        n - 1
+    );
 }
 
 async fn user_without_an_account_gets_a_clear_page(backend: Backend) {

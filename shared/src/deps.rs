@@ -50,7 +50,13 @@ pub struct Deps {
     /// Access tokens `/mcp` has already verified in this container.
     pub verified_tokens: Arc<VerifiedTokens>,
     pub metrics: Metrics,
+    /// argon2id verifications at once: each holds ~19 MiB for tens of milliseconds, and a
+    /// burst of sign-ins must not take the local server's memory with it.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
+
+/// Parallel password verifications per container (Lambda runs one request at a time).
+const PASSWORD_CHECKS: usize = 4;
 
 fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
     Arc::new(MetadataDocuments::new(FetchPolicy {
@@ -150,6 +156,7 @@ impl Deps {
             )),
             verified_tokens: Arc::default(),
             metrics: Metrics::new(config.metrics_namespace.clone()),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),
         })
     }
@@ -184,6 +191,7 @@ impl Deps {
             jwks: Arc::new(jwks),
             verified_tokens: Arc::default(),
             metrics: Metrics::new(config.metrics_namespace.clone()),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),
         })
     }

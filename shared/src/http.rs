@@ -270,6 +270,24 @@ impl RequestLog {
 }
 
 /// The answer for an `OPTIONS` request or a method the route does not take.
+/// The caller's address: API Gateway's request context (`sourceIp`), or, behind the local
+/// server, the `x-forwarded-for` it sets from the connection.
+pub fn source_ip(req: &Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref()
+        && let Some(ip) = &context.http.source_ip
+    {
+        return Some(ip.clone());
+    }
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|ip| ip.trim().to_owned())
+        .filter(|ip| !ip.is_empty())
+}
+
 /// `value` as an RFC 9110 quoted-string (§5.6.4), for an auth-param: `"` and `\` escaped,
 /// and anything a header cannot carry (controls, non-ASCII) replaced, so that a message
 /// can never end the parameter early or make the whole header invalid.

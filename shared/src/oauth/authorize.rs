@@ -33,6 +33,9 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 const MAX_STATE_LEN: usize = 4096;
 /// Failed sign-ins allowed per email within the window before sign-in is refused.
 pub const MAX_SIGN_IN_FAILURES: u32 = 5;
+/// Failed sign-ins from one source address per window, whatever the emails: high enough
+/// for an office behind one address, low enough to stop spraying passwords across emails.
+pub const MAX_SIGN_IN_FAILURES_PER_ADDRESS: u32 = 100;
 pub const SIGN_IN_FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
 /// 256 bits: a code is a bearer credential for 60 seconds.
 const CODE_BYTES: usize = 32;
@@ -507,9 +510,18 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         return retry(StatusCode::OK, &email, "Enter your email and password.");
     }
     let now = deps.clock.now();
+    let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
     let email_key = hex(&Sha256::digest(email.as_bytes()));
-    match deps.directory.sign_in_failures(&email_key, now).await {
-        Ok(n) if n >= MAX_SIGN_IN_FAILURES => {
+    let address_key =
+        h::source_ip(req).map(|ip| format!("ip-{}", hex(&Sha256::digest(ip.as_bytes()))));
+    // Count first, atomically, and refuse before any password is hashed: parallel attempts
+    // each take a place in the count, so at most the limit of them is ever verified.
+    match deps
+        .directory
+        .count_sign_in_attempt(&email_key, now, window_ends_at)
+        .await
+    {
+        Ok(n) if n > MAX_SIGN_IN_FAILURES => {
             deps.metrics.record(Measurement::SignIn("locked"));
             return retry(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -520,29 +532,45 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         Ok(_) => {}
         Err(err) => return unavailable(err),
     }
+    if let Some(address_key) = &address_key {
+        match deps
+            .directory
+            .count_sign_in_attempt(address_key, now, window_ends_at)
+            .await
+        {
+            Ok(n) if n > MAX_SIGN_IN_FAILURES_PER_ADDRESS => {
+                deps.metrics.record(Measurement::SignIn("locked"));
+                return retry(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &email,
+                    "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
+                );
+            }
+            Ok(_) => {}
+            Err(err) => return unavailable(err),
+        }
+    }
     let user = match deps.directory.user_by_email(&email).await {
         Ok(user) => user,
         Err(err) => return unavailable(err),
     };
-    // Hashing blocks for tens of milliseconds: keep it off the async workers. An unknown
-    // email costs the same as a wrong password (no enumeration by timing).
+    // Hashing blocks for tens of milliseconds and ~19 MiB: keep it off the async workers,
+    // a few at a time. An unknown email costs the same as a wrong password (no enumeration
+    // by timing).
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => hash.verify(&password),
-        None => PasswordHash::verify_decoy(&password),
-    })
-    .await
-    .unwrap_or(false);
+    let verified = {
+        let _slot = deps.password_checks.acquire().await;
+        tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => hash.verify(&password),
+            None => PasswordHash::verify_decoy(&password),
+        })
+        .await
+        .unwrap_or(false)
+    };
     let user = match (verified, user) {
         (true, Some(user)) => user,
         _ => {
-            if let Err(err) = deps
-                .directory
-                .record_sign_in_failure(&email_key, now, now + SIGN_IN_FAILURE_WINDOW_SECONDS)
-                .await
-            {
-                return unavailable(err);
-            }
+            // Already counted, for the email and the address.
             tracing::info!(client_id = %client.client_id, "sign-in failed");
             deps.metrics.record(Measurement::SignIn("failed"));
             return retry(StatusCode::OK, &email, "Invalid email or password.");
@@ -550,6 +578,15 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
     };
     deps.metrics.record(Measurement::SignIn("succeeded"));
     if let Err(err) = deps.directory.clear_sign_in_failures(&email_key).await {
+        return unavailable(err);
+    }
+    // A success is not a failure from the address: its place goes back.
+    if let Some(address_key) = &address_key
+        && let Err(err) = deps
+            .directory
+            .forgive_sign_in_attempt(address_key, now)
+            .await
+    {
         return unavailable(err);
     }
     match deps.directory.memberships(&user.user_id).await {

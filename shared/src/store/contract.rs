@@ -289,11 +289,11 @@ async fn account_reads_back(store: Arc<dyn Stores>) {
 async fn sign_in_failures_count_within_a_window_and_reset_after(store: Arc<dyn Stores>) {
     assert_eq!(store.sign_in_failures("k", 100).await.unwrap(), 0);
     assert_eq!(
-        store.record_sign_in_failure("k", 100, 1000).await.unwrap(),
+        store.count_sign_in_attempt("k", 100, 1000).await.unwrap(),
         1
     );
     assert_eq!(
-        store.record_sign_in_failure("k", 200, 1100).await.unwrap(),
+        store.count_sign_in_attempt("k", 200, 1100).await.unwrap(),
         2
     );
     assert_eq!(store.sign_in_failures("k", 300).await.unwrap(), 2);
@@ -303,11 +303,43 @@ async fn sign_in_failures_count_within_a_window_and_reset_after(store: Arc<dyn S
         "the window is over"
     );
     assert_eq!(
-        store.record_sign_in_failure("k", 1000, 2000).await.unwrap(),
+        store.count_sign_in_attempt("k", 1000, 2000).await.unwrap(),
         1
     );
+    store.forgive_sign_in_attempt("k", 1001).await.unwrap();
+    assert_eq!(
+        store.sign_in_failures("k", 1001).await.unwrap(),
+        0,
+        "forgiven"
+    );
+    store.forgive_sign_in_attempt("k", 1001).await.unwrap();
+    assert_eq!(
+        store.sign_in_failures("k", 1001).await.unwrap(),
+        0,
+        "never below zero"
+    );
+    store.count_sign_in_attempt("k", 1001, 2000).await.unwrap();
     store.clear_sign_in_failures("k").await.unwrap();
     assert_eq!(store.sign_in_failures("k", 1001).await.unwrap(), 0);
+
+    // Concurrent attempts, some opening the window: each sees its own count.
+    let racers: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .count_sign_in_attempt("race", 100, 1000)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for racer in racers {
+        counts.push(racer.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=12).collect::<Vec<u32>>());
 }
 
 fn code(raw: &str, expires_at: u64) -> AuthorizationCodeRecord {

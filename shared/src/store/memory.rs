@@ -144,7 +144,7 @@ impl DirectoryStore for MemoryStore {
         Ok(found)
     }
 
-    async fn record_sign_in_failure(
+    async fn count_sign_in_attempt(
         &self,
         email_key: &str,
         now: u64,
@@ -160,6 +160,15 @@ impl DirectoryStore for MemoryStore {
         }
         entry.0 += 1;
         Ok(entry.0)
+    }
+
+    async fn forgive_sign_in_attempt(&self, key: &str, now: u64) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock()?.sign_in_failures.get_mut(key)
+            && entry.1 > now
+        {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn sign_in_failures(&self, email_key: &str, now: u64) -> Result<u32, StoreError> {

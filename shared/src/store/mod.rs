@@ -64,17 +64,20 @@ pub trait DirectoryStore: Send + Sync {
     async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError>;
     /// Every membership of a user, oldest first.
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
-    /// Counts a failed sign-in for `email_key` within a window ending at `window_ends_at`
-    /// (a window already over starts afresh), and answers the count in the current window.
-    async fn record_sign_in_failure(
+    /// Counts a sign-in attempt for `key` (an email's or a source address's) within a
+    /// window ending at `window_ends_at` (a window already over starts afresh), atomically,
+    /// and answers the count in the current window: concurrent attempts each see their own.
+    async fn count_sign_in_attempt(
         &self,
-        email_key: &str,
+        key: &str,
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError>;
-    /// Failed sign-ins in the current window.
-    async fn sign_in_failures(&self, email_key: &str, now: u64) -> Result<u32, StoreError>;
-    async fn clear_sign_in_failures(&self, email_key: &str) -> Result<(), StoreError>;
+    /// Takes one counted attempt back (a sign-in that succeeded), if the window is live.
+    async fn forgive_sign_in_attempt(&self, key: &str, now: u64) -> Result<(), StoreError>;
+    /// Attempts counted in the current window.
+    async fn sign_in_failures(&self, key: &str, now: u64) -> Result<u32, StoreError>;
+    async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Authorization codes: single use, enforced by the store.

@@ -170,48 +170,78 @@ impl DirectoryStore for DynamoStore {
         Ok(found)
     }
 
-    async fn record_sign_in_failure(
+    async fn count_sign_in_attempt(
         &self,
         email_key: &str,
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError> {
-        let counted = self
+        let pk = format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}");
+        // Two tries: a window that another request opened a moment ago is counted in.
+        for _ in 0..2 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.tables.directory)
+                .set_key(Some(key(pk.clone(), "FAILURES")))
+                .update_expression("ADD failures :one")
+                .condition_expression("expires_at > :now")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match counted.map_err(map_sdk_error) {
+                Ok(out) => {
+                    let item = Item::from(out.attributes.unwrap_or_default());
+                    return Ok(item.get_n("failures")? as u32);
+                }
+                Err(StoreError::Conflict) => {}
+                Err(err) => return Err(err),
+            }
+            // No window, or one that is over: open a new one, unless another request
+            // just did.
+            let item = Item::new()
+                .s("pk", pk.clone())
+                .s("sk", "FAILURES")
+                .n("failures", 1)
+                .n("expires_at", window_ends_at);
+            let opened = self
+                .client
+                .put_item()
+                .table_name(&self.tables.directory)
+                .set_item(Some(item.into_map()))
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+                .await;
+            match opened.map_err(map_sdk_error) {
+                Ok(_) => return Ok(1),
+                Err(StoreError::Conflict) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn forgive_sign_in_attempt(&self, key_id: &str, now: u64) -> Result<(), StoreError> {
+        let result = self
             .client
             .update_item()
             .table_name(&self.tables.directory)
             .set_key(Some(key(
-                format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"),
+                format!("{SIGN_IN_THROTTLE_PREFIX}{key_id}"),
                 "FAILURES",
             )))
-            .update_expression("ADD failures :one")
-            .condition_expression("expires_at > :now")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .update_expression("ADD failures :minus")
+            .condition_expression("expires_at > :now AND failures > :zero")
+            .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match counted.map_err(map_sdk_error) {
-            Ok(out) => {
-                let item = Item::from(out.attributes.unwrap_or_default());
-                Ok(item.get_n("failures")? as u32)
-            }
-            // No window, or one that is over: start a new one.
-            Err(StoreError::Conflict) => {
-                let item = Item::new()
-                    .s("pk", format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"))
-                    .s("sk", "FAILURES")
-                    .n("failures", 1)
-                    .n("expires_at", window_ends_at);
-                self.client
-                    .put_item()
-                    .table_name(&self.tables.directory)
-                    .set_item(Some(item.into_map()))
-                    .send()
-                    .await
-                    .map_err(map_sdk_error)?;
-                Ok(1)
-            }
+        match result.map_err(map_sdk_error) {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
             Err(err) => Err(err),
         }
     }

@@ -36,6 +36,7 @@ on_every_store!(
     forged_or_cookieless_form_is_refused,
     a_submitted_form_replayed_with_its_cookie_gets_no_second_code,
     revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti,
+    access_tokens_die_with_their_grant,
     a_new_grant_revokes_the_previous_one,
     refresh_may_narrow_scope_but_not_widen_it,
     mcp_accepts_the_access_token_until_it_is_revoked,
@@ -730,6 +731,39 @@ async fn revoking_a_refresh_token_kills_its_family_and_an_access_token_its_jti(b
         .refresh(&server, other_tokens["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(status, 200);
+}
+
+async fn access_tokens_die_with_their_grant(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let ok = |token: String| {
+        let server = &server;
+        async move { ping_status(server, &token).await.0 }
+    };
+    let access = |tokens: &Value| tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = |tokens: &Value| tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Revoking the refresh token (RFC 7009 §2.1) ends the grant's access tokens at once.
+    let (client, tokens) = signed_in(&server).await;
+    assert_eq!(ok(access(&tokens)).await, 200);
+    assert_eq!(client.revoke(&server, &refresh(&tokens)).await, 200);
+    assert_eq!(ok(access(&tokens)).await, 401);
+
+    // Revoking an access token ends its grant: the refresh token too.
+    let (client, tokens) = signed_in(&server).await;
+    assert_eq!(client.revoke(&server, &access(&tokens)).await, 200);
+    let (status, _) = client.refresh(&server, &refresh(&tokens)).await;
+    assert_eq!(status, 400);
+
+    // A replayed code (RFC 6749 §4.1.2) ends every access token of its grant, those minted
+    // by later refreshes included.
+    let client = FlowClient::register(&server).await;
+    let auth = client.authorize_as(&server, "demo@alta.local").await;
+    let (_, tokens) = client.exchange(&server, &auth).await;
+    let (_, refreshed) = client.refresh(&server, &refresh(&tokens)).await;
+    assert_eq!(ok(access(&refreshed)).await, 200);
+    let (status, _) = client.exchange(&server, &auth).await;
+    assert_eq!(status, 400);
+    assert_eq!(ok(access(&refreshed)).await, 401);
 }
 
 async fn a_new_grant_revokes_the_previous_one(backend: Backend) {

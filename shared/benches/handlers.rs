@@ -53,6 +53,7 @@ fn access_token(rt: &tokio::runtime::Runtime, deps: &Deps) -> String {
             jti: "bench".into(),
             client_id: "claude".into(),
             scope: "campaigns:read campaigns:write inbox:read".into(),
+            grant_id: Some("bench-grant".into()),
         },
     )
     .unwrap()

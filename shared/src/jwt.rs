@@ -26,6 +26,10 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     /// Space-separated scopes (RFC 9068 §2.2.3).
     pub scope: String,
+    /// The grant (refresh-token family) the token belongs to: revoking the grant revokes
+    /// it. Absent from an external identity provider's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -138,6 +142,7 @@ mod tests {
             jti: "jti-1".into(),
             client_id: "claude".into(),
             scope: "campaigns:read".into(),
+            grant_id: None,
         }
     }
 

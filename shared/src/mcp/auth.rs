@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::deps::Deps;
 use crate::http::{self as h, Headers};
 use crate::jwt::{AccessTokenClaims, JwtError, verify_access_token};
-use crate::oauth::grant::revoked_jti_key;
+use crate::oauth::grant::{revoked_family_key, revoked_jti_key};
 use crate::scope::{Scope, ScopeSet};
 
 /// The caller of one `/mcp` request, as its token says.
@@ -121,11 +121,11 @@ pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response
     };
     let claims = verify(token, deps).await?;
     let now = deps.clock.now();
-    match deps
-        .revocations
-        .is_revoked(&revoked_jti_key(&claims.jti), now)
-        .await
-    {
+    // The token and its grant, together, on every request (never cached): revoking either
+    // token of a grant, or a replayed code, ends the grant's access tokens at once.
+    let mut revocable = vec![revoked_jti_key(&claims.jti)];
+    revocable.extend(claims.grant_id.as_deref().map(revoked_family_key));
+    match deps.revocations.any_revoked(&revocable, now).await {
         Ok(false) => {}
         Ok(true) => return Err(unauthorized(deps, Some("the token has been revoked"))),
         Err(err) => return Err(unavailable(&err)),
@@ -176,6 +176,7 @@ mod tests {
             jti: "j".into(),
             client_id: "c".into(),
             scope: "campaigns:read".into(),
+            grant_id: None,
         }
     }
 

@@ -12,7 +12,9 @@ use crate::http::{self as h, Headers, Params, RequestLog};
 use crate::jwt::{self, verify_access_token};
 use crate::oauth::client::Client;
 use crate::oauth::client_auth::authenticate_client;
-use crate::oauth::grant::{TokenHash, revoked_family_key, revoked_jti_key};
+use crate::oauth::grant::{
+    REFRESH_FAMILY_MAX_SECONDS, TokenHash, revoked_family_key, revoked_jti_key,
+};
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -103,7 +105,17 @@ async fn revoke_access_token(
         deps.revocations
             .revoke(&revoked_jti_key(&claims.jti), claims.exp)
             .await?;
-        tracing::info!(client_id = %client.client_id, "access token revoked");
+        // Revoking either token of a grant ends the grant: its refresh tokens and every
+        // access token minted under it. No family outlives its start plus 90 days.
+        if let Some(grant_id) = &claims.grant_id {
+            deps.revocations
+                .revoke(
+                    &revoked_family_key(grant_id),
+                    claims.iat + REFRESH_FAMILY_MAX_SECONDS,
+                )
+                .await?;
+        }
+        tracing::info!(client_id = %client.client_id, "access token revoked, and its grant");
     }
     Ok(true)
 }

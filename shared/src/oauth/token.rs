@@ -181,8 +181,12 @@ async fn redeem_code(
         ));
     }
 
+    let grant = Grant {
+        user_id: &record.user_id,
+        family_id: &record.family_id,
+    };
     let (access_token, jti) =
-        issue_access_token(deps, client, &record.user_id, &record.scope, resource, now).await?;
+        issue_access_token(deps, client, &grant, &record.scope, resource, now).await?;
     let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
         let raw = random::token(REFRESH_TOKEN_BYTES);
         deps.refresh_tokens
@@ -330,8 +334,11 @@ async fn rotate_refresh_token(
         })
         .await?;
     let scope = scope.to_string();
-    let (access_token, _) =
-        issue_access_token(deps, client, &record.user_id, &scope, resource, now).await?;
+    let grant = Grant {
+        user_id: &record.user_id,
+        family_id: &record.family_id,
+    };
+    let (access_token, _) = issue_access_token(deps, client, &grant, &scope, resource, now).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -357,10 +364,16 @@ async fn replayed(deps: &Deps, record: &RefreshTokenRecord, now: u64) -> OAuthEr
     invalid_grant("the refresh token was already used; sign in again")
 }
 
+/// Whose grant an access token is issued under.
+struct Grant<'a> {
+    user_id: &'a str,
+    family_id: &'a str,
+}
+
 async fn issue_access_token(
     deps: &Deps,
     client: &Client,
-    user_id: &str,
+    grant: &Grant<'_>,
     scope: &str,
     resource: &str,
     now: u64,
@@ -369,13 +382,14 @@ async fn issue_access_token(
     let jti = random::token(16);
     let claims = AccessTokenClaims {
         iss: deps.config.base_url.issuer().to_owned(),
-        sub: user_id.to_owned(),
+        sub: grant.user_id.to_owned(),
         aud: resource.to_owned(),
         exp: now + ACCESS_TOKEN_LIFETIME_SECONDS,
         iat: now,
         jti: jti.clone(),
         client_id: client.client_id.clone(),
         scope: scope.to_owned(),
+        grant_id: Some(grant.family_id.to_owned()),
     };
     let key = keys.signing_key(now, deps.config.key_activation());
     let token = sign_access_token(key, &claims).map_err(OAuthError::internal)?;

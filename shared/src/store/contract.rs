@@ -89,6 +89,7 @@ store_contract!(
     grant_swap_returns_the_replaced_family,
     revocation_lasts_until_its_expiry_and_is_never_shortened,
     a_single_use_key_is_used_once_until_it_expires,
+    any_revoked_checks_several_keys_at_once,
     alta_data_reads_back_in_order_within_its_account,
     campaign_status_changes_only_from_the_expected_status,
 );
@@ -490,6 +491,37 @@ async fn revocation_lasts_until_its_expiry_and_is_never_shortened(store: Arc<dyn
     store.revoke("jti#1", 300).await.unwrap();
     assert!(store.is_revoked("jti#1", 499).await.unwrap());
     assert!(!store.is_revoked("jti#1", 500).await.unwrap());
+}
+
+async fn any_revoked_checks_several_keys_at_once(store: Arc<dyn Stores>) {
+    let keys = |ids: &[&str]| ids.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    assert!(!store.any_revoked(&keys(&[]), 100).await.unwrap());
+    assert!(
+        !store
+            .any_revoked(&keys(&["jti#a", "family#f"]), 100)
+            .await
+            .unwrap()
+    );
+    store.revoke("family#f", 500).await.unwrap();
+    assert!(
+        store
+            .any_revoked(&keys(&["jti#a", "family#f"]), 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .any_revoked(&keys(&["jti#a", "family#g"]), 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .any_revoked(&keys(&["jti#a", "family#f"]), 500)
+            .await
+            .unwrap(),
+        "expired"
+    );
 }
 
 async fn a_single_use_key_is_used_once_until_it_expires(store: Arc<dyn Stores>) {

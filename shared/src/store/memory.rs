@@ -297,6 +297,13 @@ impl RevocationStore for MemoryStore {
             .is_some_and(|until| *until > now))
     }
 
+    async fn any_revoked(&self, keys: &[String], now: u64) -> Result<bool, StoreError> {
+        let t = self.lock()?;
+        Ok(keys
+            .iter()
+            .any(|key| t.revocations.get(key).is_some_and(|until| *until > now)))
+    }
+
     async fn use_once(&self, key: &str, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let mut t = self.lock()?;
         if t.revocations.get(key).is_some_and(|until| *until > now) {

@@ -131,6 +131,9 @@ pub trait RefreshTokenStore: Send + Sync {
 pub trait RevocationStore: Send + Sync {
     async fn revoke(&self, key: &str, expires_at: u64) -> Result<(), StoreError>;
     async fn is_revoked(&self, key: &str, now: u64) -> Result<bool, StoreError>;
+    /// Whether any of `keys` is revoked: one round trip (an access token's `jti` and its
+    /// grant, checked together on every MCP request).
+    async fn any_revoked(&self, keys: &[String], now: u64) -> Result<bool, StoreError>;
     /// Records `key` as used until `expires_at`, once: `true` for the first use (or the
     /// first since the last one expired), `false` when it is already used.
     async fn use_once(&self, key: &str, expires_at: u64, now: u64) -> Result<bool, StoreError>;

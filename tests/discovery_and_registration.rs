@@ -5,6 +5,10 @@ mod support;
 
 use support::Server as _;
 
+use alta_shared::clock::Clock;
+use alta_shared::oauth::register::{
+    MAX_REGISTRATIONS_PER_ADDRESS, REGISTRATION_WINDOW_SECONDS, UNUSED_REGISTRATION_SECONDS,
+};
 use serde_json::{Value, json};
 use support::{Backend, TestServer, http};
 
@@ -14,6 +18,8 @@ on_every_store!(
     registered_client_is_stored,
     malformed_registrations_get_rfc7591_errors,
     mcp_without_a_token_points_to_the_metadata,
+    registrations_that_store_a_client_are_limited_per_address,
+    a_registration_that_never_obtains_a_token_is_forgotten_within_a_day,
 );
 
 async fn get_json(url: &str) -> Value {
@@ -113,7 +119,8 @@ async fn registered_client_is_stored(backend: Backend) {
         stored.redirect_uris[0].as_str(),
         "http://localhost:6274/oauth/callback"
     );
-    assert!(stored.expires_at > now + 89 * 24 * 3600);
+    // Unused until its first token: kept a day (the idle expiry starts with use).
+    assert_eq!(stored.expires_at, now + UNUSED_REGISTRATION_SECONDS);
 }
 
 async fn malformed_registrations_get_rfc7591_errors(backend: Backend) {
@@ -167,4 +174,67 @@ async fn mcp_without_a_token_points_to_the_metadata(backend: Backend) {
     );
     let resp = http().get(server.url("/nowhere")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
+}
+
+async fn registrations_that_store_a_client_are_limited_per_address(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let app = |i: u32| json!({"client_name": format!("App {i}"), "redirect_uris": [format!("https://app{i}.example/cb")]});
+    for i in 0..MAX_REGISTRATIONS_PER_ADDRESS {
+        let (status, body) = register(&server, app(i)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let resp = http()
+        .post(server.url("/register"))
+        .json(&app(99))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= REGISTRATION_WINDOW_SECONDS);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    // A reply naming a pre-configured client writes nothing and is never limited.
+    let (status, claude) = register(
+        &server,
+        json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, claude["client_id"].as_str()),
+        (201, Some("claude"))
+    );
+    // A new window, new registrations.
+    server.clock.advance(REGISTRATION_WINDOW_SECONDS);
+    assert_eq!(register(&server, app(100)).await.0, 201);
+}
+
+async fn a_registration_that_never_obtains_a_token_is_forgotten_within_a_day(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let unused = support::oauth::FlowClient::register(&server).await;
+    let (used, _) = {
+        let client = support::oauth::FlowClient::register(&server).await;
+        let auth = client.authorize_as(&server, "demo@alta.local").await;
+        let (status, tokens) = client.exchange(&server, &auth).await;
+        assert_eq!(status, 200);
+        (client, tokens)
+    };
+    server.clock.advance(UNUSED_REGISTRATION_SECONDS + 1);
+    let now = server.clock.now();
+    let registered = |id: String| {
+        let deps = server.deps.clone();
+        async move { deps.clients.get_client(&id, now).await.unwrap().is_some() }
+    };
+    assert!(
+        !registered(unused.client_id.clone()).await,
+        "never used: forgotten"
+    );
+    assert!(
+        registered(used.client_id.clone()).await,
+        "used: kept for the idle expiry"
+    );
 }

@@ -76,6 +76,8 @@ pub struct OAuthError {
     internal: Option<String>,
     /// RFC 6749 §5.2: a failed HTTP Basic authentication answers with a challenge.
     basic_challenge: bool,
+    /// A rate limit: 429 with `Retry-After` (RFC 6585 §4) in seconds.
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -85,6 +87,15 @@ impl OAuthError {
             description: description.into(),
             internal: None,
             basic_challenge: false,
+            retry_after: None,
+        }
+    }
+
+    /// A limit was reached: `temporarily_unavailable` as 429, try again after `seconds`.
+    pub fn too_many_requests(description: impl Into<Cow<'static, str>>, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(OAuthErrorCode::TemporarilyUnavailable, description)
         }
     }
 
@@ -136,14 +147,21 @@ impl OAuthError {
             error_description: &'a str,
         }
         let mut headers = Headers::no_store();
+        if let Some(seconds) = self.retry_after {
+            headers.push(("retry-after", seconds.to_string().into()));
+        }
         if self.basic_challenge {
             headers.push((
                 "www-authenticate",
                 r#"Basic realm="alta", charset="UTF-8""#.into(),
             ));
         }
+        let status = match self.retry_after {
+            Some(_) => StatusCode::TOO_MANY_REQUESTS,
+            None => self.code.status(),
+        };
         h::json_response(
-            self.code.status(),
+            status,
             &ErrorBody {
                 error: self.code.as_str(),
                 error_description: &self.description,

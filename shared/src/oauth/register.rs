@@ -15,15 +15,21 @@ use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, BodyError, Headers, RequestLog};
 use crate::oauth::client::{
-    ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
+    ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod, hex,
 };
 use crate::random;
 use crate::redirect_uri::{RedirectKind, RedirectUri};
 use crate::scope::ScopeSet;
 use crate::store::StoreError;
+use sha2::{Digest, Sha256};
 
 /// Real registration requests are under 2 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Registrations that store a client, per source address and window.
+pub const MAX_REGISTRATIONS_PER_ADDRESS: u32 = 20;
+pub const REGISTRATION_WINDOW_SECONDS: u64 = 3600;
+/// How long a registration that never obtained a token is kept.
+pub const UNUSED_REGISTRATION_SECONDS: u64 = 24 * 3600;
 pub const MAX_REDIRECT_URIS: usize = 20;
 const MAX_NAME_LEN: usize = 200;
 const MAX_URL_LEN: usize = 2000;
@@ -67,6 +73,22 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
     }
 
     let now = deps.clock.now();
+    // A registration that stores a row counts against its source address; one answered
+    // with a pre-configured client (above) writes nothing and is never limited.
+    if let Some(ip) = h::source_ip(req) {
+        let address_key = hex(&Sha256::digest(ip.as_bytes()));
+        let window_ends_at = now + REGISTRATION_WINDOW_SECONDS;
+        let count = deps
+            .clients
+            .count_registration(&address_key, now, window_ends_at)
+            .await?;
+        if count > MAX_REGISTRATIONS_PER_ADDRESS {
+            return Err(OAuthError::too_many_requests(
+                "too many registrations from this address; try again later",
+                window_ends_at.saturating_sub(now),
+            ));
+        }
+    }
     let secret = (metadata.token_endpoint_auth_method != TokenEndpointAuthMethod::None)
         .then(|| random::token(CLIENT_SECRET_BYTES));
     let client = RegisteredClient {
@@ -86,7 +108,10 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
         software_id: metadata.software_id,
         software_version: metadata.software_version,
         client_id_issued_at: now,
-        expires_at: now + deps.config.client_idle_expiry.as_secs(),
+        // Many clients register again whenever they lose their registration: one that
+        // never obtains a token is forgotten within a day; the first token request moves
+        // it to the idle expiry.
+        expires_at: now + UNUSED_REGISTRATION_SECONDS.min(deps.config.client_idle_expiry.as_secs()),
     };
     deps.clients
         .insert_client(&client)

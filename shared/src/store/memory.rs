@@ -18,6 +18,7 @@ use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRec
 #[derive(Default)]
 struct Tables {
     clients: HashMap<String, RegisteredClient>,
+    registrations: HashMap<String, (u32, u64)>,
     users: HashMap<String, User>,
     accounts: HashMap<String, Account>,
     memberships: HashMap<(String, String), Membership>,
@@ -51,8 +52,39 @@ impl MemoryStore {
     }
 }
 
+/// Counts one event in the window `counters[key]` (a window already over starts afresh).
+fn count_in_window(
+    counters: &mut HashMap<String, (u32, u64)>,
+    key: &str,
+    now: u64,
+    window_ends_at: u64,
+) -> u32 {
+    let entry = counters
+        .entry(key.to_owned())
+        .or_insert((0, window_ends_at));
+    if entry.1 <= now {
+        *entry = (0, window_ends_at);
+    }
+    entry.0 += 1;
+    entry.0
+}
+
 #[async_trait]
 impl ClientStore for MemoryStore {
+    async fn count_registration(
+        &self,
+        address_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError> {
+        Ok(count_in_window(
+            &mut self.lock()?.registrations,
+            address_key,
+            now,
+            window_ends_at,
+        ))
+    }
+
     async fn insert_client(&self, client: &RegisteredClient) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         if t.clients.contains_key(&client.client_id) {
@@ -150,16 +182,12 @@ impl DirectoryStore for MemoryStore {
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError> {
-        let mut t = self.lock()?;
-        let entry = t
-            .sign_in_failures
-            .entry(email_key.to_owned())
-            .or_insert((0, window_ends_at));
-        if entry.1 <= now {
-            *entry = (0, window_ends_at);
-        }
-        entry.0 += 1;
-        Ok(entry.0)
+        Ok(count_in_window(
+            &mut self.lock()?.sign_in_failures,
+            email_key,
+            now,
+            window_ends_at,
+        ))
     }
 
     async fn forgive_sign_in_attempt(&self, key: &str, now: u64) -> Result<(), StoreError> {

@@ -49,6 +49,15 @@ pub trait ClientStore: Send + Sync {
         now: u64,
         expires_at: u64,
     ) -> Result<(), StoreError>;
+
+    /// Counts a registration that stores a client for `address_key` (a source address's
+    /// hash) within a window ending at `window_ends_at`, atomically; the count so far.
+    async fn count_registration(
+        &self,
+        address_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError>;
 }
 
 /// Users, accounts and memberships.

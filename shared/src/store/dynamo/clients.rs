@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{DynamoStore, Item, map_sdk_error};
+use super::{DynamoStore, Item, count_in_window, map_sdk_error};
 use crate::oauth::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
@@ -10,6 +10,26 @@ use crate::store::{ClientStore, StoreError};
 
 #[async_trait]
 impl ClientStore for DynamoStore {
+    async fn count_registration(
+        &self,
+        address_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError> {
+        count_in_window(
+            &self.client,
+            &self.tables.clients,
+            std::collections::HashMap::from([(
+                "client_id".to_owned(),
+                AttributeValue::S(format!("registrations#{address_key}")),
+            )]),
+            "registrations",
+            now,
+            window_ends_at,
+        )
+        .await
+    }
+
     async fn insert_client(&self, client: &RegisteredClient) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -27,6 +47,10 @@ impl ClientStore for DynamoStore {
         client_id: &str,
         now: u64,
     ) -> Result<Option<RegisteredClient>, StoreError> {
+        // Registered ids are base64url and never hold `#`: such ids name counters.
+        if client_id.contains('#') {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()

@@ -4,9 +4,9 @@
 //! `SIGNIN#<email key>`/`FAILURES` (the sign-in throttle, with a TTL).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{DynamoStore, Item, map_sdk_error};
+use super::{DynamoStore, Item, count_in_window, map_sdk_error};
 use crate::directory::{Account, Membership, Role, User, sort_memberships};
 use crate::password::PasswordHash;
 use crate::store::{DirectoryStore, StoreError};
@@ -176,52 +176,15 @@ impl DirectoryStore for DynamoStore {
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError> {
-        let pk = format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}");
-        // Two tries: a window that another request opened a moment ago is counted in.
-        for _ in 0..2 {
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.tables.directory)
-                .set_key(Some(key(pk.clone(), "FAILURES")))
-                .update_expression("ADD failures :one")
-                .condition_expression("expires_at > :now")
-                .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            match counted.map_err(map_sdk_error) {
-                Ok(out) => {
-                    let item = Item::from(out.attributes.unwrap_or_default());
-                    return Ok(item.get_n("failures")? as u32);
-                }
-                Err(StoreError::Conflict) => {}
-                Err(err) => return Err(err),
-            }
-            // No window, or one that is over: open a new one, unless another request
-            // just did.
-            let item = Item::new()
-                .s("pk", pk.clone())
-                .s("sk", "FAILURES")
-                .n("failures", 1)
-                .n("expires_at", window_ends_at);
-            let opened = self
-                .client
-                .put_item()
-                .table_name(&self.tables.directory)
-                .set_item(Some(item.into_map()))
-                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .send()
-                .await;
-            match opened.map_err(map_sdk_error) {
-                Ok(_) => return Ok(1),
-                Err(StoreError::Conflict) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Err(StoreError::Conflict)
+        count_in_window(
+            &self.client,
+            &self.tables.directory,
+            key(format!("{SIGN_IN_THROTTLE_PREFIX}{email_key}"), "FAILURES"),
+            "failures",
+            now,
+            window_ends_at,
+        )
+        .await
     }
 
     async fn forgive_sign_in_attempt(&self, key_id: &str, now: u64) -> Result<(), StoreError> {

@@ -57,3 +57,61 @@ where
     }
     StoreError::Unavailable(DisplayErrorContext(err).to_string())
 }
+
+/// Counts one event in a window for the item `key` of `table` (attributes `count` …
+/// `expires_at`, a TTL), atomically: an `ADD` while the window is live, else a conditional
+/// put that opens a new one (and, if another request just opened it, the `ADD` again).
+pub(crate) async fn count_in_window(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    count_attribute: &str,
+    now: u64,
+    window_ends_at: u64,
+) -> Result<u32, StoreError> {
+    use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+    for _ in 0..2 {
+        let counted = client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key.clone()))
+            .update_expression("ADD #count :one")
+            .condition_expression("expires_at > :now")
+            .expression_attribute_names("#count", count_attribute)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match counted.map_err(map_sdk_error) {
+            Ok(out) => {
+                let item = Item::from(out.attributes.unwrap_or_default());
+                return Ok(item.get_n(count_attribute)? as u32);
+            }
+            Err(StoreError::Conflict) => {}
+            Err(err) => return Err(err),
+        }
+        let mut item = key.clone();
+        item.insert(count_attribute.to_owned(), AttributeValue::N("1".into()));
+        item.insert(
+            "expires_at".to_owned(),
+            AttributeValue::N(window_ends_at.to_string()),
+        );
+        let first_key = key.keys().next().cloned().unwrap_or_default();
+        let opened = client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#key) OR expires_at <= :now")
+            .expression_attribute_names("#key", first_key)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match opened.map_err(map_sdk_error) {
+            Ok(_) => return Ok(1),
+            Err(StoreError::Conflict) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Conflict)
+}

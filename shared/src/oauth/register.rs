@@ -544,7 +544,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(stored.client_name.as_deref(), Some("Visual Studio Code"));
-        assert_eq!(stored.expires_at, NOW + 90 * 24 * 3600);
+        // Unused until its first token: a day; the idle expiry starts with use.
+        assert_eq!(stored.expires_at, NOW + UNUSED_REGISTRATION_SECONDS);
     }
 
     #[tokio::test]

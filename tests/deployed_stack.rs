@@ -302,7 +302,8 @@ async fn a_rotation_under_a_running_stack_never_refuses_a_token_or_a_form() {
     // Short caches: a new key signs 2 × 5 s + 5 s = 15 s after it is published; the
     // containers warmed up before the rotation hold the old keys for up to 5 s after.
     let stack = EmulatedStack::start(&[("SigningKeyCacheSeconds", "5"), ("JwksCacheSeconds", "5")]);
-    let email = "rotation@example.com";
+    // One person per concurrent flow: parallel sign-ins of one email are throttled.
+    let email = |i: usize| format!("rotation-{i}@example.com");
     stack.admin(
         &[
             "create-account",
@@ -313,34 +314,40 @@ async fn a_rotation_under_a_running_stack_never_refuses_a_token_or_a_form() {
         ],
         DEMO_PASSWORD,
     );
-    stack.admin(
-        &["create-user", "--email", email, "--name", "Ro"],
-        DEMO_PASSWORD,
-    );
-    let membership = [
-        "add-member",
-        "--email",
-        email,
-        "--account",
-        "acct_rotation",
-        "--role",
-        "Admin",
-    ];
-    stack.admin(&membership, DEMO_PASSWORD);
+    for i in 0..8 {
+        let email = email(i);
+        stack.admin(
+            &["create-user", "--email", &email, "--name", "Ro"],
+            DEMO_PASSWORD,
+        );
+        let membership = [
+            "add-member",
+            "--email",
+            &email,
+            "--account",
+            "acct_rotation",
+            "--role",
+            "Admin",
+        ];
+        stack.admin(&membership, DEMO_PASSWORD);
+    }
     let stack = std::sync::Arc::new(stack);
     // Concurrent sign-ins, then code exchanges and tool calls all at once: each function
     // runs on several containers. Each flow: (the access token's kid, /mcp's answer).
     let flows = |n: usize| {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
         let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let (stack, barrier) = (stack.clone(), barrier.clone());
+            .map(|i| {
+                let (stack, barrier, email) = (stack.clone(), barrier.clone(), email(i));
                 tokio::spawn(async move {
                     let client = oauth::FlowClient::register(stack.as_ref()).await;
                     let auth = client
-                        .authorize_with_scope(stack.as_ref(), email, "campaigns:read")
+                        .authorize_with_scope(stack.as_ref(), &email, "campaigns:read")
                         .await;
-                    barrier.wait().await;
+                    // A flow that failed before here must fail the test, not hang it.
+                    tokio::time::timeout(Duration::from_secs(60), barrier.wait())
+                        .await
+                        .expect("every flow reached the exchange");
                     let (status, tokens) = client.exchange(stack.as_ref(), &auth).await;
                     assert_eq!(status, 200, "{tokens}");
                     let token = tokens["access_token"].as_str().unwrap().to_owned();

@@ -116,62 +116,16 @@ async fn payloads_over_ten_megabytes_are_refused_before_any_function() {
 #[tokio::test]
 #[ignore = "needs the emulated stack (scripts/stack); scripts/test runs it"]
 async fn concurrent_requests_start_more_containers_of_a_function() {
-    let state = stack_state();
-    let stack = state["base_url"].as_str().unwrap().to_owned();
+    let stack = RunningStack::from_env();
     let census_url = format!(
         "{}/emulator/functions",
-        state["invoke_url"].as_str().unwrap()
+        stack.state["invoke_url"].as_str().unwrap()
     );
-    // A sign-in page, then overlapping sign-ins for unknown emails: each costs an
-    // argon2id verification, so each goes to an idle container, or a new one when all are
-    // busy.
-    let browser = oauth::browser();
-    let registered = json(browser.post(format!("{stack}/register")).json(
-        &serde_json::json!({"client_name": "Containers", "redirect_uris": [oauth::REDIRECT_URI]}),
-    ))
-    .await;
-    let page_url = url::Url::parse_with_params(
-        &format!("{stack}/authorize"),
-        &[
-            ("response_type", "code"),
-            ("client_id", registered["client_id"].as_str().unwrap()),
-            ("redirect_uri", oauth::REDIRECT_URI),
-            ("code_challenge", &oauth::challenge(&oauth::verifier())),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    .unwrap();
-    let page = browser
-        .get(page_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pending = oauth::pending_field(&page);
-    let attempts: Vec<_> = (0..6)
-        .map(|i| {
-            let (browser, url, pending) = (
-                browser.clone(),
-                format!("{stack}/authorize"),
-                pending.clone(),
-            );
-            tokio::spawn(async move {
-                let email = format!("nobody-{i}@example.com");
-                let form = [
-                    ("request", pending.as_str()),
-                    ("email", email.as_str()),
-                    ("password", "wrong password"),
-                    ("decision", "allow"),
-                ];
-                let page = browser.post(url).form(&form).send().await.unwrap();
-                (page.status().as_u16(), page.text().await.unwrap())
-            })
-        })
-        .collect();
-    for attempt in attempts {
-        let (status, page) = attempt.await.unwrap();
+    // Overlapping sign-ins for unknown emails: each costs an argon2id verification, so
+    // each goes to an idle container, or a new one when all are busy.
+    let answers =
+        oauth::parallel_wrong_sign_ins(&stack, 6, |i| format!("nobody-{i}@example.com")).await;
+    for (status, page) in answers {
         assert_eq!(status, 200, "the page again, with its error");
         assert!(page.contains("Invalid email or password"), "{page}");
     }

@@ -331,55 +331,10 @@ async fn wrong_password_shows_one_generic_error_and_throttles(backend: Backend) 
     };
 }
 
-/// Posts the sign-in form `n` times at once, with the emails `email(i)` and a wrong
-/// password; answers each (status, page).
-async fn parallel_wrong_sign_ins(
-    server: &TestServer,
-    n: usize,
-    email: impl Fn(usize) -> String,
-) -> Vec<(u16, String)> {
-    let client = FlowClient::register(server).await;
-    let url = client.authorize_url(server, &challenge(&verifier()), &[]);
-    let page = client
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pending = support::oauth::pending_field(&page);
-    let attempts: Vec<_> = (0..n)
-        .map(|i| {
-            let (http, url, pending, email) = (
-                client.http.clone(),
-                server.url("/authorize"),
-                pending.clone(),
-                email(i),
-            );
-            tokio::spawn(async move {
-                let form = [
-                    ("request", pending.as_str()),
-                    ("email", email.as_str()),
-                    ("password", "wrong password"),
-                    ("decision", "allow"),
-                ];
-                let resp = http.post(url).form(&form).send().await.unwrap();
-                (resp.status().as_u16(), resp.text().await.unwrap())
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for attempt in attempts {
-        answers.push(attempt.await.unwrap());
-    }
-    answers
-}
-
 async fn parallel_wrong_passwords_for_one_email_are_verified_at_most_the_limit(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let answers = parallel_wrong_sign_ins(&server, 24, |_| "demo@alta.local".into()).await;
+    let answers =
+        support::oauth::parallel_wrong_sign_ins(&server, 24, |_| "demo@alta.local".into()).await;
     let verified = answers.iter().filter(|(status, _)| *status == 200).count();
     let locked = answers
         .iter()
@@ -392,7 +347,9 @@ async fn parallel_wrong_passwords_for_one_email_are_verified_at_most_the_limit(b
 async fn failures_from_one_address_across_emails_are_limited(backend: Backend) {
     let server = TestServer::start(backend).await;
     let n = MAX_SIGN_IN_FAILURES_PER_ADDRESS as usize + 1;
-    let answers = parallel_wrong_sign_ins(&server, n, |i| format!("spray-{i}@example.com")).await;
+    let answers =
+        support::oauth::parallel_wrong_sign_ins(&server, n, |i| format!("spray-{i}@example.com"))
+            .await;
     let refused: Vec<_> = answers
         .iter()
         .filter(|(status, page)| *status == 429 && page.contains("from your network"))

@@ -241,3 +241,49 @@ pub async fn access_token(server: &impl Server, email: &str, scope: &str) -> Str
     assert_eq!(status, 200, "{tokens}");
     tokens["access_token"].as_str().unwrap().to_owned()
 }
+
+/// Posts the sign-in form `n` times at once, with the emails `email(i)` and a wrong
+/// password; answers each (status, page).
+pub async fn parallel_wrong_sign_ins(
+    server: &impl Server,
+    n: usize,
+    email: impl Fn(usize) -> String,
+) -> Vec<(u16, String)> {
+    let client = FlowClient::register(server).await;
+    let url = client.authorize_url(server, &challenge(&verifier()), &[]);
+    let page = client
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pending = pending_field(&page);
+    let attempts: Vec<_> = (0..n)
+        .map(|i| {
+            let (http, url, pending, email) = (
+                client.http.clone(),
+                server.url("/authorize"),
+                pending.clone(),
+                email(i),
+            );
+            tokio::spawn(async move {
+                let form = [
+                    ("request", pending.as_str()),
+                    ("email", email.as_str()),
+                    ("password", "wrong password"),
+                    ("decision", "allow"),
+                ];
+                let resp = http.post(url).form(&form).send().await.unwrap();
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.unwrap());
+    }
+    answers
+}

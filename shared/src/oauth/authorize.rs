@@ -516,35 +516,27 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         h::source_ip(req).map(|ip| format!("ip-{}", hex(&Sha256::digest(ip.as_bytes()))));
     // Count first, atomically, and refuse before any password is hashed: parallel attempts
     // each take a place in the count, so at most the limit of them is ever verified.
-    match deps
-        .directory
-        .count_sign_in_attempt(&email_key, now, window_ends_at)
-        .await
-    {
-        Ok(n) if n > MAX_SIGN_IN_FAILURES => {
-            deps.metrics.record(Measurement::SignIn("locked"));
-            return retry(
-                StatusCode::TOO_MANY_REQUESTS,
-                &email,
-                "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
-            );
-        }
-        Ok(_) => {}
-        Err(err) => return unavailable(err),
-    }
-    if let Some(address_key) = &address_key {
+    let limits = std::iter::once((
+        email_key.as_str(),
+        MAX_SIGN_IN_FAILURES,
+        "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
+    ))
+    .chain(address_key.as_deref().map(|key| {
+        (
+            key,
+            MAX_SIGN_IN_FAILURES_PER_ADDRESS,
+            "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
+        )
+    }));
+    for (key, limit, message) in limits {
         match deps
             .directory
-            .count_sign_in_attempt(address_key, now, window_ends_at)
+            .count_sign_in_attempt(key, now, window_ends_at)
             .await
         {
-            Ok(n) if n > MAX_SIGN_IN_FAILURES_PER_ADDRESS => {
+            Ok(n) if n > limit => {
                 deps.metrics.record(Measurement::SignIn("locked"));
-                return retry(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &email,
-                    "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
-                );
+                return retry(StatusCode::TOO_MANY_REQUESTS, &email, message);
             }
             Ok(_) => {}
             Err(err) => return unavailable(err),

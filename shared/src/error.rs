@@ -212,9 +212,6 @@ pub enum HttpError {
     NotImplemented {
         route: &'static str,
     },
-    PayloadTooLarge {
-        limit: usize,
-    },
 }
 
 impl HttpError {
@@ -239,11 +236,6 @@ impl HttpError {
                 StatusCode::NOT_IMPLEMENTED,
                 "not_implemented",
                 format!("{route} is not implemented yet"),
-            ),
-            HttpError::PayloadTooLarge { limit } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                format!("the request body is larger than {limit} bytes"),
             ),
         };
         h::json_response(

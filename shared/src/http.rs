@@ -288,6 +288,17 @@ pub fn source_ip(req: &Request) -> Option<String> {
         .filter(|ip| !ip.is_empty())
 }
 
+/// The caller's address as a store key: its SHA-256, so no address is stored in clear.
+pub fn source_address_key(req: &Request) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    source_ip(req).map(|ip| {
+        Sha256::digest(ip.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
+
 /// `value` as an RFC 9110 quoted-string (§5.6.4), for an auth-param: `"` and `\` escaped,
 /// and anything a header cannot carry (controls, non-ASCII) replaced, so that a message
 /// can never end the parameter early or make the whole header invalid.

@@ -512,8 +512,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
     let now = deps.clock.now();
     let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
     let email_key = hex(&Sha256::digest(email.as_bytes()));
-    let address_key =
-        h::source_ip(req).map(|ip| format!("ip-{}", hex(&Sha256::digest(ip.as_bytes()))));
+    let address_key = h::source_address_key(req).map(|key| format!("ip-{key}"));
     // Count first, atomically, and refuse before any password is hashed: parallel attempts
     // each take a place in the count, so at most the limit of them is ever verified.
     let limits = std::iter::once((

@@ -15,13 +15,12 @@ use crate::deps::Deps;
 use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, BodyError, Headers, RequestLog};
 use crate::oauth::client::{
-    ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod, hex,
+    ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
 use crate::random;
 use crate::redirect_uri::{RedirectKind, RedirectUri};
 use crate::scope::ScopeSet;
 use crate::store::StoreError;
-use sha2::{Digest, Sha256};
 
 /// Real registration requests are under 2 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -75,8 +74,7 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
     let now = deps.clock.now();
     // A registration that stores a row counts against its source address; one answered
     // with a pre-configured client (above) writes nothing and is never limited.
-    if let Some(ip) = h::source_ip(req) {
-        let address_key = hex(&Sha256::digest(ip.as_bytes()));
+    if let Some(address_key) = h::source_address_key(req) {
         let window_ends_at = now + REGISTRATION_WINDOW_SECONDS;
         let count = deps
             .clients

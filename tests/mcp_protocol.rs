@@ -17,6 +17,7 @@ on_every_store!(
     initialize_is_answered_statelessly_for_each_legacy_version,
     modern_discover_list_and_call_carry_result_type_and_caching,
     header_mismatches_are_32020,
+    modern_requests_without_required_meta_are_32602,
     unknown_protocol_version_is_32022_listing_the_supported_ones,
     unknown_method_is_404_modern_and_a_200_error_legacy,
     notifications_batches_and_headerless_requests,
@@ -147,7 +148,12 @@ async fn modern_discover_list_and_call_carry_result_type_and_caching(backend: Ba
 async fn header_mismatches_are_32020(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mcp = demo(&server).await;
-    let meta = |version: &str| json!({"io.modelcontextprotocol/protocolVersion": version});
+    let meta = |version: &str| {
+        json!({
+            "io.modelcontextprotocol/protocolVersion": version,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        })
+    };
     let body = |method: &str, params: Value| {
         json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params}).to_string()
     };
@@ -164,14 +170,6 @@ async fn header_mismatches_are_32020(backend: Backend) {
         (
             body("tools/list", json!({"_meta": meta(MODERN)})),
             vec![("mcp-method", "tools/list")],
-        ),
-        // Modern header without _meta.
-        (
-            body("tools/list", json!({})),
-            vec![
-                ("mcp-protocol-version", MODERN),
-                ("mcp-method", "tools/list"),
-            ],
         ),
         // Missing and mismatched Mcp-Method.
         (
@@ -229,6 +227,60 @@ async fn header_mismatches_are_32020(backend: Backend) {
         )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+/// MCP 2026-07-28 basic §"Per-request protocol fields": `protocolVersion` and
+/// `clientCapabilities` are required in every request's `_meta`; without them the request
+/// is malformed (-32602, 400), whatever the headers say. The handshake's `initialize`
+/// and `ping` are gone from that revision (404, -32601) but stay for the 2025 ones.
+async fn modern_requests_without_required_meta_are_32602(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mcp = demo(&server).await;
+    let headers = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/list"),
+    ];
+    for params in [
+        json!({}),
+        json!({"_meta": null}),
+        json!({"_meta": {"io.modelcontextprotocol/clientCapabilities": {}}}),
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}),
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+                         "io.modelcontextprotocol/clientCapabilities": "all"}}),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": params});
+        let answer = mcp.raw(&body.to_string(), &headers).await;
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (400, -32602),
+            "{params}: {}",
+            answer.body
+        );
+        assert_eq!(answer.body["id"], 9);
+    }
+    // clientInfo is a SHOULD: a request without it is served.
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }}});
+    let answer = mcp.raw(&body.to_string(), &headers).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.result()["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "alta-mcp"
+    );
+
+    for removed in ["ping", "initialize"] {
+        let answer = mcp.modern(removed, json!({})).await;
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (404, -32601),
+            "{removed}: {}",
+            answer.body
+        );
+    }
+    let ping = mcp.legacy("2025-06-18", "ping", json!({})).await;
+    assert_eq!((ping.status, ping.result()), (200, &json!({})));
 }
 
 async fn unknown_protocol_version_is_32022_listing_the_supported_ones(backend: Backend) {

@@ -251,7 +251,11 @@ async fn list_campaigns_paginates_deterministically(backend: Backend) {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, seen, "the same order every time");
-    assert_eq!(ok(&again)["next_cursor"], Value::Null);
+    assert!(
+        ok(&again).get("next_cursor").is_none(),
+        "absent, not null, on the last page: {}",
+        ok(&again)
+    );
 
     let first = admin.call("list_campaigns", json!({"limit": 2})).await;
     let cursor = ok(&first)["next_cursor"].as_str().unwrap().to_owned();

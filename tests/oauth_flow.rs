@@ -474,6 +474,22 @@ async fn request_errors_redirect_only_to_a_trusted_client_with_state_and_iss(bac
         let page = resp.text().await.unwrap();
         assert!(page.contains(&format!("({error})")), "{url}: {page}");
     }
+    // Without PKCE at all, the page says the challenge is missing (not that a method the
+    // client never named is refused); with a challenge but no method, that S256 is needed.
+    let no_pkce = client
+        .authorize_url(&server, &ch, &[])
+        .replace(&format!("code_challenge={ch}"), "")
+        .replace("code_challenge_method=S256", "");
+    let no_method = client
+        .authorize_url(&server, &ch, &[])
+        .replace("code_challenge_method=S256", "");
+    for (url, says) in [
+        (no_pkce, "code_challenge is required"),
+        (no_method, "code_challenge_method is required: S256"),
+    ] {
+        let page = http().get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(says), "{url}: {page}");
+    }
     // A pre-configured client's redirect URI is trusted: its errors go back to it with
     // `state` and `iss`.
     let claude = FlowClient {

@@ -137,7 +137,7 @@ fn mcp_list_campaigns(c: &mut Criterion) {
     let rt = runtime();
     let deps = deps(&rt);
     let token = access_token(&rt, &deps);
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_campaigns","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_campaigns","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
     let request = || {
         http::Request::builder()
             .method("POST")

@@ -13,6 +13,8 @@ pub enum PkceError {
     MalformedVerifier,
     /// An S256 challenge is the base64url of a SHA-256: exactly 43 characters.
     MalformedChallenge,
+    /// A challenge without a method: RFC 7636 §4.3 would read it as `plain`.
+    MissingMethod,
     PlainMethodRefused,
     UnknownMethod(String),
 }
@@ -25,6 +27,9 @@ impl std::fmt::Display for PkceError {
             }
             PkceError::MalformedChallenge => f.write_str(
                 "code_challenge must be the 43-character base64url SHA-256 of the verifier",
+            ),
+            PkceError::MissingMethod => f.write_str(
+                "code_challenge_method is required: S256 (without it the challenge would be plain, which is not allowed)",
             ),
             PkceError::PlainMethodRefused => {
                 f.write_str("code_challenge_method plain is not allowed; use S256")
@@ -58,11 +63,12 @@ pub enum ChallengeMethod {
 
 impl ChallengeMethod {
     /// RFC 7636 §4.3 defaults a missing method to `plain`, which OAuth 2.1 forbids, so a
-    /// missing method is refused like `plain` is.
+    /// missing method is refused, saying so.
     pub fn parse(raw: Option<&str>) -> Result<Self, PkceError> {
         match raw {
             Some("S256") => Ok(Self::S256),
-            None | Some("plain") => Err(PkceError::PlainMethodRefused),
+            None => Err(PkceError::MissingMethod),
+            Some("plain") => Err(PkceError::PlainMethodRefused),
             Some(other) => Err(PkceError::UnknownMethod(other.to_owned())),
         }
     }
@@ -160,10 +166,7 @@ mod tests {
             ChallengeMethod::parse(Some("plain")),
             Err(PkceError::PlainMethodRefused)
         );
-        assert_eq!(
-            ChallengeMethod::parse(None),
-            Err(PkceError::PlainMethodRefused)
-        );
+        assert_eq!(ChallengeMethod::parse(None), Err(PkceError::MissingMethod));
         assert!(matches!(
             ChallengeMethod::parse(Some("s256")),
             Err(PkceError::UnknownMethod(_))

@@ -49,7 +49,7 @@ function server() {
     async ({ status }) => {
       const found = campaigns.filter((c) => !status || c.status === status);
       const text = found.map((c) => `- ${c.name} [${c.id}] ${c.status}`).join("\n");
-      return { content: [{ type: "text", text }], structuredContent: { campaigns: found, next_cursor: null } };
+      return { content: [{ type: "text", text }], structuredContent: { campaigns: found } };
     },
   );
   return mcp;

@@ -14,6 +14,10 @@ pub const SUPPORTED_VERSIONS: [&str; 4] =
     [MODERN_VERSION, "2025-11-25", "2025-06-18", "2025-03-26"];
 /// The `_meta` key carrying a modern request's protocol version.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// The `_meta` key carrying the capabilities a modern request relies on (required).
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The `_meta` key by which a modern result names the server.
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 pub fn is_supported(version: &str) -> bool {
     SUPPORTED_VERSIONS.contains(&version)

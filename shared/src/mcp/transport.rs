@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::auth::{self, Caller};
 use super::protocol::{
-    HEADERLESS_VERSION, LEGACY_VERSIONS, MODERN_VERSION, Message, SUPPORTED_VERSIONS,
-    decode_header_value, is_supported, result_response,
+    HEADERLESS_VERSION, LEGACY_VERSIONS, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION,
+    META_SERVER_INFO, MODERN_VERSION, Message, SUPPORTED_VERSIONS, decode_header_value,
+    is_supported, result_response,
 };
 use super::tools;
 use crate::deps::Deps;
@@ -199,11 +200,12 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-/// The era and version of a single message, with the 2026-07-28 header checks.
+/// The era and version of a single message, with the 2026-07-28 `_meta` and header checks.
 fn era_of(req: &Request, message: &Message) -> Result<Era, McpError> {
     let header_version = header(req, "mcp-protocol-version");
-    let meta_version = message.meta_protocol_version();
-    if message.method == "initialize" {
+    // `initialize` starts the handshake of the 2025 revisions; 2026-07-28 removed it, so
+    // under that header it falls through to "method not found".
+    if message.method == "initialize" && header_version != Some(MODERN_VERSION) {
         if let Some(v) = header_version.filter(|v| !is_supported(v)) {
             return Err(McpError::unsupported_version(v, &SUPPORTED_VERSIONS));
         }
@@ -211,6 +213,7 @@ fn era_of(req: &Request, message: &Message) -> Result<Era, McpError> {
             message.param_str("protocolVersion"),
         )));
     }
+    let meta_version = message.meta_protocol_version();
     let version = match (header_version, meta_version) {
         (None, None) => return Ok(Era::Legacy(HEADERLESS_VERSION)),
         (None, Some(_)) => {
@@ -218,22 +221,27 @@ fn era_of(req: &Request, message: &Message) -> Result<Era, McpError> {
                 "the MCP-Protocol-Version header is required",
             ));
         }
-        (Some(h), Some(m)) if h != m => {
-            return Err(McpError::header_mismatch(format!(
-                "Header mismatch: MCP-Protocol-Version header value '{h}' does not match body value '{m}'"
-            )));
-        }
         (Some(v), _) => v,
     };
     if !is_supported(version) {
         return Err(McpError::unsupported_version(version, &SUPPORTED_VERSIONS));
+    }
+    if version == MODERN_VERSION && !message.is_notification() {
+        check_request_meta(message)?;
+    }
+    if let Some(m) = meta_version
+        && m != version
+    {
+        return Err(McpError::header_mismatch(format!(
+            "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{m}'"
+        )));
     }
     if version != MODERN_VERSION {
         return Ok(Era::Legacy(legacy_version(version)));
     }
     if meta_version.is_none() {
         return Err(McpError::header_mismatch(format!(
-            "a {MODERN_VERSION} request must carry io.modelcontextprotocol/protocolVersion in params._meta"
+            "a {MODERN_VERSION} message must carry {META_PROTOCOL_VERSION} in params._meta"
         )));
     }
     match header(req, "mcp-method") {
@@ -288,6 +296,36 @@ fn legacy_version(version: &str) -> &'static str {
         .unwrap_or(HEADERLESS_VERSION)
 }
 
+/// A 2026-07-28 request must carry its version and the client's capabilities in `_meta`
+/// (basic §"Per-request protocol fields"): without them it is malformed, -32602 with 400.
+fn check_request_meta(message: &Message) -> Result<(), McpError> {
+    let malformed = |what: &str| {
+        McpError::invalid_params(format!(
+            "a {MODERN_VERSION} request must carry {what} in params._meta"
+        ))
+    };
+    let Some(Value::Object(meta)) = message.params.get("_meta") else {
+        return Err(malformed(&format!(
+            "{META_PROTOCOL_VERSION} and {META_CLIENT_CAPABILITIES}"
+        )));
+    };
+    if !meta
+        .get(META_PROTOCOL_VERSION)
+        .is_some_and(Value::is_string)
+    {
+        return Err(malformed(META_PROTOCOL_VERSION));
+    }
+    if !meta
+        .get(META_CLIENT_CAPABILITIES)
+        .is_some_and(Value::is_object)
+    {
+        return Err(malformed(&format!(
+            "{META_CLIENT_CAPABILITIES} (an object)"
+        )));
+    }
+    Ok(())
+}
+
 /// `initialize` agrees on the client's version when it is one of ours, else our newest
 /// handshake version (the client then decides whether it can speak it).
 fn negotiate_legacy(requested: Option<&str>) -> &'static str {
@@ -323,11 +361,15 @@ async fn dispatch(deps: &Deps, caller: &Caller, era: Era, message: &Message) -> 
     let complete = |mut result: Value| {
         if era == Era::Modern {
             result["resultType"] = json!("complete");
+            // Results identify the server, since no handshake did (basic §"Per-response
+            // protocol fields", a SHOULD).
+            result["_meta"][META_SERVER_INFO] = server_info();
         }
         Reply::Result(result)
     };
     match (era, message.method.as_str()) {
-        (_, "ping") => complete(json!({})),
+        // Removed in 2026-07-28 with the handshake: there it is "method not found".
+        (Era::Legacy(_), "ping") => complete(json!({})),
         (Era::Legacy(version), "initialize") => Reply::Result(json!({
             "protocolVersion": version,
             "capabilities": {"tools": {"listChanged": false}},

@@ -295,10 +295,12 @@ fn validate_request(
             "this client may not use the authorization code flow",
         ));
     }
-    ChallengeMethod::parse(single("code_challenge_method")?)?;
+    // The challenge first: a request without PKCE at all is told that, not that a
+    // method it never named is refused.
     let challenge = single("code_challenge")?.ok_or_else(|| {
         OAuthError::invalid_request("code_challenge is required (PKCE with S256)")
     })?;
+    ChallengeMethod::parse(single("code_challenge_method")?)?;
     let challenge = CodeChallenge::parse(challenge)?;
 
     let allowed = client.allowed_scopes.clone().unwrap_or_else(ScopeSet::all);

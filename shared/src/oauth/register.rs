@@ -366,9 +366,11 @@ fn redirect_uris(fields: &Map<String, Value>) -> Result<Vec<RedirectUri>, OAuthE
     Ok(uris)
 }
 
-/// OpenID Connect Registration's `application_type`: a web client redirects to https (or
-/// a loopback address while developing), never to a private-use scheme. When the client
-/// says nothing, its redirect URIs tell.
+/// OpenID Connect Registration's `application_type`. When the client says nothing, its
+/// redirect URIs tell. A private-use scheme (`cursor://…`) can only be a native app's,
+/// whatever the client says: some Cursor versions register their one `cursor://` URI as
+/// `web`. The type gates nothing here (every client uses PKCE; redirect URIs are checked
+/// one by one), so it is recorded as native and answered as such.
 fn application_type(
     fields: &Map<String, Value>,
     redirect_uris: &[RedirectUri],
@@ -386,10 +388,7 @@ fn application_type(
         }
         None => Ok(ApplicationType::Web),
         Some("native") => Ok(ApplicationType::Native),
-        Some("web") if native_only => Err(OAuthError::invalid_redirect_uri(
-            "a web application's redirect URIs must be https (or http on a loopback host); \
-             register private-use schemes with application_type native",
-        )),
+        Some("web") if native_only => Ok(ApplicationType::Native),
         Some("web") => Ok(ApplicationType::Web),
         Some(other) => Err(OAuthError::invalid_client_metadata(format!(
             "application_type `{other}` is neither web nor native"
@@ -724,12 +723,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn web_application_may_not_use_a_private_scheme() {
-        assert_refused(
+    async fn a_private_scheme_makes_a_web_registration_native() {
+        let deps = deps();
+        let (status, json) = register_json(
+            &deps,
             json!({"redirect_uris": ["com.example.app:/cb"], "application_type": "web"}),
-            "invalid_redirect_uri",
         )
         .await;
+        assert_eq!(status, 201, "{json}");
+        assert_eq!(json["application_type"], "native");
+        // Cursor's "web" registration of its own URI gets the pre-configured client.
+        let (status, json) = register_json(
+            &deps,
+            json!({
+                "client_name": "Cursor",
+                "application_type": "web",
+                "redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback"],
+                "token_endpoint_auth_method": "none"
+            }),
+        )
+        .await;
+        assert_eq!(
+            (status, json["client_id"].as_str()),
+            (StatusCode::CREATED, Some("cursor"))
+        );
         assert_refused(
             json!({"redirect_uris": ["https://app.example/cb"], "application_type": "desktop"}),
             "invalid_client_metadata",

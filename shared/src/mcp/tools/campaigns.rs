@@ -36,7 +36,8 @@ pub type CampaignView = Campaign;
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CampaignList {
     pub campaigns: Vec<Campaign>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

@@ -50,7 +50,8 @@ pub struct EmailArguments {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct InboxList {
     pub inboxes: Vec<Inbox>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -71,7 +72,8 @@ pub struct EmailSummary {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EmailList {
     pub emails: Vec<EmailSummary>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

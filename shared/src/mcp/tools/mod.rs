@@ -73,6 +73,9 @@ impl ToolSpec {
 }
 
 /// A JSON Schema (2020-12) for `T`, with subschemas inlined so that clients need no `$ref`.
+/// An optional field is simply not required, never `type: [T, "null"]`: some clients'
+/// validators reject type arrays (MCP Inspector's "schema portability" warning), so
+/// results omit absent values instead of sending `null`.
 pub fn schema_of<T: JsonSchema>() -> Value {
     let generator = SchemaSettings::draft2020_12()
         .with(|s| {
@@ -84,13 +87,17 @@ pub fn schema_of<T: JsonSchema>() -> Value {
     if let Some(object) = schema.as_object_mut() {
         object.remove("title");
     }
-    drop_integer_formats(&mut schema);
+    make_portable(&mut schema);
     schema
 }
 
-/// schemars marks Rust integer widths as `format: uint64` and the like, which are not JSON
-/// Schema formats: validators in clients warn about them. `minimum: 0` already says enough.
-fn drop_integer_formats(schema: &mut Value) {
+/// What schemars writes that some clients' validators refuse:
+/// - `Option<T>` as `type: [T, "null"]` (or `anyOf: [T, {type: null}]`, `enum: [.., null]`,
+///   `default: null`):
+///   optional fields are simply not required, and results omit them rather than send null;
+/// - Rust integer widths as `format: uint64` and the like, which are not JSON Schema
+///   formats (`minimum: 0` already says enough).
+fn make_portable(schema: &mut Value) {
     match schema {
         Value::Object(object) => {
             if object
@@ -100,9 +107,37 @@ fn drop_integer_formats(schema: &mut Value) {
             {
                 object.remove("format");
             }
-            object.values_mut().for_each(drop_integer_formats);
+            if let Some(Value::Array(types)) = object.get_mut("type") {
+                types.retain(|t| t != "null");
+                if let [single] = types.as_slice() {
+                    let single = single.clone();
+                    object.insert("type".into(), single);
+                }
+            }
+            if object.get("default").is_some_and(Value::is_null) {
+                object.remove("default");
+            }
+            if let Some(Value::Array(values)) = object.get_mut("enum") {
+                values.retain(|v| !v.is_null());
+            }
+            for key in ["anyOf", "oneOf"] {
+                let Some(Value::Array(options)) = object.get_mut(key) else {
+                    continue;
+                };
+                options.retain(|o| o.get("type").is_none_or(|t| t != "null"));
+                if options.len() == 1 {
+                    let Some(Value::Object(only)) = options.pop() else {
+                        continue;
+                    };
+                    object.remove(key);
+                    for (k, v) in only {
+                        object.entry(k).or_insert(v);
+                    }
+                }
+            }
+            object.values_mut().for_each(make_portable);
         }
-        Value::Array(items) => items.iter_mut().for_each(drop_integer_formats),
+        Value::Array(items) => items.iter_mut().for_each(make_portable),
         _ => {}
     }
 }
@@ -424,6 +459,38 @@ mod tests {
                 .collect();
             assert_eq!(snake, spec.name);
             assert_eq!(find(spec.name).map(|t| t.tool), Some(spec.tool));
+        }
+    }
+
+    /// Portable schemas: one `type` string per schema, no `null` anywhere, so that every
+    /// client's validator accepts them (optional means "not required", not "nullable").
+    #[test]
+    fn schemas_have_no_type_arrays_and_no_null() {
+        fn walk(schema: &Value, at: &str) {
+            match schema {
+                Value::Object(object) => {
+                    if let Some(ty) = object.get("type") {
+                        assert!(ty.is_string() && ty != "null", "{at}: type {ty}");
+                    }
+                    for (key, value) in object {
+                        walk(value, &format!("{at}/{key}"));
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| walk(item, at)),
+                _ => {}
+            }
+        }
+        for spec in CATALOG.iter() {
+            walk(&spec.input_schema, &format!("{} input", spec.name));
+            walk(&spec.output_schema, &format!("{} output", spec.name));
+            assert!(
+                !spec.input_schema.to_string().contains("null")
+                    && !spec.output_schema.to_string().contains("null"),
+                "{}: {} {}",
+                spec.name,
+                spec.input_schema,
+                spec.output_schema
+            );
         }
     }
 }

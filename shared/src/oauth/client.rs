@@ -188,6 +188,21 @@ pub enum ClientCredential {
     Hashed(ClientSecretHash),
     /// A pre-configured confidential client, whose secret is in Secrets Manager.
     Preconfigured(crate::config::PreconfiguredClient),
+    /// A metadata-document client that signs assertions with its private key
+    /// (`private_key_jwt`), optionally bound to one algorithm.
+    PrivateKeyJwt {
+        keys: ClientKeySource,
+        alg: Option<jsonwebtoken::Algorithm>,
+    },
+}
+
+/// Where a `private_key_jwt` client's public keys are.
+#[derive(Debug, Clone)]
+pub enum ClientKeySource {
+    /// `jwks` in its metadata document.
+    Inline(std::sync::Arc<crate::oauth::client_assertion::ClientKeys>),
+    /// `jwks_uri`: fetched (and cached) with the same guards as the document.
+    Remote(url::Url),
 }
 
 /// Any client, whatever its source: what the authorization and token endpoints check.

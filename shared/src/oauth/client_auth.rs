@@ -1,5 +1,7 @@
 //! Finding a client by its id (registered, pre-configured or metadata document) and
-//! authenticating it at the token and revocation endpoints (RFC 6749 §2.3).
+//! authenticating it at the token and revocation endpoints (RFC 6749 §2.3): no
+//! authentication (public clients), a client secret (Basic or in the form), or a signed
+//! client assertion (`private_key_jwt`, RFC 7523).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -8,7 +10,9 @@ use lambda_http::Request;
 use crate::deps::Deps;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::Params;
-use crate::oauth::client::{Client, ClientCredential};
+use crate::oauth::client::{Client, ClientCredential, ClientKeySource};
+use crate::oauth::client_assertion::{self, ASSERTION_TYPE, AssertionError, Expected};
+use crate::oauth::grant::TokenHash;
 use crate::oauth::metadata_document::{MetadataDocumentError, is_metadata_document_url};
 use crate::store::StoreError;
 
@@ -39,16 +43,26 @@ pub async fn resolve_client(deps: &Deps, client_id: &str) -> Result<Client, Reso
     }
 }
 
-/// The credentials a request presents: HTTP Basic, or `client_id` (+ `client_secret`) in the form.
+/// The credentials a request presents: HTTP Basic, a client assertion, or `client_id`
+/// (+ `client_secret`) in the form.
 struct Presented {
     client_id: String,
     secret: Option<String>,
+    assertion: Option<String>,
     basic: bool,
 }
 
 fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
     let form_id = params.single("client_id")?;
     let form_secret = params.single("client_secret")?;
+    if let Some(assertion) = params.single("client_assertion")? {
+        return presented_assertion(req, form_id, form_secret, assertion, params);
+    }
+    if params.single("client_assertion_type")?.is_some() {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type without client_assertion",
+        ));
+    }
     let header = req
         .headers()
         .get("authorization")
@@ -90,6 +104,7 @@ fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
         return Ok(Presented {
             client_id: id,
             secret: Some(secret),
+            assertion: None,
             basic: true,
         });
     }
@@ -98,6 +113,50 @@ fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
     Ok(Presented {
         client_id: client_id.to_owned(),
         secret: form_secret.map(str::to_owned),
+        assertion: None,
+        basic: false,
+    })
+}
+
+/// RFC 7521 §4.2 / RFC 7523 §2.2: the assertion names the client (`iss` = `sub`), so
+/// `client_id` is optional and, when sent, must agree; one authentication method only.
+fn presented_assertion(
+    req: &Request,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+    assertion: &str,
+    params: &Params,
+) -> Result<Presented, OAuthError> {
+    let invalid_client = |why: String| OAuthError::new(OAuthErrorCode::InvalidClient, why);
+    match params.single("client_assertion_type")? {
+        Some(ASSERTION_TYPE) => {}
+        Some(other) => {
+            return Err(invalid_client(format!(
+                "client_assertion_type `{other}` is not supported; use {ASSERTION_TYPE}"
+            )));
+        }
+        None => {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type is required with client_assertion: {ASSERTION_TYPE}"
+            )));
+        }
+    }
+    if form_secret.is_some() || req.headers().contains_key("authorization") {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method, not a client assertion and a secret",
+        ));
+    }
+    let client_id = client_assertion::claimed_client_id(assertion)
+        .map_err(|e| invalid_client(e.to_string()))?;
+    if form_id.is_some_and(|f| f != client_id) {
+        return Err(invalid_client(
+            "client_id differs from the client the assertion names".into(),
+        ));
+    }
+    Ok(Presented {
+        client_id,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
         basic: false,
     })
 }
@@ -131,10 +190,26 @@ pub async fn authenticate_client(
             return Err(fail("the client metadata document could not be used"));
         }
     };
+    if let ClientCredential::PrivateKeyJwt { keys, alg } = &client.credential {
+        let Some(assertion) = presented.assertion.as_deref() else {
+            // Declared private_key_jwt: no falling back to PKCE alone or to a secret.
+            return Err(fail(
+                "this client authenticates with private_key_jwt: send client_assertion",
+            ));
+        };
+        verify_assertion(deps, &client.client_id, keys, *alg, assertion).await?;
+        return Ok(client);
+    }
+    if presented.assertion.is_some() {
+        return Err(fail(
+            "this client does not authenticate with client assertions",
+        ));
+    }
     let authenticated = match (&client.credential, presented.secret.as_deref()) {
         (ClientCredential::None, None) => true,
         (ClientCredential::None, Some(_)) => false,
         (_, None) => false,
+        (ClientCredential::PrivateKeyJwt { .. }, Some(_)) => false,
         (ClientCredential::Hashed(hash), Some(secret)) => hash.matches(secret),
         (ClientCredential::Preconfigured(pre), Some(secret)) => {
             let expected = deps
@@ -149,4 +224,63 @@ pub async fn authenticate_client(
         return Err(fail("client authentication failed"));
     }
     Ok(client)
+}
+
+/// Checks a client assertion against the client's keys (fetching its `jwks_uri` again once
+/// if the assertion names a key the cached set lacks), then uses its `jti` once.
+async fn verify_assertion(
+    deps: &Deps,
+    client_id: &str,
+    source: &ClientKeySource,
+    alg: Option<jsonwebtoken::Algorithm>,
+    assertion: &str,
+) -> Result<(), OAuthError> {
+    let now = deps.clock.now();
+    let refused = |err: AssertionError| {
+        tracing::info!(client_id, error = %err, "client assertion refused");
+        OAuthError::new(OAuthErrorCode::InvalidClient, err.to_string())
+    };
+    let keys = match source {
+        ClientKeySource::Inline(keys) => keys.clone(),
+        ClientKeySource::Remote(url) => {
+            let fetch = |refresh| deps.metadata_documents.client_keys(url, now, refresh);
+            let keys = match fetch(false).await {
+                Ok(keys) if !keys.knows_key_of(assertion) => fetch(true).await,
+                other => other,
+            };
+            keys.map_err(|err| {
+                tracing::info!(client_id, error = %err, "client keys could not be used");
+                OAuthError::new(
+                    OAuthErrorCode::InvalidClient,
+                    "the client's jwks_uri could not be used",
+                )
+            })?
+        }
+    };
+    let base = &deps.config.base_url;
+    let audiences = [
+        base.issuer().to_owned(),
+        base.url("/token"),
+        base.url("/revoke"),
+    ];
+    let verified = client_assertion::verify(
+        assertion,
+        &keys,
+        &Expected {
+            client_id,
+            audiences: &audiences,
+            declared_alg: alg,
+            now,
+        },
+    )
+    .map_err(refused)?;
+    // One use per assertion (RFC 7523 §3, item 7), remembered until it expires.
+    let key = format!(
+        "assertion#{}",
+        TokenHash::of(&format!("{client_id}\n{}", verified.jti)).as_str()
+    );
+    if !deps.revocations.use_once(&key, verified.exp, now).await? {
+        return Err(refused(AssertionError::Replayed));
+    }
+    Ok(())
 }

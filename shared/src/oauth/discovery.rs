@@ -11,6 +11,7 @@ use crate::error::{HttpError, OAuthError};
 use crate::http::{self as h, Headers, RequestLog};
 use crate::metrics::Measurement;
 use crate::oauth::client::TokenEndpointAuthMethod;
+use crate::oauth::client_assertion::SIGNING_ALGS;
 use crate::oauth::pages;
 
 /// Metadata changes only with a deployment.
@@ -106,12 +107,22 @@ pub fn authorization_server_metadata(config: &Config) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
-        "revocation_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
+        "token_endpoint_auth_methods_supported": auth_methods(),
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "revocation_endpoint_auth_methods_supported": auth_methods(),
+        "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,
         "service_documentation": base.url(SERVICE_PAGE_PATH),
     })
+}
+
+/// Registration's methods, and `private_key_jwt` for metadata-document clients whose
+/// document publishes their keys (RFC 7523).
+fn auth_methods() -> Vec<&'static str> {
+    let mut methods = TokenEndpointAuthMethod::SUPPORTED.to_vec();
+    methods.push("private_key_jwt");
+    methods
 }
 
 /// RFC 9728 §2: what the MCP endpoint is and who issues tokens for it.

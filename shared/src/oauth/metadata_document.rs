@@ -5,27 +5,34 @@
 //! Fetching a URL that anyone can choose is a server-side request forgery risk, so: https
 //! only; the host is resolved once, every address must be public, and the connection is
 //! made only to the checked addresses (a second DNS answer cannot rebind it); no redirects; 5 KB
-//! and 10 s limits. A valid document is cached per its Cache-Control, at most 7 days; an
-//! invalid one never is.
+//! and 5 s limits. A valid document is cached per its Cache-Control, at most 7 days; an
+//! invalid one for a minute. A `private_key_jwt` client's `jwks_uri` is fetched the same
+//! way (16 KB, cached at most a day, fetched again when an assertion names an unknown key).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::oauth::client::{Client, ClientCredential, ClientSource, GrantType};
+use crate::oauth::client::{Client, ClientCredential, ClientKeySource, ClientSource, GrantType};
+use crate::oauth::client_assertion::{ClientKeys, parse_signing_alg};
 use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
 
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
+/// A JWK Set of a few RSA keys fits with room to spare.
+pub const MAX_JWKS_BYTES: usize = 16 * 1024;
 /// The whole fetch, DNS included: about half the shortest timeout of a function that
 /// fetches documents (token and revoke, 10 s), so that a slow client host costs an error
 /// answer, not a timed-out invocation.
 pub const FETCH_BUDGET: Duration = Duration::from_secs(5);
 pub const MAX_CACHE_SECONDS: u64 = 7 * 24 * 3600;
+/// Keys rotate more often than documents change.
+pub const MAX_KEYS_CACHE_SECONDS: u64 = 24 * 3600;
 /// When the document says nothing about caching.
 const DEFAULT_CACHE_SECONDS: u64 = 3600;
 /// A failed fetch or an unusable document is remembered this long, so that anonymous
@@ -145,34 +152,89 @@ pub struct FetchPolicy {
     pub trusted_ca_pem: Option<String>,
 }
 
-/// A fetched document's client, or why it cannot be used.
-struct Cached {
-    outcome: Result<Client, MetadataDocumentError>,
+/// A remembered fetch: a document's client or a key set, or why it cannot be used.
+struct Cached<T> {
+    outcome: Result<T, MetadataDocumentError>,
     until: u64,
+    fetched_at: u64,
+}
+
+/// At most [`MAX_CACHED_DOCUMENTS`] entries; past that, the ones that expire soonest make room.
+struct BoundedCache<T> {
+    entries: RwLock<HashMap<String, Cached<T>>>,
+}
+
+impl<T: Clone> BoundedCache<T> {
+    fn new() -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The live entry for `key`: its outcome and when it was fetched.
+    async fn get(&self, key: &str, now: u64) -> Option<(Result<T, MetadataDocumentError>, u64)> {
+        self.entries
+            .read()
+            .await
+            .get(key)
+            .filter(|cached| cached.until > now)
+            .map(|cached| (cached.outcome.clone(), cached.fetched_at))
+    }
+
+    async fn remember(
+        &self,
+        key: &str,
+        outcome: Result<T, MetadataDocumentError>,
+        until: u64,
+        now: u64,
+    ) {
+        let mut entries = self.entries.write().await;
+        if entries.len() >= MAX_CACHED_DOCUMENTS && !entries.contains_key(key) {
+            entries.retain(|_, cached| cached.until > now);
+            while entries.len() >= MAX_CACHED_DOCUMENTS {
+                let Some(soonest) = entries
+                    .iter()
+                    .min_by_key(|(_, cached)| cached.until)
+                    .map(|(id, _)| id.clone())
+                else {
+                    break;
+                };
+                entries.remove(&soonest);
+            }
+        }
+        entries.insert(
+            key.to_owned(),
+            Cached {
+                outcome,
+                until,
+                fetched_at: now,
+            },
+        );
+    }
 }
 
 pub struct MetadataDocuments {
     policy: FetchPolicy,
-    cache: RwLock<HashMap<String, Cached>>,
+    documents: BoundedCache<Client>,
+    key_sets: BoundedCache<Arc<ClientKeys>>,
 }
 
 impl MetadataDocuments {
     pub fn new(policy: FetchPolicy) -> Self {
         Self {
             policy,
-            cache: RwLock::new(HashMap::new()),
+            documents: BoundedCache::new(),
+            key_sets: BoundedCache::new(),
         }
     }
 
     /// The client a metadata document URL describes.
     pub async fn client(&self, client_id: &str, now: u64) -> Result<Client, MetadataDocumentError> {
-        if let Some(cached) = self.cache.read().await.get(client_id)
-            && cached.until > now
-        {
-            return cached.outcome.clone();
+        if let Some((outcome, _)) = self.documents.get(client_id, now).await {
+            return outcome;
         }
         let url = validate_client_id_url(client_id)?;
-        let (outcome, seconds) = match self.fetch(&url).await {
+        let (outcome, seconds) = match self.fetch(&url, MAX_DOCUMENT_BYTES).await {
             Ok((body, max_age)) => match parse_document(client_id, &body) {
                 Ok(client) => (Ok(client), max_age.min(MAX_CACHE_SECONDS)),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
@@ -180,43 +242,61 @@ impl MetadataDocuments {
             Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
         };
         if seconds > 0 {
-            self.remember(client_id, outcome.clone(), now + seconds, now)
+            self.documents
+                .remember(client_id, outcome.clone(), now + seconds, now)
                 .await;
         }
         outcome
     }
 
-    async fn remember(
+    /// The key set at a `private_key_jwt` client's `jwks_uri`. `refresh` asks for a fresh
+    /// copy (an assertion named a key the cached set lacks: the client rotated): granted
+    /// at most once per [`FAILURE_CACHE_SECONDS`], so unknown key ids cannot make the
+    /// server fetch on every request.
+    pub async fn client_keys(
         &self,
-        client_id: &str,
-        outcome: Result<Client, MetadataDocumentError>,
-        until: u64,
+        jwks_uri: &Url,
         now: u64,
-    ) {
-        let mut cache = self.cache.write().await;
-        if cache.len() >= MAX_CACHED_DOCUMENTS && !cache.contains_key(client_id) {
-            cache.retain(|_, cached| cached.until > now);
-            while cache.len() >= MAX_CACHED_DOCUMENTS {
-                let Some(soonest) = cache
-                    .iter()
-                    .min_by_key(|(_, cached)| cached.until)
-                    .map(|(id, _)| id.clone())
-                else {
-                    break;
-                };
-                cache.remove(&soonest);
-            }
+        refresh: bool,
+    ) -> Result<Arc<ClientKeys>, MetadataDocumentError> {
+        let key = jwks_uri.as_str();
+        if let Some((outcome, fetched_at)) = self.key_sets.get(key, now).await
+            && !(refresh && fetched_at + FAILURE_CACHE_SECONDS <= now)
+        {
+            return outcome;
         }
-        cache.insert(client_id.to_owned(), Cached { outcome, until });
+        let (outcome, seconds) = match self.fetch(jwks_uri, MAX_JWKS_BYTES).await {
+            Ok((body, max_age)) => match parse_key_set(&body) {
+                Ok(keys) => (Ok(Arc::new(keys)), max_age.min(MAX_KEYS_CACHE_SECONDS)),
+                Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
+            },
+            Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
+        };
+        if seconds > 0 {
+            self.key_sets
+                .remember(key, outcome.clone(), now + seconds, now)
+                .await;
+        }
+        outcome
     }
 
-    async fn fetch(&self, url: &Url) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
-        tokio::time::timeout(FETCH_BUDGET, self.fetch_unbounded(url))
+    async fn fetch(
+        &self,
+        url: &Url,
+        max_bytes: usize,
+    ) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
+        tokio::time::timeout(FETCH_BUDGET, self.fetch_unbounded(url, max_bytes))
             .await
             .map_err(|_| MetadataDocumentError::Fetch("timed out".into()))?
     }
 
-    async fn fetch_unbounded(&self, url: &Url) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
+    async fn fetch_unbounded(
+        &self,
+        url: &Url,
+        max_bytes: usize,
+    ) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
+        let too_large =
+            || MetadataDocumentError::Fetch(format!("larger than {} KB", max_bytes / 1024));
         let host = url
             .host_str()
             .unwrap_or_default()
@@ -254,11 +334,8 @@ impl MetadataDocuments {
                     resp.status()
                 )));
             }
-            if resp
-                .content_length()
-                .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
-            {
-                return Err(MetadataDocumentError::Fetch("larger than 5 KB".into()));
+            if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+                return Err(too_large());
             }
             let max_age = cache_seconds(
                 resp.headers()
@@ -271,8 +348,8 @@ impl MetadataDocuments {
                 .await
                 .map_err(|e| MetadataDocumentError::Fetch(e.without_url().to_string()))?
             {
-                if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                    return Err(MetadataDocumentError::Fetch("larger than 5 KB".into()));
+                if body.len() + chunk.len() > max_bytes {
+                    return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -352,21 +429,25 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, MetadataDo
         && jwks
             .get("keys")
             .and_then(Value::as_array)
-            .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()))
+            .is_some_and(|keys| {
+                keys.iter()
+                    .any(|k| k.get("d").is_some() || k.get("k").is_some())
+            })
     {
         return Err(invalid("its jwks contains a private key".into()));
     }
-    match fields
+    let credential = match fields
         .get("token_endpoint_auth_method")
         .and_then(Value::as_str)
     {
-        None | Some("none") => {}
+        None | Some("none") => ClientCredential::None,
+        Some("private_key_jwt") => private_key_jwt_credential(&fields)?,
         Some(other) => {
             return Err(invalid(format!(
-                "token_endpoint_auth_method `{other}` is not supported for metadata documents; use none"
+                "token_endpoint_auth_method `{other}` is not supported for metadata documents; use none or private_key_jwt"
             )));
         }
-    }
+    };
     let redirect_uris = match fields.get("redirect_uris") {
         Some(Value::Array(list)) if !list.is_empty() && list.len() <= 20 => list
             .iter()
@@ -399,7 +480,7 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, MetadataDo
         client_name: Some(client_name),
         redirect_uris,
         grant_types,
-        credential: ClientCredential::None,
+        credential,
         allowed_scopes: fields
             .get("scope")
             .and_then(Value::as_str)
@@ -407,6 +488,57 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, MetadataDo
             .filter(|s| !s.is_empty()),
         source: ClientSource::MetadataDocument,
     })
+}
+
+/// RFC 7591 §2: the keys are in `jwks` or at `jwks_uri` (https, checked like a client_id
+/// URL), never both; `token_endpoint_auth_signing_alg`, when given, binds the algorithm.
+fn private_key_jwt_credential(
+    fields: &serde_json::Map<String, Value>,
+) -> Result<ClientCredential, MetadataDocumentError> {
+    let invalid = |why: &str| MetadataDocumentError::Invalid(why.to_owned());
+    let inline_keys = match fields.get("jwks") {
+        None | Some(Value::Null) => None,
+        Some(set) => Some(
+            ClientKeys::parse(set)
+                .map_err(|why| MetadataDocumentError::Invalid(format!("jwks: {why}")))?,
+        ),
+    };
+    let alg = match fields.get("token_endpoint_auth_signing_alg") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => Some(
+            parse_signing_alg(raw)
+                .ok_or_else(|| invalid("token_endpoint_auth_signing_alg must be RS256 or ES256"))?,
+        ),
+        Some(_) => return Err(invalid("token_endpoint_auth_signing_alg must be a string")),
+    };
+    let remote = match fields.get("jwks_uri") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => Some(
+            validate_client_id_url(raw)
+                .map_err(|e| MetadataDocumentError::Invalid(format!("jwks_uri: {e}")))?,
+        ),
+        Some(_) => return Err(invalid("jwks_uri must be a string")),
+    };
+    let keys = match (inline_keys, remote) {
+        (Some(_), Some(_)) => return Err(invalid("give jwks or jwks_uri, not both")),
+        (Some(keys), None) => ClientKeySource::Inline(Arc::new(keys)),
+        (None, Some(url)) => ClientKeySource::Remote(url),
+        (None, None) => {
+            return Err(invalid(
+                "private_key_jwt needs the client's public keys: jwks or jwks_uri",
+            ));
+        }
+    };
+    Ok(ClientCredential::PrivateKeyJwt { keys, alg })
+}
+
+/// A fetched `jwks_uri` document: a JWK Set of public keys.
+fn parse_key_set(body: &[u8]) -> Result<ClientKeys, MetadataDocumentError> {
+    let set: Value = serde_json::from_slice(body).map_err(|e| {
+        MetadataDocumentError::Invalid(format!("the jwks_uri document is not JSON: {e}"))
+    })?;
+    ClientKeys::parse(&set)
+        .map_err(|why| MetadataDocumentError::Invalid(format!("the jwks_uri document: {why}")))
 }
 
 #[cfg(test)]
@@ -483,13 +615,15 @@ mod tests {
         let failure = || Err(MetadataDocumentError::Fetch("down".into()));
         for i in 0..MAX_CACHED_DOCUMENTS as u64 {
             documents
+                .documents
                 .remember(&format!("https://a.example/{i}"), failure(), 1_000 + i, 100)
                 .await;
         }
         documents
+            .documents
             .remember("https://a.example/new", failure(), 5_000, 100)
             .await;
-        let cache = documents.cache.read().await;
+        let cache = documents.documents.entries.read().await;
         assert_eq!(cache.len(), MAX_CACHED_DOCUMENTS);
         assert!(cache.contains_key("https://a.example/new"));
         assert!(
@@ -542,5 +676,91 @@ mod tests {
         }
         assert!(parse_document(ID, b"[]").is_err());
         assert!(parse_document(ID, b"not json").is_err());
+    }
+
+    /// RFC 7517 appendix A.1's public EC key.
+    fn public_jwk() -> Value {
+        serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "1",
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"})
+    }
+
+    #[test]
+    fn private_key_jwt_documents_name_their_keys() {
+        let remote = parse_document(
+            ID,
+            &doc(serde_json::json!({
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_signing_alg": "RS256",
+                "jwks_uri": "https://app.example.com/oauth/jwks.json",
+            })),
+        )
+        .unwrap();
+        assert!(!remote.is_public());
+        let ClientCredential::PrivateKeyJwt { keys, alg } = remote.credential else {
+            panic!("not private_key_jwt: {:?}", remote.credential);
+        };
+        assert!(
+            matches!(keys, ClientKeySource::Remote(ref u) if u.as_str() == "https://app.example.com/oauth/jwks.json")
+        );
+        assert_eq!(alg, Some(jsonwebtoken::Algorithm::RS256));
+
+        let inline = parse_document(
+            ID,
+            &doc(serde_json::json!({
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [public_jwk()]},
+            })),
+        )
+        .unwrap();
+        assert!(matches!(
+            inline.credential,
+            ClientCredential::PrivateKeyJwt {
+                keys: ClientKeySource::Inline(_),
+                alg: None
+            }
+        ));
+
+        let private_key_jwt = |extra: Value| {
+            let mut fields = serde_json::json!({"token_endpoint_auth_method": "private_key_jwt"});
+            fields
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse_document(ID, &doc(fields))
+        };
+        for refused in [
+            serde_json::json!({}),
+            serde_json::json!({"jwks_uri": "http://app.example.com/jwks.json"}),
+            serde_json::json!({"jwks_uri": "https://app.example.com/jwks.json", "jwks": {"keys": [public_jwk()]}}),
+            serde_json::json!({"jwks_uri": "https://app.example.com/jwks.json", "token_endpoint_auth_signing_alg": "HS256"}),
+            serde_json::json!({"jwks_uri": "https://app.example.com/jwks.json", "token_endpoint_auth_signing_alg": "none"}),
+            serde_json::json!({"jwks": {"keys": []}}),
+        ] {
+            assert!(
+                matches!(
+                    private_key_jwt(refused.clone()),
+                    Err(MetadataDocumentError::Invalid(_))
+                ),
+                "{refused}"
+            );
+        }
+    }
+
+    /// Claude's document lists a grant type this server does not offer: it is ignored,
+    /// and the document stays usable.
+    #[test]
+    fn grants_we_do_not_offer_are_ignored() {
+        let client = parse_document(
+            ID,
+            &doc(serde_json::json!({"grant_types": [
+                "authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            ]})),
+        )
+        .unwrap();
+        assert_eq!(
+            client.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
     }
 }

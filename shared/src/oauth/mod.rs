@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod discovery;
 pub mod grant;

@@ -275,6 +275,12 @@ impl ClientMetadata {
 
         let token_endpoint_auth_method = match string(&fields, "token_endpoint_auth_method", 100)? {
             None => TokenEndpointAuthMethod::None,
+            Some(m) if m == "private_key_jwt" => {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "private_key_jwt is for Client ID Metadata Documents (an https client_id whose document publishes the keys); register with one of {}",
+                    TokenEndpointAuthMethod::SUPPORTED.join(", ")
+                )));
+            }
             Some(m) => TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
                 OAuthError::invalid_client_metadata(format!(
                     "token_endpoint_auth_method `{m}` is not supported; use one of {}",

@@ -492,10 +492,7 @@ async fn request_errors_redirect_only_to_a_trusted_client_with_state_and_iss(bac
     }
     // A pre-configured client's redirect URI is trusted: its errors go back to it with
     // `state` and `iss`.
-    let claude = FlowClient {
-        client_id: "claude".into(),
-        http: support::oauth::browser(),
-    };
+    let claude = FlowClient::new("claude");
     let claude_redirect = "https://claude.ai/api/mcp/auth_callback";
     for (url, error) in cases {
         let url = url
@@ -648,10 +645,7 @@ async fn forged_or_cookieless_form_is_refused(backend: Backend) {
         .unwrap();
     let field = support::oauth::pending_field(&html);
     // The same field from a browser that never saw the page (no nonce cookie).
-    let stranger = FlowClient {
-        client_id: client.client_id.clone(),
-        http: support::oauth::browser(),
-    };
+    let stranger = FlowClient::new(client.client_id.clone());
     let SignIn::Page(status, page) = stranger
         .post_form(&server, &field, "demo@alta.local", DEMO_PASSWORD, "allow")
         .await

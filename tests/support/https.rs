@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -30,6 +30,7 @@ pub struct MetadataServer {
     pub origin: String,
     pub ca_pem: String,
     hits: Arc<AtomicUsize>,
+    documents: Arc<RwLock<HashMap<String, Document>>>,
 }
 
 impl MetadataServer {
@@ -67,8 +68,9 @@ impl MetadataServer {
         let port = listener.local_addr().unwrap().port();
         let origin = format!("https://localhost:{port}");
         let hits = Arc::new(AtomicUsize::new(0));
-        let documents = Arc::new(documents(&origin));
+        let documents = Arc::new(RwLock::new(documents(&origin)));
         let served = hits.clone();
+        let serving = documents.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (acceptor, documents, served) =
@@ -79,7 +81,7 @@ impl MetadataServer {
                     };
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         served.fetch_add(1, Ordering::SeqCst);
-                        let doc = documents.get(req.uri().path()).cloned();
+                        let doc = documents.read().unwrap().get(req.uri().path()).cloned();
                         async move {
                             tokio::time::sleep(delay).await;
                             let mut builder = hyper::Response::builder();
@@ -108,7 +110,13 @@ impl MetadataServer {
             origin,
             ca_pem: ca_cert.pem(),
             hits,
+            documents: serving,
         }
+    }
+
+    /// Serves `doc` at `path` from now on (a client that changed its document or keys).
+    pub fn serve(&self, path: &str, doc: Document) {
+        self.documents.write().unwrap().insert(path.to_owned(), doc);
     }
 
     pub fn hits(&self) -> usize {

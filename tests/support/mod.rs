@@ -153,6 +153,8 @@ macro_rules! on_every_store {
         }
     };
 }
+pub mod client_keys;
+pub mod clients;
 pub mod events;
 pub mod https;
 pub mod mcp;

@@ -2,16 +2,23 @@
 //! the sign-in form, the redirect, the token request.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use alta_shared::pkce::{CodeChallenge, CodeVerifier};
 use serde_json::{Value, json};
 
 use super::Server;
+use super::client_keys::{ASSERTION_TYPE, ClientKey};
 
 pub const REDIRECT_URI: &str = "http://127.0.0.1:45678/callback";
 
 pub struct FlowClient {
     pub client_id: String,
     pub http: reqwest::Client,
+    pub redirect_uri: String,
+    /// A `private_key_jwt` client's key: each token and revocation request carries a
+    /// fresh assertion signed with it.
+    pub key: Option<Arc<ClientKey>>,
 }
 
 pub struct Authorization {
@@ -57,6 +64,43 @@ pub fn pending_field(html: &str) -> String {
 }
 
 impl FlowClient {
+    /// A client known by `client_id`, redirecting to [`REDIRECT_URI`], with its own browser.
+    pub fn new(client_id: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            http: browser(),
+            redirect_uri: REDIRECT_URI.to_owned(),
+            key: None,
+        }
+    }
+
+    pub fn redirecting_to(self, redirect_uri: &str) -> Self {
+        Self {
+            redirect_uri: redirect_uri.to_owned(),
+            ..self
+        }
+    }
+
+    pub fn signing_with(self, key: Arc<ClientKey>) -> Self {
+        Self {
+            key: Some(key),
+            ..self
+        }
+    }
+
+    /// The client authentication fields of a token or revocation request.
+    pub fn credentials(&self, server: &impl Server) -> Vec<(&'static str, String)> {
+        let mut fields = vec![("client_id", self.client_id.clone())];
+        if let Some(key) = &self.key {
+            fields.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+            fields.push((
+                "client_assertion",
+                key.assertion(&self.client_id, &server.url("/token")),
+            ));
+        }
+        fields
+    }
+
     pub async fn register(server: &impl Server) -> Self {
         let http = browser();
         let resp = http
@@ -69,8 +113,8 @@ impl FlowClient {
         assert_eq!(resp.status(), 201);
         let info: Value = resp.json().await.unwrap();
         Self {
-            client_id: info["client_id"].as_str().unwrap().to_owned(),
             http,
+            ..Self::new(info["client_id"].as_str().unwrap())
         }
     }
 
@@ -85,7 +129,7 @@ impl FlowClient {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
                 .append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", REDIRECT_URI)
+                .append_pair("redirect_uri", &self.redirect_uri)
                 .append_pair("code_challenge", challenge)
                 .append_pair("code_challenge_method", "S256")
                 .append_pair("state", "st-123")
@@ -183,7 +227,9 @@ impl FlowClient {
     }
 
     pub async fn token(&self, server: &impl Server, form: &[(&str, &str)]) -> (u16, Value) {
-        let mut fields = vec![("client_id", self.client_id.as_str())];
+        let credentials = self.credentials(server);
+        let mut fields: Vec<(&str, &str)> =
+            credentials.iter().map(|(k, v)| (*k, v.as_str())).collect();
         fields.extend_from_slice(form);
         let resp = self
             .http
@@ -203,7 +249,7 @@ impl FlowClient {
             &[
                 ("grant_type", "authorization_code"),
                 ("code", &auth.code),
-                ("redirect_uri", REDIRECT_URI),
+                ("redirect_uri", &self.redirect_uri),
                 ("code_verifier", &auth.verifier),
             ],
         )
@@ -222,9 +268,11 @@ impl FlowClient {
     }
 
     pub async fn revoke(&self, server: &impl Server, token: &str) -> u16 {
+        let mut fields = self.credentials(server);
+        fields.push(("token", token.to_owned()));
         self.http
             .post(server.url("/revoke"))
-            .form(&[("client_id", self.client_id.as_str()), ("token", token)])
+            .form(&fields)
             .send()
             .await
             .unwrap()

@@ -10,6 +10,10 @@ install_test_dependencies() {
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
     cp tests/js/package-lock.json tests/js/node_modules/.installed-lock.json
   fi
+  if ! cmp -s tests/conformance/package-lock.json tests/conformance/node_modules/.installed-lock.json; then
+    (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/conformance/package-lock.json tests/conformance/node_modules/.installed-lock.json
+  fi
   install_venv .venv-test tests/python/requirements.txt
 }
 

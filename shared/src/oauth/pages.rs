@@ -91,6 +91,7 @@ pub fn service_page(mcp_url: &str) -> Response<Body> {
          <li><b>Claude Code</b>: <code>claude mcp add --transport http alta {url}</code></li>\
          <li><b>Cursor</b>: in <code>~/.cursor/mcp.json</code>, <code>{{\"mcpServers\":{{\"alta\":{{\"url\":\"{url}\"}}}}}}</code></li>\
          <li><b>VS Code</b>: <code>code --add-mcp '{{\"name\":\"alta\",\"type\":\"http\",\"url\":\"{url}\"}}'</code></li>\
+         <li><b>ChatGPT</b> (developer mode): Settings → Apps &amp; Connectors → Create, paste the URL, authentication OAuth.</li>\
          </ul>\
          <p class=\"muted\">The app then sends you to Alta to sign in. You see what it asks to do \
          (read campaigns, pause and resume them, read the inboxes your role allows) and choose \

@@ -49,14 +49,6 @@ fn document(client_id: &str, cache_control: &str) -> Document {
 }
 
 /// `/client.json`, valid and cacheable for ten minutes.
-fn json_document(body: &Value) -> Document {
-    Document {
-        status: 200,
-        headers: vec![("cache-control", "max-age=600".to_owned())],
-        body: body.to_string(),
-    }
-}
-
 fn one_valid_document(origin: &str) -> HashMap<String, Document> {
     HashMap::from([(
         "/client.json".to_owned(),
@@ -95,11 +87,11 @@ async fn every_client_shape_completes_the_flow(backend: Backend) {
     let chatgpt_key = Arc::new(ClientKey::rsa("chatgpt-2026-11"));
     let published = jwks(&[&chatgpt_key]);
     let metadata = MetadataServer::start(|origin| {
-        let mut docs = HashMap::from([(CHATGPT_JWKS_PATH.to_owned(), json_document(&published))]);
+        let mut docs = HashMap::from([(CHATGPT_JWKS_PATH.to_owned(), Document::json(&published))]);
         for shape in shapes() {
             if let Identity::Document(path, body) = shape.identity {
                 let id = format!("{origin}{path}");
-                docs.insert(path.to_owned(), json_document(&body(&id, origin)));
+                docs.insert(path.to_owned(), Document::json(&body(&id, origin)));
             }
         }
         docs
@@ -176,12 +168,12 @@ async fn private_key_jwt_assertions_are_checked(backend: Backend) {
         fields.remove("token_endpoint_auth_signing_alg");
         fields.insert("jwks".into(), ec_keys.clone());
         HashMap::from([
-            (CHATGPT_JWKS_PATH.to_owned(), json_document(&published)),
+            (CHATGPT_JWKS_PATH.to_owned(), Document::json(&published)),
             (
                 "/oauth/client.json".to_owned(),
-                json_document(&chatgpt_document(&id, origin)),
+                Document::json(&chatgpt_document(&id, origin)),
             ),
-            ("/inline.json".to_owned(), json_document(&inline)),
+            ("/inline.json".to_owned(), Document::json(&inline)),
         ])
     })
     .await;
@@ -364,7 +356,7 @@ async fn private_key_jwt_assertions_are_checked(backend: Backend) {
     // The client rotates its key: an assertion naming the new kid makes the server fetch
     // jwks_uri again, at most once a minute.
     let rotated = Arc::new(ClientKey::rsa("k2"));
-    metadata.serve(CHATGPT_JWKS_PATH, json_document(&jwks(&[&rotated])));
+    metadata.serve(CHATGPT_JWKS_PATH, Document::json(&jwks(&[&rotated])));
     let signed = FlowClient::new(client_id.clone())
         .redirecting_to(redirect)
         .signing_with(rotated.clone());

@@ -8,11 +8,16 @@
 
 mod support;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alta_shared::routes::Function;
-use serde_json::Value;
-use support::mcp::ping_status;
+use serde_json::{Value, json};
+use support::client_keys::{ClientKey, jwks};
+use support::clients::{CHATGPT_JWKS_PATH, chatgpt_document};
+use support::https::{Document, MetadataServer};
+use support::mcp::{Mcp, ping_status};
 use support::stack::{self, EmulatedStack, RunningStack};
 use support::{DEMO_PASSWORD, Server, TestServer, oauth};
 
@@ -434,4 +439,83 @@ async fn the_functions_write_cloudwatch_metrics_to_their_logs() {
         alta_shared::metrics::SIGNING_KEY_AGE_DAYS,
         None
     ));
+}
+
+/// ChatGPT's shape through the real authorize, token, revoke and mcp binaries: its
+/// metadata document and RSA key set on a loopback https host (the functions are told to
+/// trust its CA, as `sam local --env-vars` could tell them), each token and revocation
+/// request signed with a client assertion.
+#[tokio::test]
+#[ignore = "needs dynalite and the test virtualenv (scripts/test); starts its own stack"]
+async fn chatgpt_signs_its_token_requests_through_the_deployed_functions() {
+    let key = Arc::new(ClientKey::rsa("chatgpt-2026-11"));
+    let published = jwks(&[&key]);
+    let metadata = MetadataServer::start(|origin| {
+        let id = format!("{origin}/oauth/client.json");
+        HashMap::from([
+            (CHATGPT_JWKS_PATH.to_owned(), Document::json(&published)),
+            (
+                "/oauth/client.json".to_owned(),
+                Document::json(&chatgpt_document(&id, origin)),
+            ),
+        ])
+    })
+    .await;
+    let stack = EmulatedStack::start_with(
+        &[],
+        &[
+            ("ALTA_CIMD_ALLOW_LOOPBACK", "true"),
+            ("ALTA_CIMD_TRUSTED_CA_PEM", metadata.ca_pem.as_str()),
+        ],
+    );
+    let email = "chatgpt-user@example.com";
+    stack.admin(
+        &["create-account", "--name", "Chat", "--id", "acct_chat"],
+        DEMO_PASSWORD,
+    );
+    stack.admin(
+        &["create-user", "--email", email, "--name", "Chat"],
+        DEMO_PASSWORD,
+    );
+    stack.admin(
+        &[
+            "add-member",
+            "--email",
+            email,
+            "--account",
+            "acct_chat",
+            "--role",
+            "Admin",
+        ],
+        DEMO_PASSWORD,
+    );
+    let client_id = format!("{}/oauth/client.json", metadata.origin);
+    let redirect = "https://chatgpt.com/connector_platform_oauth_redirect";
+    let unsigned = oauth::FlowClient::new(client_id.clone()).redirecting_to(redirect);
+    let signed = oauth::FlowClient::new(client_id)
+        .redirecting_to(redirect)
+        .signing_with(key);
+    let auth = signed.authorize_as(&stack, email).await;
+    let (status, refused) = unsigned.exchange(&stack, &auth).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, tokens) = signed.exchange(&stack, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let account = Mcp::new(&stack, access.to_owned())
+        .call("get_account", json!({}))
+        .await;
+    assert_eq!(account.result()["structuredContent"]["id"], "acct_chat");
+    let (status, refreshed) = signed
+        .refresh(&stack, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(signed.revoke(&stack, access).await, 200);
+    let after = Mcp::new(&stack, access.to_owned())
+        .call("get_account", json!({}))
+        .await;
+    assert_eq!(after.status, 401);
 }

@@ -13,7 +13,8 @@ use tokio::net::TcpListener;
 const USAGE: &str = "usage: alta-stack --dynamodb-endpoint URL --secretsmanager-endpoint URL
   [--template template.yaml] [--functions target/debug] [--port 3100] [--invoke-port 3101]
   [--stack-name alta-mcp] [--region eu-west-1] [--parameter Name=Value]...
-  [--log-dir target/stack/logs] [--state-file target/stack/state.json] [--max-containers 10]";
+  [--log-dir target/stack/logs] [--state-file target/stack/state.json] [--max-containers 10]
+  [--env NAME=VALUE]... (added to every function's environment, like sam local --env-vars)";
 
 struct Args {
     options: StackOptions,
@@ -36,14 +37,21 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         "log-dir",
         "state-file",
         "max-containers",
+        "env",
     ])?;
-    let mut parameters = BTreeMap::new();
-    for pair in flags.all("parameter") {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("--parameter `{pair}` is not Name=Value"))?;
-        parameters.insert(k.to_owned(), v.to_owned());
-    }
+    let pairs = |flag: &str| -> Result<BTreeMap<String, String>, String> {
+        flags
+            .all(flag)
+            .into_iter()
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| format!("--{flag} `{pair}` is not Name=Value"))
+            })
+            .collect()
+    };
+    let parameters = pairs("parameter")?;
+    let extra_environment = pairs("env")?;
     let port = |name: &str, default: u64| -> Result<u16, String> {
         u16::try_from(flags.number(name, default)?).map_err(|_| format!("--{name} is not a port"))
     };
@@ -60,6 +68,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             log_dir: Some(flags.get_or("log-dir", "target/stack/logs").into()),
             max_containers: usize::try_from(flags.number("max-containers", 10)?)
                 .map_err(|_| "--max-containers is too large")?,
+            extra_environment,
         },
         port: port("port", 3100)?,
         invoke_port: port("invoke-port", 3101)?,

@@ -25,6 +25,17 @@ pub struct Document {
     pub body: String,
 }
 
+impl Document {
+    /// A JSON document, cacheable for ten minutes.
+    pub fn json(body: &serde_json::Value) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("cache-control", "max-age=600".to_owned())],
+            body: body.to_string(),
+        }
+    }
+}
+
 pub struct MetadataServer {
     /// `https://localhost:<port>`
     pub origin: String,

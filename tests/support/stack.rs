@@ -35,6 +35,11 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 impl EmulatedStack {
     /// Starts a stack with these template parameters, and waits until it serves.
     pub fn start(parameters: &[(&str, &str)]) -> Self {
+        Self::start_with(parameters, &[])
+    }
+
+    /// … and with `environment` added to every function's (`alta-stack --env`).
+    pub fn start_with(parameters: &[(&str, &str)], environment: &[(&str, &str)]) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let dir = std::env::temp_dir().join(format!(
             "alta-test-stack-{}",
@@ -80,6 +85,9 @@ impl EmulatedStack {
             .stderr(log("alta-stack.log"));
         for (name, value) in parameters {
             command.args(["--parameter", &format!("{name}={value}")]);
+        }
+        for (name, value) in environment {
+            command.args(["--env", &format!("{name}={value}")]);
         }
         stack
             .children

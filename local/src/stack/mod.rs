@@ -60,6 +60,9 @@ pub struct StackOptions {
     pub secretsmanager_endpoint: String,
     pub log_dir: Option<PathBuf>,
     pub max_containers: usize,
+    /// Added to every function's environment, as `sam local --env-vars` does: for settings
+    /// a test needs and no deployment has (a loopback metadata-document host's CA).
+    pub extra_environment: BTreeMap<String, String>,
 }
 
 /// A running stack.
@@ -162,6 +165,7 @@ impl Stack {
             environment
                 .entry("ALTA_SECRETSMANAGER_ENDPOINT".into())
                 .or_insert_with(|| options.secretsmanager_endpoint.clone());
+            environment.extend(options.extra_environment.clone());
             let binary = options.functions_dir.join(&spec.binary);
             let binary = std::fs::canonicalize(&binary).map_err(|e| {
                 StackError::Deploy(format!(

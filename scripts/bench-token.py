@@ -21,8 +21,10 @@ with httpx2.Client(follow_redirects=False) as http:
                        "code_challenge": challenge, "code_challenge_method": "S256", "state": "s"})
     page = http.get(f"{base}/authorize?{query}")
     pending = unescape(re.search(r'name="request" value="([^"]+)"', page.text).group(1))
+    # `account` chooses Acme at once (demo@ has two accounts; without it, the account page).
     answer = http.post(f"{base}/authorize", data={"request": pending, "email": "demo@alta.local",
-                                                  "password": "alta-demo", "decision": "allow"})
+                                                  "password": "alta-demo", "account": "acct_acme",
+                                                  "decision": "allow"})
     code = parse_qs(urlparse(answer.headers["location"]).query)["code"][0]
     tokens = http.post(f"{base}/token", data={"grant_type": "authorization_code", "client_id": client_id, "code": code,
                                               "redirect_uri": redirect, "code_verifier": verifier}).json()

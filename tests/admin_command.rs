@@ -152,6 +152,28 @@ async fn admin_command_creates_what_sign_in_reads() {
     assert_eq!(memberships.len(), 1);
     assert_eq!(memberships[0].role, Role::Manager);
     assert_eq!(memberships[0].inbox_grants, ["inbox_1"]);
+
+    let (ok, out) = admin(
+        &prefix,
+        &[
+            "remove-member",
+            "--email",
+            "peter@initech.example",
+            "--account",
+            "acct_initech",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        server
+            .deps
+            .directory
+            .memberships(&user.user_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

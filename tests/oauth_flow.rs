@@ -202,6 +202,7 @@ async fn a_submitted_form_replayed_with_its_cookie_gets_no_second_code(backend: 
                 ("request", field.as_str()),
                 ("email", "demo@alta.local"),
                 ("password", DEMO_PASSWORD),
+                ("account", "acct_acme"),
                 ("decision", "allow"),
             ])
             .send()

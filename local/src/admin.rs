@@ -23,6 +23,7 @@ const USAGE: &str = "usage:
   alta-admin create-account --name NAME [--id ACCOUNT_ID]
   alta-admin create-user --email EMAIL --name NAME        (password: ALTA_ADMIN_PASSWORD or stdin)
   alta-admin add-member --email EMAIL --account ACCOUNT_ID --role Owner|Admin|Manager|Member|Viewer [--inbox INBOX_ID]...
+  alta-admin remove-member --email EMAIL --account ACCOUNT_ID   (the person's connected apps for that account stop working at once)
   alta-admin list-members --email EMAIL
   alta-admin load-data --account ACCOUNT_ID --file DATA.json   (inboxes, campaigns, emails; see examples/alta-data/)";
 
@@ -130,6 +131,16 @@ async fn run(args: &[String]) -> Result<String, String> {
                     inboxes.join(", ")
                 }
             ))
+        }
+        "remove-member" => {
+            let email = normalize_email(flags.require("email")?);
+            let user = existing_user(directory, &email).await?;
+            let account_id = flags.require("account")?;
+            directory
+                .remove_membership(&user.user_id, account_id)
+                .await
+                .map_err(store_error)?;
+            Ok(format!("{email} is no longer a member of {account_id}"))
         }
         "list-members" => {
             let email = normalize_email(flags.require("email")?);

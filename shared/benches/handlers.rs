@@ -54,6 +54,7 @@ fn access_token(rt: &tokio::runtime::Runtime, deps: &Deps) -> String {
             client_id: "claude".into(),
             scope: "campaigns:read campaigns:write inbox:read".into(),
             grant_id: Some("bench-grant".into()),
+            account_id: None,
         },
     )
     .unwrap()
@@ -104,6 +105,7 @@ fn token_handler(c: &mut Criterion) {
                     user_id: demo::DEMO_USER.into(),
                     scope: "campaigns:read".into(),
                     resource: format!("{BASE}/mcp"),
+                    account_id: demo::ACME.into(),
                     family_id: format!("family-{n}"),
                     created_at: now,
                     expires_at: now + 60,

@@ -30,6 +30,11 @@ pub struct AccessTokenClaims {
     /// it. Absent from an external identity provider's tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The Alta account chosen at consent. Absent from an external identity provider's
+    /// tokens (and from tokens of grants made before account choice): then the first
+    /// account the person can access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -143,6 +148,7 @@ mod tests {
             client_id: "claude".into(),
             scope: "campaigns:read".into(),
             grant_id: None,
+            account_id: None,
         }
     }
 

@@ -63,6 +63,8 @@ pub const ROUTES: &[Route] = &[
     route("OPTIONS", "/register", Function::Register),
     route("GET", "/authorize", Function::Authorize),
     route("POST", "/authorize", Function::Authorize),
+    route("GET", "/connections", Function::Authorize),
+    route("POST", "/connections", Function::Authorize),
     route("POST", "/token", Function::Token),
     route("OPTIONS", "/token", Function::Token),
     route("POST", "/revoke", Function::Revoke),

@@ -53,6 +53,15 @@ async function json(response, what) {
   }
 }
 
+/** The hidden inputs of a page's form, unescaped. */
+function hiddenFields(html) {
+  const fields = {};
+  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
+    fields[name] = value.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+  }
+  return fields;
+}
+
 /** Signs in as an MCP client does and returns an access token. */
 async function signIn(mcpUrl, email, password) {
   const challenge401 = await fetch(mcpUrl, { method: "POST", body: "{}" });
@@ -95,16 +104,23 @@ async function signIn(mcpUrl, email, password) {
   const html = await page.text();
   if (page.status !== 200) fail(`sign-in page: ${page.status} ${html.slice(0, 300)}`);
   const cookie = page.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  const fields = {};
-  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
-    fields[name] = value.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+  const fields = hiddenFields(html);
+  const post = (body) =>
+    fetch(meta.authorization_endpoint, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+      body: new URLSearchParams(body),
+    });
+  let consent = await post({ ...fields, email, password, decision: "allow" });
+  if (consent.status === 200) {
+    // Several accounts: the account page; keep the preselected one.
+    const page = await consent.text();
+    const account = page.match(/name="account" value="([^"]+)" checked/)?.[1];
+    const request = hiddenFields(page).request;
+    if (!account || !request) fail(`sign-in as ${email} answered 200 without an account choice`);
+    consent = await post({ request, account, decision: "allow" });
   }
-  const consent = await fetch(meta.authorization_endpoint, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie },
-    body: new URLSearchParams({ ...fields, email, password, decision: "allow" }),
-  });
   const location = consent.headers.get("location");
   if (!location) fail(`sign-in as ${email} answered ${consent.status}, not a redirect`);
   const code = new URL(location).searchParams.get("code");

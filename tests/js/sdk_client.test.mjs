@@ -75,12 +75,22 @@ async function signIn(authorizationUrl, email, decision = "allow") {
   const pending = html.match(/name="request" value="([^"]+)"/)[1].replaceAll("&amp;", "&");
   const form = new URLSearchParams({ request: pending, email, password: PASSWORD, decision });
   const action = new URL("/authorize", authorizationUrl);
-  const answer = await fetch(action, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie },
-    body: form,
-  });
+  const post = (body) =>
+    fetch(action, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+      body,
+    });
+  let answer = await post(form);
+  if (answer.status === 200) {
+    // A person with several accounts: the account page, the first one preselected.
+    const page = await answer.text();
+    const preselected = page.match(/name="account" value="([^"]+)" checked/);
+    assert.ok(preselected, "the account page preselects an account");
+    const signedIn = page.match(/name="request" value="([^"]+)"/)[1].replaceAll("&amp;", "&");
+    answer = await post(new URLSearchParams({ request: signedIn, account: preselected[1], decision }));
+  }
   assert.ok([302, 303].includes(answer.status), `sign-in redirects (got ${answer.status})`);
   const location = new URL(answer.headers.get("location"));
   assert.equal(`${location.origin}${location.pathname}`, REDIRECT_URI);

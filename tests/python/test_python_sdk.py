@@ -2,7 +2,8 @@
 /mcp, protected-resource and authorization-server discovery, dynamic registration, the
 sign-in form (posted by the redirect handler, as a person's browser would), the code
 exchange with PKCE, then the Alta tools over MCP 2026-07-28 (the SDK's "auto" mode) and
-over the 2025-11-25 initialize handshake ("legacy" mode); a refresh; a denied consent."""
+over the 2025-11-25 initialize handshake ("legacy" mode); a person with two accounts
+choosing the second at consent; a refresh; a denied consent."""
 
 import re
 import time
@@ -44,11 +45,14 @@ class ConsentDenied(Exception):
 
 class SignInBrowser:
     """Plays the person: opens the authorization URL, fills in the sign-in form, clicks a
-    button, and catches the redirect to the client's loopback callback."""
+    button, chooses an account when the person has several (`account`, else the
+    preselected one), and catches the redirect to the client's loopback callback."""
 
-    def __init__(self, email: str, decision: str = "allow"):
+    def __init__(self, email: str, decision: str = "allow", account: str | None = None):
         self.email = email
         self.decision = decision
+        self.account = account
+        self.offered_accounts: list[str] = []
         self.result: AuthorizationCodeResult | None = None
         self.authorization_url: str | None = None
         self.error: dict | None = None
@@ -72,6 +76,19 @@ class SignInBrowser:
                     "decision": self.decision,
                 },
             )
+            if response.status_code == 200 and 'name="account"' in response.text:
+                self.offered_accounts = re.findall(r'name="account" value="([^"]+)"', response.text)
+                preselected = re.search(r'name="account" value="([^"]+)" checked', response.text)
+                assert preselected, "the first account is preselected"
+                field = re.search(r'name="request" value="([^"]+)"', response.text)
+                response = await browser.post(
+                    form_url,
+                    data={
+                        "request": unescape(field.group(1)),
+                        "account": self.account or preselected.group(1),
+                        "decision": self.decision,
+                    },
+                )
             assert response.status_code in (302, 303), response.text
             location = response.headers["location"]
             assert location.startswith(REDIRECT_URI)
@@ -162,6 +179,35 @@ async def test_sdk_connects_from_nothing_and_uses_the_tools(base_url, mode, vers
     assert storage.client_info is not None and storage.client_info.client_id
     assert storage.tokens.refresh_token
     assert set(storage.tokens.scope.split()) == {"campaigns:read", "campaigns:write", "inbox:read"}
+
+
+@pytest.mark.anyio
+async def test_sdk_connects_to_the_account_chosen_at_consent(base_url):
+    storage = MemoryStorage()
+    browser = SignInBrowser("demo@alta.local", account="acct_globex")
+    provider = provider_for(base_url, browser, storage)
+    async with sdk_client(base_url, provider, "auto") as client:
+        account = await client.call_tool("get_account", {})
+        assert not account.is_error
+        assert account.structured_content["id"] == "acct_globex"
+        assert account.structured_content["role"] == "Member"
+        assert [a["id"] for a in account.structured_content["other_accounts"]] == ["acct_acme"]
+        campaigns = await client.call_tool("list_campaigns", {})
+        assert [c["id"] for c in campaigns.structured_content["campaigns"]] == ["camp_globex_intro"]
+        # A Member of Globex may not pause, whatever they may do in Acme.
+        denied = await client.call_tool("pause_campaign", {"campaign_id": "camp_globex_intro"})
+        assert denied.is_error and "Member" in denied.content[0].text
+        acme = await client.call_tool("get_campaign", {"campaign_id": "camp_acme_q4_outreach"})
+        assert acme.is_error, "another account's campaign is not found"
+    assert browser.offered_accounts == ["acct_acme", "acct_globex"]
+
+    # The choice is kept across a refresh.
+    provider.context.token_expiry_time = time.time() - 1
+    browser.result = None
+    async with sdk_client(base_url, provider, "auto") as client:
+        account = await client.call_tool("get_account", {})
+        assert account.structured_content["id"] == "acct_globex"
+    assert browser.result is None, "refreshed, not signed in again"
 
 
 @pytest.mark.anyio

@@ -19,6 +19,8 @@ pub struct FlowClient {
     /// A `private_key_jwt` client's key: each token and revocation request carries a
     /// fresh assertion signed with it.
     pub key: Option<Arc<ClientKey>>,
+    /// The account to choose when the person has several; `None` takes the preselected one.
+    pub account: Option<String>,
 }
 
 pub struct Authorization {
@@ -52,6 +54,29 @@ pub fn challenge(verifier: &str) -> String {
         .to_owned()
 }
 
+/// The account the account page preselects, if this is the account page.
+pub fn preselected_account(html: &str) -> Option<String> {
+    let marker = "name=\"account\" value=\"";
+    html.match_indices(marker).find_map(|(at, _)| {
+        let rest = &html[at + marker.len()..];
+        let end = rest.find('"')?;
+        rest[end..]
+            .starts_with("\" checked")
+            .then(|| rest[..end].to_owned())
+    })
+}
+
+/// Every account the account page offers, in order.
+pub fn offered_accounts(html: &str) -> Vec<String> {
+    let marker = "name=\"account\" value=\"";
+    html.match_indices(marker)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + marker.len()..];
+            rest.find('"').map(|end| rest[..end].to_owned())
+        })
+        .collect()
+}
+
 /// The value of the hidden `request` field of the sign-in page.
 pub fn pending_field(html: &str) -> String {
     let marker = "name=\"request\" value=\"";
@@ -71,6 +96,14 @@ impl FlowClient {
             http: browser(),
             redirect_uri: REDIRECT_URI.to_owned(),
             key: None,
+            account: None,
+        }
+    }
+
+    pub fn choosing_account(self, account_id: &str) -> Self {
+        Self {
+            account: Some(account_id.to_owned()),
+            ..self
         }
     }
 
@@ -178,6 +211,43 @@ impl FlowClient {
             .send()
             .await
             .unwrap();
+        let answer = self.answer(resp).await;
+        // A person with several accounts chooses one on a second page, as a browser would.
+        if let SignIn::Page(200, html) = &answer
+            && let Some(preselected) = preselected_account(html)
+            && decision == "allow"
+        {
+            let account = self.account.clone().unwrap_or(preselected);
+            return self
+                .choose_account(server, &pending_field(html), &account, "allow")
+                .await;
+        }
+        answer
+    }
+
+    /// Posts the account page's form.
+    pub async fn choose_account(
+        &self,
+        server: &impl Server,
+        pending: &str,
+        account: &str,
+        decision: &str,
+    ) -> SignIn {
+        let resp = self
+            .http
+            .post(server.url("/authorize"))
+            .form(&[
+                ("request", pending),
+                ("account", account),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap();
+        self.answer(resp).await
+    }
+
+    async fn answer(&self, resp: reqwest::Response) -> SignIn {
         let status = resp.status().as_u16();
         if status == 302 || status == 303 {
             let location = resp.headers()["location"].to_str().unwrap().to_owned();

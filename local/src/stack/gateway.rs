@@ -23,7 +23,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::runtime::{Function, Outcome, civil_date};
+use super::runtime::{Function, Outcome};
+use alta_shared::clock::civil_date;
 
 /// API Gateway's maximum request payload.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;

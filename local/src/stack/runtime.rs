@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use alta_shared::clock::civil_date;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -573,21 +574,6 @@ fn rand_u32() -> u32 {
     u32::from_le_bytes(bytes)
 }
 
-/// (year, month, day) of a Unix time, in the proleptic Gregorian calendar (UTC).
-pub fn civil_date(unix_seconds: u64) -> (i64, u32, u32) {
-    // Howard Hinnant's days-from-civil inverse.
-    let z = (unix_seconds / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,12 +720,5 @@ while True:
         let throttled = function.invoke(Bytes::from_static(b"{}")).await;
         assert_eq!(error_type(&throttled), "TooManyRequestsException");
         assert_eq!(error_type(&busy.await.unwrap()), "Sandbox.Timedout");
-    }
-
-    #[test]
-    fn civil_dates_of_known_days() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(951_782_400), (2000, 2, 29));
-        assert_eq!(civil_date(1_795_910_400), (2026, 11, 29));
     }
 }

@@ -177,6 +177,7 @@ mod tests {
             client_id: "c".into(),
             scope: "campaigns:read".into(),
             grant_id: None,
+            account_id: None,
         }
     }
 

@@ -1,5 +1,7 @@
 //! `GET /authorize` shows Alta's sign-in and consent page; `POST /authorize` signs the
-//! person in and sends them back to the client with a code (or `access_denied`).
+//! person in and sends them back to the client with a code (or `access_denied`). A person
+//! with several Alta accounts chooses one first, on a second page (form field `account`,
+//! the first accessible account preselected); a person with one account never sees it.
 //!
 //! Order matters: until `client_id` and `redirect_uri` are trusted, every error is an HTML
 //! page here, never a redirect (an open redirector otherwise). After that, errors go to
@@ -10,46 +12,48 @@ use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
 use crate::deps::Deps;
-use crate::directory::normalize_email;
+use crate::directory::{Account, Membership, normalize_email};
 use crate::error::{HttpError, OAuthError, OAuthErrorCode};
 use crate::http::{self as h, Params, RequestLog};
 use crate::jwt;
-use crate::metrics::Measurement;
+use crate::keys::KeySet;
 use crate::oauth::client::{Client, ClientSource, GrantType, hex};
 use crate::oauth::client_auth::{ResolveError, resolve_client};
-use crate::oauth::grant::{
-    AuthorizationCodeRecord, CODE_LIFETIME_SECONDS, REFRESH_FAMILY_MAX_SECONDS, TokenHash,
-    grant_key, revoked_family_key,
+use crate::oauth::connections;
+use crate::oauth::grant::{AuthorizationCodeRecord, CODE_LIFETIME_SECONDS, TokenHash};
+use crate::oauth::pages::{
+    AccountChoice, AccountPage, SignInPage, account_page, error_page, sign_in_page,
 };
-use crate::oauth::pages::{SignInPage, error_page, sign_in_page};
-use crate::oauth::pending::{self, PENDING_LIFETIME_SECONDS, PendingAuthorization};
+use crate::oauth::pending::{self, PENDING_LIFETIME_SECONDS, PendingAuthorization, SignedIn};
 use crate::oauth::resource::requested_resource;
-use crate::password::PasswordHash;
+use crate::oauth::sign_in::{Refusal, sign_in};
+use crate::oauth::signed_form::NonceCookie;
 use crate::pkce::{ChallengeMethod, CodeChallenge};
 use crate::random;
 use crate::scope::ScopeSet;
+use crate::store::StoreError;
+
+pub use crate::oauth::sign_in::{
+    MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_FAILURE_WINDOW_SECONDS,
+};
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 const MAX_STATE_LEN: usize = 4096;
-/// Failed sign-ins allowed per email within the window before sign-in is refused.
-pub const MAX_SIGN_IN_FAILURES: u32 = 5;
-/// Failed sign-ins from one source address per window, whatever the emails: high enough
-/// for an office behind one address, low enough to stop spraying passwords across emails.
-pub const MAX_SIGN_IN_FAILURES_PER_ADDRESS: u32 = 100;
-pub const SIGN_IN_FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
 /// 256 bits: a code is a bearer credential for 60 seconds.
 const CODE_BYTES: usize = 32;
 
+/// The authorize function's two pages: consent (`/authorize`) and connected apps
+/// (`/connections`).
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("authorize", &req);
-    let resp = if h::route_path(&req, &deps.config.base_url) != "/authorize" {
-        HttpError::NotFound.into_response()
-    } else {
-        match *req.method() {
+    let resp = match h::route_path(&req, &deps.config.base_url) {
+        "/authorize" => match *req.method() {
             Method::GET | Method::HEAD => show(&req, deps).await,
             Method::POST => submit(&req, deps).await,
             _ => h::method_not_allowed("GET, POST"),
-        }
+        },
+        connections::PATH => connections::handle(&req, deps).await,
+        _ => HttpError::NotFound.into_response(),
     };
     log.finish(&resp);
     resp
@@ -163,35 +167,8 @@ fn trusted_redirect_uri(
     }
 }
 
-fn cookie_name(deps: &Deps) -> &'static str {
-    if deps.config.base_url.issuer().starts_with("https://") {
-        "__Host-alta_authz"
-    } else {
-        "alta_authz"
-    }
-}
-
-fn cookie_header(deps: &Deps, value: &str, max_age: u64) -> String {
-    let secure = if deps.config.base_url.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(deps)
-    )
-}
-
-fn read_cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+fn nonce_cookie(deps: &Deps) -> NonceCookie {
+    NonceCookie::new(&deps.config.base_url, "alta_authz", "__Host-alta_authz")
 }
 
 /// The CSP `form-action` source for where the post-consent redirect goes.
@@ -393,11 +370,7 @@ fn render_with_field(
         },
     );
     if set_cookie
-        && let Ok(value) = HeaderValue::from_str(&cookie_header(
-            deps,
-            &pending.nonce,
-            PENDING_LIFETIME_SECONDS,
-        ))
+        && let Some(value) = nonce_cookie(deps).set(&pending.nonce, PENDING_LIFETIME_SECONDS)
     {
         resp.headers_mut().append("set-cookie", value);
     }
@@ -430,7 +403,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         &keys,
         &deps.config.base_url,
         &field,
-        read_cookie(req, cookie_name(deps)),
+        nonce_cookie(deps).read(req),
     ) else {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -501,112 +474,80 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         _ => return retry(StatusCode::BAD_REQUEST, "", "Choose Allow or Deny."),
     }
 
-    let email = normalize_email(params.single("email").ok().flatten().unwrap_or_default());
-    let password = params
-        .single("password")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
-    if email.is_empty() || password.is_empty() {
-        return retry(StatusCode::OK, &email, "Enter your email and password.");
-    }
-    let now = deps.clock.now();
-    let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
-    let email_key = hex(&Sha256::digest(email.as_bytes()));
-    let address_key = h::source_address_key(req).map(|key| format!("ip-{key}"));
-    // Count first, atomically, and refuse before any password is hashed: parallel attempts
-    // each take a place in the count, so at most the limit of them is ever verified.
-    let limits = std::iter::once((
-        email_key.as_str(),
-        MAX_SIGN_IN_FAILURES,
-        "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
-    ))
-    .chain(address_key.as_deref().map(|key| {
-        (
-            key,
-            MAX_SIGN_IN_FAILURES_PER_ADDRESS,
-            "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
-        )
-    }));
-    for (key, limit, message) in limits {
-        match deps
-            .directory
-            .count_sign_in_attempt(key, now, window_ends_at)
-            .await
-        {
-            Ok(n) if n > limit => {
-                deps.metrics.record(Measurement::SignIn("locked"));
-                return retry(StatusCode::TOO_MANY_REQUESTS, &email, message);
+    // The person: signed in on this form already (the account page), or now.
+    let signed_in = match &pending.signed_in {
+        Some(signed_in) => signed_in.clone(),
+        None => {
+            let email = normalize_email(params.single("email").ok().flatten().unwrap_or_default());
+            let password = params
+                .single("password")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_owned();
+            match sign_in(req, deps, &email, password).await {
+                Ok(user) => SignedIn {
+                    user_id: user.user_id,
+                    email: user.email,
+                },
+                Err(Refusal::Retry(status, message)) => {
+                    tracing::info!(client_id = %client.client_id, "sign-in refused");
+                    return retry(status, &email, message);
+                }
+                Err(Refusal::Unavailable(err)) => return unavailable(err),
             }
-            Ok(_) => {}
-            Err(err) => return unavailable(err),
         }
-    }
-    let user = match deps.directory.user_by_email(&email).await {
-        Ok(user) => user,
+    };
+    let accounts = match accessible_accounts(deps, &signed_in.user_id).await {
+        Ok(accounts) => accounts,
         Err(err) => return unavailable(err),
     };
-    // Hashing blocks for tens of milliseconds and ~19 MiB: keep it off the async workers,
-    // a few at a time. An unknown email costs the same as a wrong password (no enumeration
-    // by timing).
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = {
-        let _slot = deps.password_checks.acquire().await;
-        tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => hash.verify(&password),
-            None => PasswordHash::verify_decoy(&password),
-        })
-        .await
-        .unwrap_or(false)
+    if accounts.is_empty() {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "No Alta account",
+            &format!(
+                "You signed in as {}, but you are not a member of any Alta account yet. Ask an account owner to invite you.",
+                signed_in.email
+            ),
+        );
+    }
+    let chosen = match params.single("account").ok().flatten() {
+        Some(id) => accounts.iter().find(|(m, _)| m.account_id == id),
+        None if accounts.len() == 1 => accounts.first(),
+        None => None,
     };
-    let user = match (verified, user) {
-        (true, Some(user)) => user,
-        _ => {
-            // Already counted, for the email and the address.
-            tracing::info!(client_id = %client.client_id, "sign-in failed");
-            deps.metrics.record(Measurement::SignIn("failed"));
-            return retry(StatusCode::OK, &email, "Invalid email or password.");
-        }
+    let Some((_, account)) = chosen else {
+        let error = params
+            .single("account")
+            .ok()
+            .flatten()
+            .map(|_| "Choose one of your accounts.");
+        let signed_in_pending = PendingAuthorization {
+            signed_in: Some(signed_in),
+            ..pending.clone()
+        };
+        return render_account_choice(deps, &keys, &client, &signed_in_pending, &accounts, error);
     };
-    deps.metrics.record(Measurement::SignIn("succeeded"));
-    if let Err(err) = deps.directory.clear_sign_in_failures(&email_key).await {
-        return unavailable(err);
-    }
-    // A success is not a failure from the address: its place goes back.
-    if let Some(address_key) = &address_key
-        && let Err(err) = deps
-            .directory
-            .forgive_sign_in_attempt(address_key, now)
-            .await
-    {
-        return unavailable(err);
-    }
-    match deps.directory.memberships(&user.user_id).await {
-        Ok(memberships) if memberships.is_empty() => {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                "No Alta account",
-                &format!(
-                    "You signed in as {}, but you are not a member of any Alta account yet. Ask an account owner to invite you.",
-                    user.email
-                ),
-            );
-        }
-        Ok(_) => {}
-        Err(err) => return unavailable(err),
-    }
 
     match use_form().await {
         Ok(true) => {}
         Ok(false) => return used_up(),
         Err(err) => return unavailable(err),
     }
-    match grant_code(deps, &client, &pending, &user.user_id, now).await {
+    match grant_code(
+        deps,
+        &client,
+        &pending,
+        &signed_in.user_id,
+        &account.account_id,
+    )
+    .await
+    {
         Ok(code) => {
-            tracing::info!(client_id = %client.client_id, user_id = %user.user_id, scope = %pending.scope, "authorization granted");
+            tracing::info!(client_id = %client.client_id, user_id = %signed_in.user_id, account_id = %account.account_id, scope = %pending.scope, "authorization granted");
             let mut resp = to_client.code(&code);
-            if let Ok(value) = HeaderValue::from_str(&cookie_header(deps, "", 0)) {
+            if let Some(value) = nonce_cookie(deps).set("", 0) {
                 resp.headers_mut().append("set-cookie", value);
             }
             resp
@@ -615,17 +556,82 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
     }
 }
 
-/// Stores a new code and makes this grant the person's one grant for the client: the
-/// family the previous grant started is revoked.
+/// The accounts a person can act in, with their membership, oldest membership first.
+pub(crate) async fn accessible_accounts(
+    deps: &Deps,
+    user_id: &str,
+) -> Result<Vec<(Membership, Account)>, StoreError> {
+    let mut accounts = Vec::new();
+    for membership in deps.directory.memberships(user_id).await? {
+        if let Some(account) = deps.directory.account(&membership.account_id).await? {
+            accounts.push((membership, account));
+        }
+    }
+    Ok(accounts)
+}
+
+/// The second page for a person with several accounts: which one the app acts in.
+fn render_account_choice(
+    deps: &Deps,
+    keys: &KeySet,
+    client: &Client,
+    pending: &PendingAuthorization,
+    accounts: &[(Membership, Account)],
+    error: Option<&str>,
+) -> Response<Body> {
+    let field = match pending::sign(keys, deps.config.key_activation(), pending) {
+        Ok(field) => field,
+        Err(err) => return unavailable(err),
+    };
+    let choices: Vec<AccountChoice<'_>> = accounts
+        .iter()
+        .map(|(membership, account)| AccountChoice {
+            id: &account.account_id,
+            name: &account.name,
+            role: membership.role.to_string(),
+        })
+        .collect();
+    let scopes = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    let host = client
+        .redirect_uri_matching(&pending.redirect_uri)
+        .map(|u| u.display_host())
+        .unwrap_or_default();
+    let email = pending
+        .signed_in
+        .as_ref()
+        .map(|s| s.email.as_str())
+        .unwrap_or_default();
+    account_page(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &AccountPage {
+            client_name: client.display_name(),
+            redirect_host: &host,
+            scopes: &scopes,
+            pending: &field,
+            email,
+            accounts: &choices,
+            error,
+            redirect_origin: &redirect_origin(&pending.redirect_uri),
+        },
+    )
+}
+
+/// Stores a new code for the chosen account. The grant it starts is recorded when the
+/// code is redeemed (the token endpoint), so a consent whose code is never redeemed ends
+/// nothing.
 async fn grant_code(
     deps: &Deps,
     client: &Client,
     pending: &PendingAuthorization,
     user_id: &str,
-    now: u64,
+    account_id: &str,
 ) -> Result<String, OAuthError> {
+    let now = deps.clock.now();
     let code = random::token(CODE_BYTES);
-    let family_id = random::token(16);
     deps.codes
         .put_code(&AuthorizationCodeRecord {
             code_hash: TokenHash::of(&code),
@@ -639,32 +645,12 @@ async fn grant_code(
             user_id: user_id.to_owned(),
             scope: pending.scope.clone(),
             resource: pending.resource.clone(),
-            family_id: family_id.clone(),
+            account_id: account_id.to_owned(),
+            family_id: random::token(16),
             created_at: now,
             expires_at: now + CODE_LIFETIME_SECONDS,
         })
         .await?;
-    // A metadata-document client is one app per redirect URI (many installs share the
-    // URL), so only the grant from the same redirect URI is replaced.
-    let redirect_scope =
-        (client.source == ClientSource::MetadataDocument).then_some(pending.redirect_uri.as_str());
-    let key = grant_key(
-        user_id,
-        &client.client_id,
-        &pending.resource,
-        redirect_scope,
-    );
-    let family_expires = now + REFRESH_FAMILY_MAX_SECONDS;
-    if let Some(previous) = deps
-        .refresh_tokens
-        .swap_grant_family(&key, &family_id, family_expires)
-        .await?
-        && previous != family_id
-    {
-        deps.revocations
-            .revoke(&revoked_family_key(&previous), family_expires)
-            .await?;
-    }
     Ok(code)
 }
 

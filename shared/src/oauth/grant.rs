@@ -49,6 +49,8 @@ pub struct AuthorizationCodeRecord {
     pub user_id: String,
     pub scope: String,
     pub resource: String,
+    /// The Alta account chosen at consent.
+    pub account_id: String,
     /// The refresh-token family this grant will start, fixed at consent so that a
     /// replayed code can revoke what its first redemption issued.
     pub family_id: String,
@@ -74,6 +76,9 @@ pub struct RefreshTokenRecord {
     pub user_id: String,
     pub scope: String,
     pub resource: String,
+    /// The Alta account chosen at consent; empty for a family from before account choice
+    /// (the first accessible account, as then).
+    pub account_id: String,
     pub issued_at: u64,
     /// Sliding: each rotation issues a token valid for another window.
     pub expires_at: u64,
@@ -93,20 +98,32 @@ pub fn revoked_family_key(family_id: &str) -> String {
     format!("family#{family_id}")
 }
 
-/// A grant is one person's standing permission for one client at one resource (and, for
-/// a metadata-document client, one redirect URI). A new grant replaces the previous one.
-pub fn grant_key(
-    user_id: &str,
-    client_id: &str,
-    resource: &str,
-    redirect_uri: Option<&str>,
-) -> String {
-    let mut hasher = Sha256::new();
-    for part in [user_id, client_id, resource, redirect_uri.unwrap_or("")] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    format!("grant#{}", hex(&hasher.finalize()))
+/// How many grants one person keeps for one client and resource when the client's id is
+/// shared by every install (pre-configured clients, metadata documents): a new sign-in on
+/// a sixth laptop ends the least recent of the five before it. A dynamically registered
+/// client is one install, so its new grant replaces its previous one.
+pub const MAX_GRANTS_PER_SHARED_CLIENT: usize = 5;
+
+/// A grant: one person's standing permission for one client at one resource, in one Alta
+/// account; its id is the refresh-token family's (`grant_id` in access tokens). What the
+/// connections page lists and Disconnect ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub grant_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    /// The app's name as the consent page showed it.
+    pub client_name: String,
+    /// Where the app's redirect URI goes (a host, or a private-use scheme's name).
+    pub redirect_host: String,
+    pub scope: String,
+    pub resource: String,
+    pub account_id: String,
+    pub created_at: u64,
+    /// The last time a token was issued for it (the code exchange or a refresh).
+    pub last_used_at: u64,
+    /// The family's absolute end.
+    pub expires_at: u64,
 }
 
 #[cfg(test)]
@@ -119,18 +136,6 @@ mod tests {
         assert_eq!(
             TokenHash::of("abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn grant_keys_do_not_collide_across_field_boundaries() {
-        assert_ne!(
-            grant_key("ab", "c", "r", None),
-            grant_key("a", "bc", "r", None)
-        );
-        assert_ne!(
-            grant_key("u", "c", "r", None),
-            grant_key("u", "c", "r", Some("x"))
         );
     }
 }

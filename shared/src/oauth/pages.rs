@@ -28,7 +28,10 @@ ul{padding-left:20px}label{display:block;font-size:14px;margin:16px 0 4px}\
 input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #c9ced8;border-radius:8px;font-size:16px}\
 .actions{display:flex;gap:12px;margin-top:24px}button{flex:1;padding:10px;border-radius:8px;font-size:16px;cursor:pointer;border:1px solid #c9ced8;background:#fff}\
 button.primary{background:#3b5bdb;color:#fff;border-color:#3b5bdb}.error{background:#fff0f0;border:1px solid #f0b4b4;color:#8a1c1c;padding:10px;border-radius:8px}\
-.brand{font-weight:700;color:#3b5bdb;letter-spacing:.5px;margin-bottom:16px}";
+.brand{font-weight:700;color:#3b5bdb;letter-spacing:.5px;margin-bottom:16px}\
+fieldset{border:0;padding:0;margin:16px 0 0}legend{font-size:14px}.choice{display:block;font-size:16px;margin:8px 0}\
+.connection{border-top:1px solid #e3e6ec;padding-top:8px}h2{font-size:16px;margin:8px 0 0}\
+.notice{background:#eef6ee;border:1px solid #b4d8b4;color:#1c5a1c;padding:10px;border-radius:8px}";
 
 fn page(status: StatusCode, title: &str, body: &str, form_action: Option<&str>) -> Response<Body> {
     let html = format!(
@@ -142,6 +145,159 @@ pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
         email = escape(p.email),
     );
     page(status, "Sign in", &body, Some(p.redirect_origin))
+}
+
+/// One account on the account page.
+pub struct AccountChoice<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: String,
+}
+
+pub struct AccountPage<'a> {
+    pub client_name: &'a str,
+    pub redirect_host: &'a str,
+    pub scopes: &'a ScopeSet,
+    /// The signed pending request, now naming who signed in.
+    pub pending: &'a str,
+    pub email: &'a str,
+    /// Oldest membership first: the first is preselected.
+    pub accounts: &'a [AccountChoice<'a>],
+    pub error: Option<&'a str>,
+    pub redirect_origin: &'a str,
+}
+
+/// After sign-in, for a person with several accounts: which one the app will act in.
+pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
+    let scopes: String = p
+        .scopes
+        .iter()
+        .map(|s: Scope| format!("<li>{}</li>", escape(s.description())))
+        .collect();
+    let accounts: String = p
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            format!(
+                "<label class=\"choice\"><input type=\"radio\" name=\"account\" value=\"{id}\"{checked}> \
+                 <strong>{name}</strong> <span class=\"muted\">{role}</span></label>",
+                id = escape(a.id),
+                name = escape(a.name),
+                role = escape(&a.role),
+                checked = if i == 0 { " checked" } else { "" },
+            )
+        })
+        .collect();
+    let error = p
+        .error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Connect {client} to which account?</h1>\
+         <p class=\"muted\">Signed in as {email}.</p>\
+         <p><strong>{client}</strong> will act in the account you choose, with your role there, to:</p><ul>{scopes}</ul>{error}\
+         <form method=\"post\" action=\"authorize\">\
+         <input type=\"hidden\" name=\"request\" value=\"{pending}\">\
+         <fieldset><legend>Account</legend>{accounts}</fieldset>\
+         <p class=\"muted\">To use another account later, disconnect the app and connect again. \
+         After you choose, you will be sent back to <strong>{host}</strong>.</p>\
+         <div class=\"actions\">\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+         <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         </div></form>",
+        client = escape(p.client_name),
+        email = escape(p.email),
+        host = escape(p.redirect_host),
+        pending = escape(p.pending),
+    );
+    page(status, "Choose an account", &body, Some(p.redirect_origin))
+}
+
+/// The connections page's sign-in form.
+pub fn connections_sign_in_page(
+    status: StatusCode,
+    form: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response<Body> {
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Connected apps</h1>\
+         <p>Sign in to see the apps connected to your Alta accounts, and disconnect any of them.</p>{error}\
+         <form method=\"post\" action=\"connections\">\
+         <input type=\"hidden\" name=\"form\" value=\"{form}\">\
+         <label for=\"email\">Email</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" value=\"{email}\" required>\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
+         <div class=\"actions\">\
+         <button class=\"primary\" type=\"submit\" name=\"action\" value=\"sign_in\">Sign in</button>\
+         </div></form>",
+        form = escape(form),
+        email = escape(email),
+    );
+    page(status, "Connected apps", &body, None)
+}
+
+/// One grant on the connections page.
+pub struct ConnectionRow<'a> {
+    pub grant_id: &'a str,
+    pub app: &'a str,
+    pub redirect_host: &'a str,
+    pub scopes: Vec<&'static str>,
+    pub account: &'a str,
+    /// Dates, already formatted (UTC).
+    pub connected: String,
+    pub last_used: String,
+}
+
+/// The person's connected apps, each with a Disconnect button.
+pub fn connections_page(
+    email: &str,
+    form: &str,
+    rows: &[ConnectionRow<'_>],
+    notice: Option<&str>,
+) -> Response<Body> {
+    let notice = notice
+        .map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", escape(n)))
+        .unwrap_or_default();
+    let list = if rows.is_empty() {
+        "<p class=\"muted\">No apps are connected to your Alta accounts.</p>".to_owned()
+    } else {
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "<section class=\"connection\"><h2>{app}</h2>\
+                     <p class=\"muted\">Sends you back to {host} · Account: {account}</p>\
+                     <p class=\"muted\">Can: {scopes}</p>\
+                     <p class=\"muted\">Connected {connected} · Last used {last_used}</p>\
+                     <form method=\"post\" action=\"connections\">\
+                     <input type=\"hidden\" name=\"form\" value=\"{form}\">\
+                     <input type=\"hidden\" name=\"grant\" value=\"{grant}\">\
+                     <button type=\"submit\" name=\"action\" value=\"disconnect\">Disconnect</button>\
+                     </form></section>",
+                    app = escape(r.app),
+                    host = escape(r.redirect_host),
+                    account = escape(r.account),
+                    scopes = escape(&r.scopes.join(", ")),
+                    connected = escape(&r.connected),
+                    last_used = escape(&r.last_used),
+                    form = escape(form),
+                    grant = escape(r.grant_id),
+                )
+            })
+            .collect()
+    };
+    let body = format!(
+        "<h1>Connected apps</h1><p class=\"muted\">Signed in as {email}.</p>{notice}{list}\
+         <p class=\"muted\">Disconnecting an app ends its access at once: its next request \
+         is refused, and it asks you to connect again.</p>",
+        email = escape(email),
+    );
+    page(StatusCode::OK, "Connected apps", &body, None)
 }
 
 #[cfg(test)]

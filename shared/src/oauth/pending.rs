@@ -1,18 +1,16 @@
-//! The authorization request between the page and its POST: validated once at GET, signed
-//! (ES256, the server's own key) into a hidden form field that lives 10 minutes, and bound
-//! to a nonce cookie so that a field lifted from one browser is useless in another.
+//! The authorization request between the page and its POSTs: validated once at GET, then
+//! carried as a signed form (`signed_form`): the sign-in form, and the account choice
+//! after it for a person with several accounts.
 
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 
 use crate::config::BaseUrl;
 use crate::keys::KeySet;
-use crate::secret::SecretString;
+use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims};
 
-const PENDING_TYPE: &str = "alta-authz+jwt";
-pub const PENDING_LIFETIME_SECONDS: u64 = 600;
+pub const PENDING_LIFETIME_SECONDS: u64 = FORM_LIFETIME_SECONDS;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
@@ -32,23 +30,41 @@ pub struct PendingAuthorization {
     pub code_challenge: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// Set once the person has signed in and has several accounts to choose from: the
+    /// account page's form carries it instead of the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedIn>,
+}
+
+/// Who signed in on this form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user_id: String,
+    pub email: String,
+}
+
+impl FormClaims for PendingAuthorization {
+    const TYPE: &'static str = "alta-authz+jwt";
+
+    fn iat(&self) -> u64 {
+        self.iat
+    }
+
+    fn nonce(&self) -> &str {
+        &self.nonce
+    }
 }
 
 fn audience(base: &BaseUrl) -> String {
     base.url("/authorize")
 }
 
-/// Signed with the key that signs at the request's `iat` (see `KeySet::signing_key`).
 pub fn sign(
     keys: &KeySet,
     activation: Duration,
     pending: &PendingAuthorization,
 ) -> Result<String, String> {
-    let key = keys.signing_key(pending.iat, activation);
-    let mut header = Header::new(Algorithm::ES256);
-    header.typ = Some(PENDING_TYPE.into());
-    header.kid = Some(key.kid().to_owned());
-    encode(&header, pending, key.encoding_key()).map_err(|e| e.to_string())
+    signed_form::sign(keys, activation, pending)
 }
 
 /// The pending request, if the field was signed here, is unexpired, and matches the cookie.
@@ -58,21 +74,7 @@ pub fn verify(
     field: &str,
     cookie_nonce: Option<&str>,
 ) -> Option<PendingAuthorization> {
-    let header = decode_header(field).ok()?;
-    if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(PENDING_TYPE) {
-        return None;
-    }
-    let key = keys.verification_keys().get(header.kid.as_deref()?)?;
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.leeway = 0;
-    validation.set_issuer(&[base.issuer()]);
-    validation.set_audience(&[audience(base)]);
-    let pending = decode::<PendingAuthorization>(field, key, &validation)
-        .ok()?
-        .claims;
-    let nonce = SecretString::new(pending.nonce.clone());
-    cookie_nonce.filter(|c| nonce.constant_time_eq(c))?;
-    Some(pending)
+    signed_form::verify(keys, base, &audience(base), field, cookie_nonce)
 }
 
 pub fn new_pending(base: &BaseUrl, now: u64, nonce: String) -> PendingAuthorization {
@@ -89,6 +91,7 @@ pub fn new_pending(base: &BaseUrl, now: u64, nonce: String) -> PendingAuthorizat
         resource: String::new(),
         code_challenge: String::new(),
         state: None,
+        signed_in: None,
     }
 }
 

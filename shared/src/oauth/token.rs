@@ -17,7 +17,8 @@ use crate::metrics::Measurement;
 use crate::oauth::client::{Client, ClientSource, GrantType};
 use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::grant::{
-    ACCESS_TOKEN_LIFETIME_SECONDS, REDEEMED_CODE_MEMORY_SECONDS, REFRESH_FAMILY_MAX_SECONDS,
+    ACCESS_TOKEN_LIFETIME_SECONDS, AuthorizationCodeRecord, GrantRecord,
+    MAX_GRANTS_PER_SHARED_CLIENT, REDEEMED_CODE_MEMORY_SECONDS, REFRESH_FAMILY_MAX_SECONDS,
     REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_SLIDING_SECONDS, RedeemedCode, RefreshTokenRecord,
     TokenHash, revoked_family_key, revoked_jti_key,
 };
@@ -31,6 +32,9 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 const CLIENT_EXTENSION_STEP_SECONDS: u64 = 86_400;
 /// 256 bits for a refresh token.
 const REFRESH_TOKEN_BYTES: usize = 32;
+/// Grants one person keeps in all: beyond this, the least recent end (a person's grants
+/// are one stored item, and nobody uses a hundred apps at once).
+const MAX_GRANTS_PER_PERSON: usize = 100;
 
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let log = RequestLog::start("token", &req);
@@ -184,6 +188,7 @@ async fn redeem_code(
     let grant = Grant {
         user_id: &record.user_id,
         family_id: &record.family_id,
+        account_id: &record.account_id,
     };
     let (access_token, jti) =
         issue_access_token(deps, client, &grant, &record.scope, resource, now).await?;
@@ -197,6 +202,7 @@ async fn redeem_code(
                 user_id: record.user_id.clone(),
                 scope: record.scope.clone(),
                 resource: resource.to_owned(),
+                account_id: record.account_id.clone(),
                 issued_at: now,
                 expires_at: now + REFRESH_TOKEN_SLIDING_SECONDS,
                 family_expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
@@ -217,6 +223,7 @@ async fn redeem_code(
             expires_at: now + REDEEMED_CODE_MEMORY_SECONDS,
         })
         .await?;
+    record_grant(deps, client, &record, now).await?;
     tracing::info!(client_id = %client.client_id, user_id = %record.user_id, "code redeemed");
     Ok(TokenResponse {
         access_token,
@@ -326,6 +333,7 @@ async fn rotate_refresh_token(
             // this access token is narrowed.
             scope: record.scope.clone(),
             resource: record.resource.clone(),
+            account_id: record.account_id.clone(),
             issued_at: now,
             expires_at: (now + REFRESH_TOKEN_SLIDING_SECONDS).min(record.family_expires_at),
             family_expires_at: record.family_expires_at,
@@ -337,8 +345,17 @@ async fn rotate_refresh_token(
     let grant = Grant {
         user_id: &record.user_id,
         family_id: &record.family_id,
+        account_id: &record.account_id,
     };
     let (access_token, _) = issue_access_token(deps, client, &grant, &scope, resource, now).await?;
+    // "Last used" on the connections page; a failure costs that date, not the refresh.
+    if let Err(err) = deps
+        .refresh_tokens
+        .touch_grant(&record.user_id, &record.family_id, now)
+        .await
+    {
+        tracing::warn!(error = %err, "could not record the grant's use");
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -368,6 +385,77 @@ async fn replayed(deps: &Deps, record: &RefreshTokenRecord, now: u64) -> OAuthEr
 struct Grant<'a> {
     user_id: &'a str,
     family_id: &'a str,
+    /// Empty for a grant made before account choice.
+    account_id: &'a str,
+}
+
+/// Records the grant a redeemed code starts, and ends the grants it replaces: for a
+/// dynamically registered client (one install), its previous grant for this person and
+/// resource; for a client whose id every install shares (pre-configured, metadata
+/// document), all but the most recent [`MAX_GRANTS_PER_SHARED_CLIENT`], so that signing in
+/// on a second laptop does not sign the first one out.
+async fn record_grant(
+    deps: &Deps,
+    client: &Client,
+    code: &AuthorizationCodeRecord,
+    now: u64,
+) -> Result<(), OAuthError> {
+    let existing = deps.refresh_tokens.grants(&code.user_id, now).await?;
+    let keep = match client.source {
+        ClientSource::Registered { .. } => 0,
+        ClientSource::Preconfigured | ClientSource::MetadataDocument => {
+            MAX_GRANTS_PER_SHARED_CLIENT - 1
+        }
+    };
+    // Oldest first, as the store answers.
+    let same: Vec<&GrantRecord> = existing
+        .iter()
+        .filter(|g| {
+            g.client_id == client.client_id
+                && g.resource == code.resource
+                && g.grant_id != code.family_id
+        })
+        .collect();
+    let mut ended: Vec<&GrantRecord> = same[..same.len().saturating_sub(keep)].to_vec();
+    let others = existing.len() - ended.len();
+    if others >= MAX_GRANTS_PER_PERSON {
+        let oldest: Vec<&GrantRecord> = existing
+            .iter()
+            .filter(|g| !ended.iter().any(|e| e.grant_id == g.grant_id))
+            .take(others + 1 - MAX_GRANTS_PER_PERSON)
+            .collect();
+        ended.extend(oldest);
+    }
+    for grant in &ended {
+        deps.revocations
+            .revoke(
+                &revoked_family_key(&grant.grant_id),
+                grant.expires_at.max(now + 1),
+            )
+            .await?;
+        tracing::info!(user_id = %code.user_id, grant_id = %grant.grant_id, client_id = %grant.client_id, "grant replaced by a newer one");
+    }
+    let redirect_host = client
+        .redirect_uri_matching(&code.redirect_uri)
+        .or(client.redirect_uris.first())
+        .map(|u| u.display_host())
+        .unwrap_or_default();
+    let grant = GrantRecord {
+        grant_id: code.family_id.clone(),
+        user_id: code.user_id.clone(),
+        client_id: client.client_id.clone(),
+        client_name: client.display_name().to_owned(),
+        redirect_host,
+        scope: code.scope.clone(),
+        resource: code.resource.clone(),
+        account_id: code.account_id.clone(),
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
+    };
+    let ended: Vec<String> = ended.iter().map(|g| g.grant_id.clone()).collect();
+    deps.refresh_tokens.put_grant(&grant, &ended).await?;
+    Ok(())
 }
 
 async fn issue_access_token(
@@ -390,6 +478,7 @@ async fn issue_access_token(
         client_id: client.client_id.clone(),
         scope: scope.to_owned(),
         grant_id: Some(grant.family_id.to_owned()),
+        account_id: (!grant.account_id.is_empty()).then(|| grant.account_id.to_owned()),
     };
     let key = keys.signing_key(now, deps.config.key_activation());
     let token = sign_access_token(key, &claims).map_err(OAuthError::internal)?;

@@ -13,7 +13,9 @@ use crate::directory::{Account, Membership, Role, User};
 use crate::oauth::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
-use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
+use crate::oauth::grant::{
+    AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
+};
 use crate::password::PasswordHash;
 use crate::redirect_uri::RedirectUri;
 use crate::store::StoreError;
@@ -79,6 +81,7 @@ store_contract!(
     user_reads_back_by_email,
     second_user_with_the_same_email_conflicts,
     memberships_come_oldest_first_and_keep_their_creation_time,
+    a_removed_membership_is_gone_and_removing_again_is_harmless,
     account_reads_back,
     sign_in_failures_count_within_a_window_and_reset_after,
     code_is_taken_exactly_once,
@@ -86,7 +89,7 @@ store_contract!(
     twenty_concurrent_takes_yield_one_code,
     redeemed_code_remembers_what_it_issued,
     refresh_token_reads_back_and_rotates_once,
-    grant_swap_returns_the_replaced_family,
+    a_persons_grants_are_listed_touched_replaced_and_removed,
     revocation_lasts_until_its_expiry_and_is_never_shortened,
     a_single_use_key_is_used_once_until_it_expires,
     any_revoked_checks_several_keys_at_once,
@@ -276,6 +279,27 @@ async fn memberships_come_oldest_first_and_keep_their_creation_time(store: Arc<d
     assert!(store.memberships("u-3").await.unwrap().is_empty());
 }
 
+async fn a_removed_membership_is_gone_and_removing_again_is_harmless(store: Arc<dyn Stores>) {
+    store
+        .put_membership(&membership("u-r", "acct-1", Role::Admin, 10))
+        .await
+        .unwrap();
+    store
+        .put_membership(&membership("u-r", "acct-2", Role::Member, 20))
+        .await
+        .unwrap();
+    store.remove_membership("u-r", "acct-1").await.unwrap();
+    store.remove_membership("u-r", "acct-1").await.unwrap();
+    let left: Vec<String> = store
+        .memberships("u-r")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.account_id)
+        .collect();
+    assert_eq!(left, ["acct-2"]);
+}
+
 async fn account_reads_back(store: Arc<dyn Stores>) {
     let acme = Account {
         account_id: "acme".into(),
@@ -352,6 +376,7 @@ fn code(raw: &str, expires_at: u64) -> AuthorizationCodeRecord {
         user_id: "u-1".into(),
         scope: "campaigns:read".into(),
         resource: "http://127.0.0.1:3000/mcp".into(),
+        account_id: "acct-1".into(),
         family_id: "fam-1".into(),
         created_at: 100,
         expires_at,
@@ -425,6 +450,7 @@ async fn refresh_token_reads_back_and_rotates_once(store: Arc<dyn Stores>) {
         user_id: "u-1".into(),
         scope: "campaigns:read inbox:read".into(),
         resource: "http://127.0.0.1:3000/mcp".into(),
+        account_id: "acct-1".into(),
         issued_at: 100,
         expires_at: 1000,
         family_expires_at: 5000,
@@ -460,28 +486,66 @@ async fn refresh_token_reads_back_and_rotates_once(store: Arc<dyn Stores>) {
     );
 }
 
-async fn grant_swap_returns_the_replaced_family(store: Arc<dyn Stores>) {
+fn grant(user_id: &str, grant_id: &str, created_at: u64, expires_at: u64) -> GrantRecord {
+    GrantRecord {
+        grant_id: grant_id.into(),
+        user_id: user_id.into(),
+        client_id: "claude".into(),
+        client_name: "Claude".into(),
+        redirect_host: "claude.ai".into(),
+        scope: "campaigns:read".into(),
+        resource: "http://127.0.0.1:3000/mcp".into(),
+        account_id: "acct-1".into(),
+        created_at,
+        last_used_at: created_at,
+        expires_at,
+    }
+}
+
+async fn a_persons_grants_are_listed_touched_replaced_and_removed(store: Arc<dyn Stores>) {
+    assert_eq!(store.grants("u-1", 100).await.unwrap(), vec![]);
+    let first = grant("u-1", "fam-1", 100, 9000);
+    let second = grant("u-1", "fam-2", 200, 9100);
+    store.put_grant(&first, &[]).await.unwrap();
+    store.put_grant(&second, &[]).await.unwrap();
+    store
+        .put_grant(&grant("u-2", "fam-9", 150, 9000), &[])
+        .await
+        .unwrap();
     assert_eq!(
-        store
-            .swap_grant_family("grant#a", "fam-1", 9000)
-            .await
-            .unwrap(),
-        None
+        store.grants("u-1", 300).await.unwrap(),
+        vec![first.clone(), second.clone()],
+        "oldest first, only the person's own"
     );
-    assert_eq!(
-        store
-            .swap_grant_family("grant#a", "fam-2", 9000)
-            .await
-            .unwrap(),
-        Some("fam-1".into())
-    );
-    assert_eq!(
-        store
-            .swap_grant_family("grant#b", "fam-3", 9000)
-            .await
-            .unwrap(),
-        None
-    );
+    store.touch_grant("u-1", "fam-1", 400).await.unwrap();
+    let touched = store.grants("u-1", 400).await.unwrap();
+    assert_eq!(touched[0].last_used_at, 400);
+    assert_eq!(touched[0].created_at, 100);
+    // A grant that is gone stays gone when touched.
+    store.touch_grant("u-1", "fam-gone", 400).await.unwrap();
+    store.touch_grant("u-3", "fam-gone", 400).await.unwrap();
+    assert_eq!(store.grants("u-1", 400).await.unwrap().len(), 2);
+    assert_eq!(store.grants("u-3", 400).await.unwrap(), vec![]);
+    // One write adds a grant and forgets the ones it ends.
+    let third = grant("u-1", "fam-3", 500, 9500);
+    store
+        .put_grant(&third, &["fam-1".into(), "fam-unknown".into()])
+        .await
+        .unwrap();
+    let ids: Vec<String> = store
+        .grants("u-1", 500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.grant_id)
+        .collect();
+    assert_eq!(ids, ["fam-2", "fam-3"]);
+    store.remove_grant("u-1", "fam-2").await.unwrap();
+    store.remove_grant("u-1", "fam-2").await.unwrap();
+    store.remove_grant("u-4", "fam-2").await.unwrap();
+    assert_eq!(store.grants("u-1", 500).await.unwrap(), vec![third.clone()]);
+    // A grant past its end is not listed.
+    assert_eq!(store.grants("u-1", 9500).await.unwrap(), vec![]);
 }
 
 async fn revocation_lasts_until_its_expiry_and_is_never_shortened(store: Arc<dyn Stores>) {

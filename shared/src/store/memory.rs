@@ -13,7 +13,9 @@ use super::{
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User, sort_memberships};
 use crate::oauth::client::RegisteredClient;
-use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
+use crate::oauth::grant::{
+    AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
+};
 
 #[derive(Default)]
 struct Tables {
@@ -27,7 +29,8 @@ struct Tables {
     codes: HashMap<TokenHash, AuthorizationCodeRecord>,
     redeemed_codes: HashMap<TokenHash, RedeemedCode>,
     refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
-    grants: HashMap<String, (String, u64)>,
+    /// user id → grant id → grant
+    grants: HashMap<String, HashMap<String, GrantRecord>>,
     revocations: HashMap<String, u64>,
     campaigns: HashMap<(String, String), Campaign>,
     inboxes: HashMap<(String, String), Inbox>,
@@ -145,6 +148,13 @@ impl DirectoryStore for MemoryStore {
 
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
         Ok(self.lock()?.accounts.get(account_id).cloned())
+    }
+
+    async fn remove_membership(&self, user_id: &str, account_id: &str) -> Result<(), StoreError> {
+        self.lock()?
+            .memberships
+            .remove(&(user_id.to_owned(), account_id.to_owned()));
+        Ok(())
     }
 
     async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError> {
@@ -294,17 +304,44 @@ impl RefreshTokenStore for MemoryStore {
         }
     }
 
-    async fn swap_grant_family(
-        &self,
-        grant_key: &str,
-        family_id: &str,
-        expires_at: u64,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .lock()?
+    async fn put_grant(&self, grant: &GrantRecord, ended: &[String]) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        let grants = t.grants.entry(grant.user_id.clone()).or_default();
+        for id in ended {
+            grants.remove(id);
+        }
+        grants.insert(grant.grant_id.clone(), grant.clone());
+        Ok(())
+    }
+
+    async fn grants(&self, user_id: &str, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
+        let t = self.lock()?;
+        let mut grants: Vec<GrantRecord> = t
             .grants
-            .insert(grant_key.to_owned(), (family_id.to_owned(), expires_at))
-            .map(|(previous, _)| previous))
+            .get(user_id)
+            .into_iter()
+            .flat_map(|g| g.values())
+            .filter(|g| g.expires_at > now)
+            .cloned()
+            .collect();
+        grants.sort_by(|a, b| (a.created_at, &a.grant_id).cmp(&(b.created_at, &b.grant_id)));
+        Ok(grants)
+    }
+
+    async fn touch_grant(&self, user_id: &str, grant_id: &str, now: u64) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if let Some(grant) = t.grants.get_mut(user_id).and_then(|g| g.get_mut(grant_id)) {
+            grant.last_used_at = now;
+        }
+        Ok(())
+    }
+
+    async fn remove_grant(&self, user_id: &str, grant_id: &str) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if let Some(grants) = t.grants.get_mut(user_id) {
+            grants.remove(grant_id);
+        }
+        Ok(())
     }
 }
 

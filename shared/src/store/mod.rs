@@ -13,7 +13,9 @@ use thiserror::Error;
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User};
 use crate::oauth::client::RegisteredClient;
-use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, RefreshTokenRecord, TokenHash};
+use crate::oauth::grant::{
+    AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
+};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -73,6 +75,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError>;
     /// Every membership of a user, oldest first.
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
+    /// Ends a membership; one already gone is not an error.
+    async fn remove_membership(&self, user_id: &str, account_id: &str) -> Result<(), StoreError>;
     /// Counts a sign-in attempt for `key` (an email's or a source address's) within a
     /// window ending at `window_ends_at` (a window already over starts afresh), atomically,
     /// and answers the count in the current window: concurrent attempts each see their own.
@@ -108,7 +112,7 @@ pub trait CodeStore: Send + Sync {
     ) -> Result<Option<RedeemedCode>, StoreError>;
 }
 
-/// Refresh tokens, their rotation, and the grant index (one live family per grant).
+/// Refresh tokens, their rotation, and each person's grants (one refresh family each).
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// `Conflict` if the hash exists.
@@ -125,13 +129,15 @@ pub trait RefreshTokenStore: Send + Sync {
         now: u64,
         successor: &TokenHash,
     ) -> Result<(), StoreError>;
-    /// Records `family_id` as the live family of a grant and returns the family it replaced.
-    async fn swap_grant_family(
-        &self,
-        grant_key: &str,
-        family_id: &str,
-        expires_at: u64,
-    ) -> Result<Option<String>, StoreError>;
+    /// Records a new grant of its person's, and forgets the grants `ended` (by id) in
+    /// the same write.
+    async fn put_grant(&self, grant: &GrantRecord, ended: &[String]) -> Result<(), StoreError>;
+    /// A person's grants that have not reached their end at `now`, oldest first.
+    async fn grants(&self, user_id: &str, now: u64) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Records a token issued for a grant at `now`; a grant no longer recorded stays gone.
+    async fn touch_grant(&self, user_id: &str, grant_id: &str, now: u64) -> Result<(), StoreError>;
+    /// Forgets one grant (Disconnect); a grant already gone is not an error.
+    async fn remove_grant(&self, user_id: &str, grant_id: &str) -> Result<(), StoreError>;
 }
 
 /// Revoked access-token ids and refresh-token families, each kept until it would have

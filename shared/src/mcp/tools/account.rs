@@ -2,6 +2,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Acting, ToolFailure, ToolOutput};
+use crate::deps::Deps;
 use crate::directory::Role;
 use crate::rbac::{InboxAccess, inbox_access};
 
@@ -21,9 +22,43 @@ pub struct AccountInfo {
     /// `all` (Owners and Admins) or `granted` (the inboxes in `inbox_ids`).
     pub inbox_access: String,
     pub inbox_ids: Vec<String>,
+    /// The other accounts you can access; these tools do not act in them.
+    pub other_accounts: Vec<OtherAccount>,
+    /// How to make these tools act in another account.
+    pub switching: String,
 }
 
-pub fn get_account(acting: &Acting, _: NoArguments) -> Result<ToolOutput, ToolFailure> {
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OtherAccount {
+    pub id: String,
+    pub name: String,
+    /// Your role in that account.
+    pub role: Role,
+}
+
+/// The tools act in one account, the one chosen when the app was connected.
+const SWITCHING: &str = "This connection acts in the account chosen when the app was connected. \
+    To act in another account, disconnect the app (in the app, or on Alta's connected-apps page) \
+    and connect it again, choosing that account.";
+
+pub async fn get_account(
+    deps: &Deps,
+    acting: &Acting,
+    _: NoArguments,
+) -> Result<ToolOutput, ToolFailure> {
+    let mut other_accounts = Vec::new();
+    for membership in &acting.memberships {
+        if membership.account_id == acting.account.account_id {
+            continue;
+        }
+        if let Some(account) = deps.directory.account(&membership.account_id).await? {
+            other_accounts.push(OtherAccount {
+                id: account.account_id,
+                name: account.name,
+                role: membership.role,
+            });
+        }
+    }
     let (access, inbox_ids) = match inbox_access(&acting.membership) {
         InboxAccess::All => ("all", Vec::new()),
         InboxAccess::Only(ids) => ("granted", ids),
@@ -35,9 +70,11 @@ pub fn get_account(acting: &Acting, _: NoArguments) -> Result<ToolOutput, ToolFa
         user_id: acting.membership.user_id.clone(),
         inbox_access: access.into(),
         inbox_ids,
+        other_accounts,
+        switching: SWITCHING.into(),
     };
-    let text = format!(
-        "Account: {} ({})\nYour role: {}\nInboxes: {}",
+    let mut text = format!(
+        "Connected account: {} ({})\nYour role: {}\nInboxes: {}",
         info.name,
         info.id,
         info.role,
@@ -49,5 +86,17 @@ pub fn get_account(acting: &Acting, _: NoArguments) -> Result<ToolOutput, ToolFa
             info.inbox_ids.join(", ")
         }
     );
+    if !info.other_accounts.is_empty() {
+        let others: Vec<String> = info
+            .other_accounts
+            .iter()
+            .map(|a| format!("{} ({}, {})", a.name, a.id, a.role))
+            .collect();
+        text.push_str(&format!(
+            "\nYour other accounts: {}\n{}",
+            others.join(", "),
+            info.switching
+        ));
+    }
     ToolOutput::of(&info, text)
 }

@@ -178,7 +178,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             Tool::GetAccount,
             "get_account",
             "Get account",
-            "The Alta account these tools act in, your role in it, and which inboxes you can read.",
+            "The Alta account these tools act in (chosen when the app was connected), your role in it, which inboxes you can read, and your other accounts.",
             None,
             READ,
         ),
@@ -258,6 +258,10 @@ pub enum ToolFailure {
     InvalidArguments(String),
     Refused(String),
     NoAccount,
+    /// The grant's account (chosen at consent) no longer has the person as a member.
+    NotAMember {
+        account: String,
+    },
     /// A protocol-level failure (the store is down): a JSON-RPC error, not a tool result.
     Internal(McpError),
 }
@@ -276,6 +280,7 @@ impl ToolFailure {
             Self::InvalidArguments(_) => "invalid_arguments",
             Self::Refused(_) => "refused",
             Self::NoAccount => "no_account",
+            Self::NotAMember { .. } => "not_a_member",
             Self::Internal(_) => "error",
         }
     }
@@ -300,6 +305,9 @@ impl ToolFailure {
                 "You are not a member of any Alta account. Ask an account owner to invite you."
                     .into()
             }
+            Self::NotAMember { account } => format!(
+                "Permission denied: this connection acts in the Alta account {account}, and you are no longer a member of it. Ask one of its owners to add you again, or disconnect this app and connect it to another account."
+            ),
             Self::Internal(err) => err.message.clone(),
         }
     }
@@ -319,21 +327,52 @@ impl ToolOutput {
     }
 }
 
-/// The caller acting in their first accessible account, with their live role.
+/// The caller acting in the account their grant names (or, for a token that names none,
+/// their first accessible account), with their live role there.
 pub struct Acting {
     pub membership: Membership,
     pub account: Account,
+    /// Every membership of the caller's, oldest first (`get_account` lists the others).
+    pub memberships: Vec<Membership>,
 }
 
 impl Acting {
-    /// Membership and role are read on every call, so a role change applies at once.
+    /// Membership and role are read on every call, so a removal or a role change applies
+    /// at once.
     async fn resolve(deps: &Deps, caller: &Caller) -> Result<Self, ToolFailure> {
         let memberships = deps.directory.memberships(&caller.claims.sub).await?;
-        for membership in memberships {
+        let chosen = caller
+            .claims
+            .account_id
+            .as_deref()
+            .filter(|id| !id.is_empty());
+        if let Some(account_id) = chosen {
+            let Some(membership) = memberships.iter().find(|m| m.account_id == account_id) else {
+                let account = deps.directory.account(account_id).await?;
+                return Err(ToolFailure::NotAMember {
+                    account: account.map_or_else(
+                        || account_id.to_owned(),
+                        |a| format!("{} ({account_id})", a.name),
+                    ),
+                });
+            };
+            let Some(account) = deps.directory.account(account_id).await? else {
+                return Err(ToolFailure::NotAMember {
+                    account: account_id.to_owned(),
+                });
+            };
+            return Ok(Self {
+                membership: membership.clone(),
+                account,
+                memberships,
+            });
+        }
+        for membership in &memberships {
             if let Some(account) = deps.directory.account(&membership.account_id).await? {
                 return Ok(Self {
-                    membership,
+                    membership: membership.clone(),
                     account,
+                    memberships,
                 });
             }
         }
@@ -374,10 +413,12 @@ pub async fn call(
     args: Value,
 ) -> Result<Value, McpError> {
     let started = Instant::now();
-    let acting = Acting::resolve(deps, caller).await;
-    let result = match &acting {
-        Err(_) => Err(ToolFailure::NoAccount),
-        Ok(acting) => run(deps, acting, tool.tool, args).await,
+    let (result, account_id) = match Acting::resolve(deps, caller).await {
+        Ok(acting) => (
+            run(deps, &acting, tool.tool, args).await,
+            acting.account.account_id,
+        ),
+        Err(failure) => (Err(failure), "-".to_owned()),
     };
     let outcome = match &result {
         Ok(_) => "ok",
@@ -387,7 +428,7 @@ pub async fn call(
     tracing::info!(
         target: "audit",
         user_id = %caller.claims.sub,
-        account_id = acting.as_ref().map(|a| a.account_id()).unwrap_or("-"),
+        account_id = %account_id,
         client_id = %caller.claims.client_id,
         tool = tool.name,
         outcome,
@@ -420,7 +461,7 @@ async fn run(
 ) -> Result<ToolOutput, ToolFailure> {
     use crate::alta::CampaignAction;
     match tool {
-        Tool::GetAccount => account::get_account(acting, arguments(args)?),
+        Tool::GetAccount => account::get_account(deps, acting, arguments(args)?).await,
         Tool::ListCampaigns => campaigns::list_campaigns(deps, acting, arguments(args)?).await,
         Tool::GetCampaign => campaigns::get_campaign(deps, acting, arguments(args)?).await,
         Tool::PauseCampaign => {

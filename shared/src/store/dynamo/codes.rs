@@ -19,6 +19,7 @@ impl CodeStore for DynamoStore {
             .s("user_id", &c.user_id)
             .s("scope", &c.scope)
             .s("resource", &c.resource)
+            .s("account_id", &c.account_id)
             .s("family_id", &c.family_id)
             .n("created_at", c.created_at)
             .n("expires_at", c.expires_at);
@@ -69,6 +70,7 @@ impl CodeStore for DynamoStore {
             user_id: item.get_s("user_id")?.to_owned(),
             scope: item.get_s("scope")?.to_owned(),
             resource: item.get_s("resource")?.to_owned(),
+            account_id: item.opt_get_s("account_id")?.unwrap_or_default().to_owned(),
             family_id: item.get_s("family_id")?.to_owned(),
             created_at: item.get_n("created_at")?,
             expires_at: item.get_n("expires_at")?,

@@ -134,6 +134,20 @@ impl DirectoryStore for DynamoStore {
         Ok(())
     }
 
+    async fn remove_membership(&self, user_id: &str, account_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(
+                format!("USER#{user_id}"),
+                &format!("MEMBER#{account_id}"),
+            )))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
         let mut found = Vec::new();
         let mut start = None;

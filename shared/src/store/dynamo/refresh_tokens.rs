@@ -1,12 +1,58 @@
-//! Refresh tokens, keyed by `token_hash`; the grant index lives in the same table under
-//! `grant#<hash of user, client, resource>` keys.
+//! Refresh tokens, keyed by `token_hash`. A person's grants live in the same table, in one
+//! item per person (`grants#<user_id>`), one map attribute per grant (`g_<grant_id>`): one
+//! read lists them, one write adds one and forgets others, and no index is needed.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, Item, map_sdk_error};
-use crate::oauth::grant::{RefreshTokenRecord, TokenHash};
+use crate::oauth::grant::{GrantRecord, RefreshTokenRecord, TokenHash};
 use crate::store::{RefreshTokenStore, StoreError};
+
+fn grants_key(user_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("grants#{user_id}"))
+}
+
+const GRANT_PREFIX: &str = "g_";
+
+fn grant_to_map(g: &GrantRecord) -> AttributeValue {
+    AttributeValue::M(
+        Item::new()
+            .s("grant_id", &g.grant_id)
+            .s("client_id", &g.client_id)
+            .s("client_name", &g.client_name)
+            .s("redirect_host", &g.redirect_host)
+            .s("scope", &g.scope)
+            .s("resource", &g.resource)
+            .s("account_id", &g.account_id)
+            .n("created_at", g.created_at)
+            .n("last_used_at", g.last_used_at)
+            .n("expires_at", g.expires_at)
+            .into_map(),
+    )
+}
+
+fn grant_from_map(user_id: &str, value: &AttributeValue) -> Result<GrantRecord, StoreError> {
+    let AttributeValue::M(map) = value else {
+        return Err(StoreError::Corrupt("a grant is not a map".into()));
+    };
+    let item = Item::from(map.clone());
+    Ok(GrantRecord {
+        grant_id: item.get_s("grant_id")?.to_owned(),
+        user_id: user_id.to_owned(),
+        client_id: item.get_s("client_id")?.to_owned(),
+        client_name: item.get_s("client_name")?.to_owned(),
+        redirect_host: item.get_s("redirect_host")?.to_owned(),
+        scope: item.get_s("scope")?.to_owned(),
+        resource: item.get_s("resource")?.to_owned(),
+        account_id: item.get_s("account_id")?.to_owned(),
+        created_at: item.get_n("created_at")?,
+        last_used_at: item.get_n("last_used_at")?,
+        expires_at: item.get_n("expires_at")?,
+    })
+}
 
 #[async_trait]
 impl RefreshTokenStore for DynamoStore {
@@ -18,6 +64,7 @@ impl RefreshTokenStore for DynamoStore {
             .s("user_id", &t.user_id)
             .s("scope", &t.scope)
             .s("resource", &t.resource)
+            .s("account_id", &t.account_id)
             .n("issued_at", t.issued_at)
             // The TTL attribute: a family outlives no token of it.
             .n("expires_at", t.expires_at)
@@ -64,6 +111,7 @@ impl RefreshTokenStore for DynamoStore {
             user_id: item.get_s("user_id")?.to_owned(),
             scope: item.get_s("scope")?.to_owned(),
             resource: item.get_s("resource")?.to_owned(),
+            account_id: item.opt_get_s("account_id")?.unwrap_or_default().to_owned(),
             issued_at: item.get_n("issued_at")?,
             expires_at: item.get_n("expires_at")?,
             family_expires_at: item.get_n("family_expires_at")?,
@@ -103,27 +151,87 @@ impl RefreshTokenStore for DynamoStore {
         Ok(())
     }
 
-    async fn swap_grant_family(
-        &self,
-        grant_key: &str,
-        family_id: &str,
-        expires_at: u64,
-    ) -> Result<Option<String>, StoreError> {
-        let item = Item::new()
-            .s("token_hash", grant_key)
-            .s("family_id", family_id)
-            .n("expires_at", expires_at);
-        let out = self
-            .client
-            .put_item()
+    async fn put_grant(&self, grant: &GrantRecord, ended: &[String]) -> Result<(), StoreError> {
+        let mut names = HashMap::from([(
+            "#new".to_owned(),
+            format!("{GRANT_PREFIX}{}", grant.grant_id),
+        )]);
+        let mut removed = Vec::new();
+        for (i, id) in ended.iter().filter(|id| **id != grant.grant_id).enumerate() {
+            names.insert(format!("#old{i}"), format!("{GRANT_PREFIX}{id}"));
+            removed.push(format!("#old{i}"));
+        }
+        // The newest grant ends last (every family lasts as long), so the item's TTL is
+        // the newest grant's end.
+        let mut update = "SET #new = :grant, expires_at = :exp".to_owned();
+        if !removed.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        self.client
+            .update_item()
             .table_name(&self.tables.refresh_tokens)
-            .set_item(Some(item.into_map()))
-            .return_values(ReturnValue::AllOld)
+            .key("token_hash", grants_key(&grant.user_id))
+            .update_expression(update)
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":grant", grant_to_map(grant))
+            .expression_attribute_values(":exp", AttributeValue::N(grant.expires_at.to_string()))
             .send()
             .await
             .map_err(map_sdk_error)?;
-        out.attributes
-            .map(|map| Item::from(map).get_s("family_id").map(str::to_owned))
-            .transpose()
+        Ok(())
+    }
+
+    async fn grants(&self, user_id: &str, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.refresh_tokens)
+            .key("token_hash", grants_key(user_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        let mut grants = out
+            .item
+            .unwrap_or_default()
+            .iter()
+            .filter(|(name, _)| name.starts_with(GRANT_PREFIX))
+            .map(|(_, value)| grant_from_map(user_id, value))
+            .collect::<Result<Vec<_>, _>>()?;
+        grants.retain(|g| g.expires_at > now);
+        grants.sort_by(|a, b| (a.created_at, &a.grant_id).cmp(&(b.created_at, &b.grant_id)));
+        Ok(grants)
+    }
+
+    async fn touch_grant(&self, user_id: &str, grant_id: &str, now: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.refresh_tokens)
+            .key("token_hash", grants_key(user_id))
+            .update_expression("SET #g.last_used_at = :now")
+            .condition_expression("attribute_exists(#g)")
+            .expression_attribute_names("#g", format!("{GRANT_PREFIX}{grant_id}"))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await
+            .map_err(map_sdk_error);
+        match result {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn remove_grant(&self, user_id: &str, grant_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.refresh_tokens)
+            .key("token_hash", grants_key(user_id))
+            .update_expression("REMOVE #g")
+            .expression_attribute_names("#g", format!("{GRANT_PREFIX}{grant_id}"))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
     }
 }

@@ -1,0 +1,114 @@
+//! Checking a person's email and password, for the consent page and the connections page
+//! alike: throttled per email and per source address, counted before any password is
+//! hashed, and as slow for an unknown email as for a wrong password.
+
+use http::StatusCode;
+use lambda_http::Request;
+use sha2::{Digest, Sha256};
+
+use crate::deps::Deps;
+use crate::directory::User;
+use crate::http as h;
+use crate::metrics::Measurement;
+use crate::oauth::client::hex;
+use crate::password::PasswordHash;
+
+/// Failed sign-ins allowed per email within the window before sign-in is refused.
+pub const MAX_SIGN_IN_FAILURES: u32 = 5;
+/// Failed sign-ins from one source address per window, whatever the emails: high enough
+/// for an office behind one address, low enough to stop spraying passwords across emails.
+pub const MAX_SIGN_IN_FAILURES_PER_ADDRESS: u32 = 100;
+pub const SIGN_IN_FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
+
+/// Why a sign-in did not succeed.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Shown on the form again, with this status.
+    Retry(StatusCode, &'static str),
+    /// The store failed: the service-unavailable page.
+    Unavailable(String),
+}
+
+/// The person with this email and password, or why not. `email` is normalized already.
+pub async fn sign_in(
+    req: &Request,
+    deps: &Deps,
+    email: &str,
+    password: String,
+) -> Result<User, Refusal> {
+    if email.is_empty() || password.is_empty() {
+        return Err(Refusal::Retry(
+            StatusCode::OK,
+            "Enter your email and password.",
+        ));
+    }
+    let unavailable = |err: crate::store::StoreError| Refusal::Unavailable(err.to_string());
+    let now = deps.clock.now();
+    let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
+    let email_key = hex(&Sha256::digest(email.as_bytes()));
+    let address_key = h::source_address_key(req).map(|key| format!("ip-{key}"));
+    // Count first, atomically, and refuse before any password is hashed: parallel attempts
+    // each take a place in the count, so at most the limit of them is ever verified.
+    let limits = std::iter::once((
+        email_key.as_str(),
+        MAX_SIGN_IN_FAILURES,
+        "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
+    ))
+    .chain(address_key.as_deref().map(|key| {
+        (
+            key,
+            MAX_SIGN_IN_FAILURES_PER_ADDRESS,
+            "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
+        )
+    }));
+    for (key, limit, message) in limits {
+        let count = deps
+            .directory
+            .count_sign_in_attempt(key, now, window_ends_at)
+            .await
+            .map_err(unavailable)?;
+        if count > limit {
+            deps.metrics.record(Measurement::SignIn("locked"));
+            return Err(Refusal::Retry(StatusCode::TOO_MANY_REQUESTS, message));
+        }
+    }
+    let user = deps
+        .directory
+        .user_by_email(email)
+        .await
+        .map_err(unavailable)?;
+    // Hashing blocks for tens of milliseconds and ~19 MiB: keep it off the async workers,
+    // a few at a time. An unknown email costs the same as a wrong password (no enumeration
+    // by timing).
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = {
+        let _slot = deps.password_checks.acquire().await;
+        tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => hash.verify(&password),
+            None => PasswordHash::verify_decoy(&password),
+        })
+        .await
+        .unwrap_or(false)
+    };
+    let user = match (verified, user) {
+        (true, Some(user)) => user,
+        _ => {
+            // Already counted, for the email and the address.
+            deps.metrics.record(Measurement::SignIn("failed"));
+            return Err(Refusal::Retry(StatusCode::OK, "Invalid email or password."));
+        }
+    };
+    deps.metrics.record(Measurement::SignIn("succeeded"));
+    deps.directory
+        .clear_sign_in_failures(&email_key)
+        .await
+        .map_err(unavailable)?;
+    // A success is not a failure from the address: its place goes back.
+    if let Some(address_key) = &address_key {
+        deps.directory
+            .forgive_sign_in_attempt(address_key, now)
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(user)
+}

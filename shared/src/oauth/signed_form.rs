@@ -1,0 +1,105 @@
+//! State carried by Alta's own pages between a GET and its POSTs: signed (ES256, the
+//! server's key) into a hidden form field that lives 10 minutes, and bound to a nonce
+//! cookie, so that a field lifted from one browser is useless in another (CSRF included:
+//! another site can post the field only with a cookie it cannot read or set).
+
+use std::time::Duration;
+
+use http::HeaderValue;
+use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header, encode};
+use lambda_http::Request;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::BaseUrl;
+use crate::keys::KeySet;
+use crate::secret::SecretString;
+
+pub const FORM_LIFETIME_SECONDS: u64 = 600;
+
+/// What every signed form's claims carry.
+pub trait FormClaims: Serialize + DeserializeOwned {
+    /// The JWT `typ`: one per kind of form, so that one cannot stand in for another.
+    const TYPE: &'static str;
+    fn iat(&self) -> u64;
+    /// Equal to the nonce cookie.
+    fn nonce(&self) -> &str;
+}
+
+/// Signed with the key that signs at the form's `iat` (see `KeySet::signing_key`), so
+/// that a re-signed form (the same `iat`) verifies wherever the first one did.
+pub fn sign<T: FormClaims>(
+    keys: &KeySet,
+    activation: Duration,
+    claims: &T,
+) -> Result<String, String> {
+    let key = keys.signing_key(claims.iat(), activation);
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some(T::TYPE.into());
+    header.kid = Some(key.kid().to_owned());
+    encode(&header, claims, key.encoding_key()).map_err(|e| e.to_string())
+}
+
+/// The claims, if the field was signed here for `audience`, is unexpired, and matches the
+/// cookie.
+pub fn verify<T: FormClaims>(
+    keys: &KeySet,
+    base: &BaseUrl,
+    audience: &str,
+    field: &str,
+    cookie_nonce: Option<&str>,
+) -> Option<T> {
+    let header = decode_header(field).ok()?;
+    if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(T::TYPE) {
+        return None;
+    }
+    let key = keys.verification_keys().get(header.kid.as_deref()?)?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.leeway = 0;
+    validation.set_issuer(&[base.issuer()]);
+    validation.set_audience(&[audience]);
+    let claims = decode::<T>(field, key, &validation).ok()?.claims;
+    let nonce = SecretString::new(claims.nonce().to_owned());
+    cookie_nonce.filter(|c| nonce.constant_time_eq(c))?;
+    Some(claims)
+}
+
+/// A form's nonce cookie. Over https it is a `__Host-` cookie (Secure, Path=/, no Domain).
+pub struct NonceCookie {
+    name: &'static str,
+}
+
+impl NonceCookie {
+    /// `plain` is the cookie's name over http (local runs); over https it gets `__Host-`.
+    pub fn new(base: &BaseUrl, plain: &'static str, host_prefixed: &'static str) -> Self {
+        let https = base.issuer().starts_with("https://");
+        Self {
+            name: if https { host_prefixed } else { plain },
+        }
+    }
+
+    fn secure(&self) -> bool {
+        self.name.starts_with("__Host-")
+    }
+
+    /// A `Set-Cookie` value: `value` for `max_age` seconds (0 clears it).
+    pub fn set(&self, value: &str, max_age: u64) -> Option<HeaderValue> {
+        let secure = if self.secure() { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.name
+        ))
+        .ok()
+    }
+
+    pub fn read<'a>(&self, req: &'a Request) -> Option<&'a str> {
+        req.headers()
+            .get_all("cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == self.name)
+            .map(|(_, v)| v)
+    }
+}

@@ -476,6 +476,21 @@ async fn the_connections_page_lists_and_disconnects_grants(backend: Backend) {
     ])
     .await;
     assert!(again.contains("already disconnected"), "{again}");
+
+    // Sign-in here is throttled like the consent page's (one wrong password was counted
+    // above, and the success cleared it).
+    let mut last = (0, String::new());
+    for _ in 0..=alta_shared::oauth::sign_in::MAX_SIGN_IN_FAILURES {
+        last = post(vec![
+            ("form", form.clone()),
+            ("email", "demo@alta.local".into()),
+            ("password", "wrong".into()),
+            ("action", "sign_in".into()),
+        ])
+        .await;
+    }
+    assert_eq!(last.0, 429, "{}", last.1);
+    assert!(last.1.contains("Too many failed sign-ins"));
 }
 
 /// The hidden `form` field of a connections page.

@@ -110,7 +110,7 @@ pub fn banner(deps: &Deps) -> String {
         ),
     };
     format!(
-        "\nAlta MCP is running ({store}).\n\n  MCP server URL: {mcp}\n  Issuer:         {issuer}\n\n\
+        "\nAlta MCP is running ({store}).\n\n  MCP server URL: {mcp}\n  Issuer:         {issuer}\n  Connected apps: {connections}\n\n\
          Demo sign-ins (password: ALTA_DEMO_PASSWORD, default alta-demo):\n\
          \x20 demo@alta.local (Admin of Acme Corp, Member of Globex), manager@alta.local, viewer@alta.local\n\n\
          Add it to a client:\n\
@@ -119,5 +119,6 @@ pub fn banner(deps: &Deps) -> String {
          \x20 MCP Inspector:  npx @modelcontextprotocol/inspector  (Streamable HTTP, URL {mcp})\n\
          \x20 Cursor:         ~/.cursor/mcp.json: {{\"mcpServers\":{{\"alta\":{{\"url\":\"{mcp}\"}}}}}}\n",
         issuer = deps.config.base_url.issuer(),
+        connections = deps.config.base_url.url("/connections"),
     )
 }

@@ -98,7 +98,9 @@ pub fn service_page(mcp_url: &str) -> Response<Body> {
          </ul>\
          <p class=\"muted\">The app then sends you to Alta to sign in. You see what it asks to do \
          (read campaigns, pause and resume them, read the inboxes your role allows) and choose \
-         whether to allow it. Each action is checked against your role, as in the Alta web app.</p>"
+         whether to allow it. Each action is checked against your role, as in the Alta web app.</p>\
+         <p class=\"muted\"><a href=\"connections\">Connected apps</a>: see the apps connected to \
+         your Alta accounts, and disconnect any of them.</p>"
     );
     page(StatusCode::OK, "Alta MCP server", &body, None)
 }

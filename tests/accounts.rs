@@ -8,6 +8,7 @@ mod support;
 use support::Server as _;
 
 use alta_shared::directory::{Membership, Role};
+use alta_shared::jwt::{AccessTokenClaims, sign_access_token};
 use alta_shared::oauth::grant::MAX_GRANTS_PER_SHARED_CLIENT;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -201,6 +202,31 @@ async fn a_person_with_several_accounts_chooses_one_at_consent(backend: Backend)
         denied
             .query_pairs()
             .any(|(k, v)| k == "error" && v == "access_denied")
+    );
+
+    // A token that names no account (an external identity provider's, or one from before
+    // account choice) acts in the person's first account.
+    let keys = server.deps.keys.current().await.unwrap();
+    let now = server.deps.clock.now();
+    let unnamed = sign_access_token(
+        keys.newest_key(),
+        &AccessTokenClaims {
+            iss: server.base.clone(),
+            sub: alta_shared::demo::DEMO_USER.into(),
+            aud: server.url("/mcp"),
+            exp: now + 3600,
+            iat: now,
+            jti: "external-1".into(),
+            client_id: "external".into(),
+            scope: "campaigns:read".into(),
+            grant_id: None,
+            account_id: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        get_account(&server, &unnamed).await["structuredContent"]["id"],
+        "acct_acme"
     );
 
     // A person with one account never sees the page, and gets that account.

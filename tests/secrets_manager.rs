@@ -204,6 +204,7 @@ async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token
             ("request", support::oauth::pending_field(&html).as_str()),
             ("email", "demo@alta.local"),
             ("password", support::DEMO_PASSWORD),
+            ("account", "acct_acme"),
             ("decision", "allow"),
         ])
         .send()

@@ -2,6 +2,7 @@
 //! account. Nothing here knows about MCP or HTTP.
 
 pub mod account_data;
+pub mod listing;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

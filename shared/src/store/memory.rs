@@ -10,6 +10,7 @@ use super::{
     AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
     StoreError, sort_campaigns, sort_emails, sort_inboxes,
 };
+use crate::alta::listing::{EmailFilter, EmailSummary, Page, campaign_matches, page_of};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User, sort_memberships};
 use crate::oauth::client::RegisteredClient;
@@ -471,6 +472,55 @@ impl AltaStore for MemoryStore {
             .collect();
         sort_emails(&mut found);
         Ok(found)
+    }
+
+    async fn campaign_page(
+        &self,
+        account_id: &str,
+        status: Option<CampaignStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Campaign>, StoreError> {
+        let mut found = self.campaigns(account_id).await?;
+        found.retain(|c| campaign_matches(c, status));
+        Ok(page_of(found, Campaign::position, false, after, limit))
+    }
+
+    async fn inbox(&self, account_id: &str, inbox_id: &str) -> Result<Option<Inbox>, StoreError> {
+        Ok(self
+            .lock()?
+            .inboxes
+            .get(&(account_id.to_owned(), inbox_id.to_owned()))
+            .cloned())
+    }
+
+    async fn inbox_page(
+        &self,
+        account_id: &str,
+        only: Option<&[String]>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Inbox>, StoreError> {
+        let mut found = self.inboxes(account_id).await?;
+        found.retain(|i| only.is_none_or(|ids| ids.contains(&i.id)));
+        Ok(page_of(found, Inbox::position, false, after, limit))
+    }
+
+    async fn email_page(
+        &self,
+        account_id: &str,
+        filter: &EmailFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<EmailSummary>, StoreError> {
+        let found: Vec<EmailSummary> = self
+            .emails(account_id)
+            .await?
+            .iter()
+            .map(Email::summary)
+            .filter(|e| filter.matches(e))
+            .collect();
+        Ok(page_of(found, EmailSummary::position, true, after, limit))
     }
 
     async fn email(&self, account_id: &str, email_id: &str) -> Result<Option<Email>, StoreError> {

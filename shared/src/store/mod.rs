@@ -10,6 +10,7 @@ mod contract;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use crate::alta::listing::{EmailFilter, EmailSummary, Page};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User};
 use crate::oauth::client::RegisteredClient;
@@ -154,9 +155,36 @@ pub trait RevocationStore: Send + Sync {
     async fn use_once(&self, key: &str, expires_at: u64, now: u64) -> Result<bool, StoreError>;
 }
 
-/// Alta's campaigns, inboxes and emails, always within one account.
+/// Alta's campaigns, inboxes and emails, always within one account. The tools read a page
+/// at a time (`*_page`, each one query whatever the account's size); the whole-account
+/// reads are for administration (`load-data`) and tests.
 #[async_trait]
 pub trait AltaStore: Send + Sync {
+    /// Campaigns oldest first (ties by id), optionally in one status, after a position.
+    async fn campaign_page(
+        &self,
+        account_id: &str,
+        status: Option<CampaignStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Campaign>, StoreError>;
+    async fn inbox(&self, account_id: &str, inbox_id: &str) -> Result<Option<Inbox>, StoreError>;
+    /// Inboxes oldest first (ties by id), only those in `only` when given.
+    async fn inbox_page(
+        &self,
+        account_id: &str,
+        only: Option<&[String]>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Inbox>, StoreError>;
+    /// Email summaries newest first (ties by id, descending); bodies are not read.
+    async fn email_page(
+        &self,
+        account_id: &str,
+        filter: &EmailFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<EmailSummary>, StoreError>;
     async fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError>;
     async fn put_inbox(&self, inbox: &Inbox) -> Result<(), StoreError>;
     async fn put_email(&self, email: &Email) -> Result<(), StoreError>;
@@ -211,10 +239,12 @@ pub fn sort_inboxes(inboxes: &mut [Inbox]) {
     });
 }
 
+/// Newest first, ties by id descending: the reverse of (received_at, id), as the
+/// positions of `alta::listing` order them.
 pub fn sort_emails(emails: &mut [Email]) {
     emails.sort_by(|a, b| {
         b.received_at
             .cmp(&a.received_at)
-            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| b.id.cmp(&a.id))
     });
 }

@@ -1,7 +1,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::page::paginate;
+use super::page;
 use super::{Acting, ToolFailure, ToolOutput};
 use crate::alta::{Campaign, CampaignAction, CampaignStatus, Transition};
 use crate::deps::Deps;
@@ -68,15 +68,22 @@ pub async fn list_campaigns(
     args: ListCampaignsArguments,
 ) -> Result<ToolOutput, ToolFailure> {
     acting.require(Permission::ReadCampaign)?;
-    let campaigns: Vec<Campaign> = deps
-        .alta
-        .campaigns(acting.account_id())
-        .await?
-        .into_iter()
-        .filter(|c| args.status.is_none_or(|s| c.status == s))
-        .collect();
+    let account_id = acting.account_id();
     let query = format!("campaigns:{}", args.status.map_or("", |s| s.as_str()));
-    let (page, next_cursor) = paginate(campaigns, &query, args.cursor.as_deref(), args.limit)?;
+    let request = page::request(account_id, &query, args.cursor.as_deref(), args.limit)?;
+    let found = deps
+        .alta
+        .campaign_page(
+            account_id,
+            args.status,
+            request.after.as_deref(),
+            request.limit,
+        )
+        .await?;
+    let next_cursor = found
+        .next
+        .map(|position| page::cursor(account_id, &query, &position));
+    let page = found.items;
     let mut text = format!("{} campaign(s) in {}:\n", page.len(), acting.account.name);
     text.push_str(&page.iter().map(line).collect::<Vec<_>>().join("\n"));
     if next_cursor.is_some() {

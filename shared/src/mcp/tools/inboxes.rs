@@ -1,11 +1,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::page::paginate;
+use super::page;
 use super::{Acting, ToolFailure, ToolOutput};
+use crate::alta::listing::{EmailFilter, EmailSummary};
 use crate::alta::{Email, Inbox};
 use crate::deps::Deps;
-use crate::rbac::{Permission, inbox_access};
+use crate::rbac::{InboxAccess, Permission, inbox_access};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +29,7 @@ pub struct ListEmailsArguments {
     /// Only email belonging to this campaign.
     #[serde(default)]
     pub campaign_id: Option<String>,
-    /// Case-insensitive text to find in the subject, sender or body.
+    /// Case-insensitive text to find in the subject, the sender or the snippet (the first 120 characters of the body).
     #[serde(default)]
     pub query: Option<String>,
     /// `next_cursor` of the previous page.
@@ -55,20 +56,6 @@ pub struct InboxList {
     pub next_cursor: Option<String>,
 }
 
-/// An email in a list: everything but the body, and a short snippet of it.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct EmailSummary {
-    pub id: String,
-    pub inbox_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub campaign_id: Option<String>,
-    pub subject: String,
-    pub from: String,
-    pub to: String,
-    pub received_at: u64,
-    pub snippet: String,
-}
-
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EmailList {
     pub emails: Vec<EmailSummary>,
@@ -78,14 +65,6 @@ pub struct EmailList {
 }
 
 pub type EmailView = Email;
-
-fn snippet(body: &str) -> String {
-    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(120) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
-    }
-}
 
 fn denied(acting: &Acting, detail: String) -> ToolFailure {
     ToolFailure::Denied {
@@ -101,15 +80,25 @@ pub async fn list_inboxes(
     args: ListInboxesArguments,
 ) -> Result<ToolOutput, ToolFailure> {
     acting.require(Permission::ReadEmail)?;
-    let access = inbox_access(&acting.membership);
-    let inboxes: Vec<Inbox> = deps
+    let account_id = acting.account_id();
+    let request = page::request(account_id, "inboxes", args.cursor.as_deref(), args.limit)?;
+    let only = match inbox_access(&acting.membership) {
+        InboxAccess::All => None,
+        InboxAccess::Only(ids) => Some(ids),
+    };
+    let found = deps
         .alta
-        .inboxes(acting.account_id())
-        .await?
-        .into_iter()
-        .filter(|i| access.allows(&i.id))
-        .collect();
-    let (page, next_cursor) = paginate(inboxes, "inboxes", args.cursor.as_deref(), args.limit)?;
+        .inbox_page(
+            account_id,
+            only.as_deref(),
+            request.after.as_deref(),
+            request.limit,
+        )
+        .await?;
+    let next_cursor = found
+        .next
+        .map(|position| page::cursor(account_id, "inboxes", &position));
+    let page: Vec<Inbox> = found.items;
     let text = if page.is_empty() {
         "You cannot read any inbox in this account.".to_owned()
     } else {
@@ -140,58 +129,61 @@ pub async fn list_emails(
             "for at least one inbox (you have no inbox grants)".into(),
         ));
     }
-    if let Some(inbox_id) = &args.inbox_id {
-        let exists = deps
-            .alta
-            .inboxes(acting.account_id())
-            .await?
-            .iter()
-            .any(|i| &i.id == inbox_id);
-        if !exists {
-            return Err(ToolFailure::NotFound(format!("Inbox {inbox_id}")));
-        }
-        if !access.allows(inbox_id) {
-            return Err(denied(acting, format!("on inbox {inbox_id}")));
-        }
+    let account_id = acting.account_id();
+    if let Some(inbox_id) = &args.inbox_id
+        && !access.allows(inbox_id)
+    {
+        return Err(denied(acting, format!("on inbox {inbox_id}")));
     }
     let needle = args
         .query
         .as_deref()
-        .map(str::to_lowercase)
+        .map(|q| q.trim().to_lowercase())
         .filter(|q| !q.is_empty());
-    let emails: Vec<EmailSummary> = deps
-        .alta
-        .emails(acting.account_id())
-        .await?
-        .into_iter()
-        .filter(|e| access.allows(&e.inbox_id))
-        .filter(|e| args.inbox_id.as_ref().is_none_or(|i| &e.inbox_id == i))
-        .filter(|e| args.campaign_id.is_none() || e.campaign_id == args.campaign_id)
-        .filter(|e| {
-            needle.as_ref().is_none_or(|q| {
-                [&e.subject, &e.from, &e.body]
-                    .iter()
-                    .any(|field| field.to_lowercase().contains(q.as_str()))
-            })
-        })
-        .map(|e| EmailSummary {
-            snippet: snippet(&e.body),
-            id: e.id,
-            inbox_id: e.inbox_id,
-            campaign_id: e.campaign_id,
-            subject: e.subject,
-            from: e.from,
-            to: e.to,
-            received_at: e.received_at,
-        })
-        .collect();
     let query = format!(
         "emails:{}:{}:{}",
         args.inbox_id.as_deref().unwrap_or(""),
         args.campaign_id.as_deref().unwrap_or(""),
         needle.as_deref().unwrap_or("")
     );
-    let (page, next_cursor) = paginate(emails, &query, args.cursor.as_deref(), args.limit)?;
+    let request = page::request(account_id, &query, args.cursor.as_deref(), args.limit)?;
+    let filter = EmailFilter {
+        inbox_id: args.inbox_id.clone(),
+        campaign_id: args.campaign_id.clone(),
+        readable: match access {
+            InboxAccess::All => None,
+            InboxAccess::Only(ids) => Some(ids),
+        },
+        text: needle,
+    };
+    // A named inbox is looked up beside the list (not before it): an unknown one is "not
+    // found", at no extra round trip.
+    let inbox_exists = async {
+        match &args.inbox_id {
+            Some(inbox_id) => deps
+                .alta
+                .inbox(account_id, inbox_id)
+                .await
+                .map(|found| found.is_some()),
+            None => Ok(true),
+        }
+    };
+    let (exists, found) = tokio::join!(
+        inbox_exists,
+        deps.alta
+            .email_page(account_id, &filter, request.after.as_deref(), request.limit)
+    );
+    if !exists? {
+        return Err(ToolFailure::NotFound(format!(
+            "Inbox {}",
+            args.inbox_id.as_deref().unwrap_or_default()
+        )));
+    }
+    let found = found?;
+    let next_cursor = found
+        .next
+        .map(|position| page::cursor(account_id, &query, &position));
+    let page: Vec<EmailSummary> = found.items;
     let mut text = if page.is_empty() {
         "No emails match.".to_owned()
     } else {

@@ -226,7 +226,7 @@ pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
             Tool::ListEmails,
             "list_emails",
             "List emails",
-            "Emails you can read, newest first, optionally by inbox, campaign or a text query on subject, sender and body. Paginated.",
+            "Emails you can read, newest first, optionally by inbox, campaign or a text query on subject, sender and the start of the body (its snippet). Paginated: pass next_cursor back as cursor.",
             Some(Scope::InboxRead),
             READ,
         ),

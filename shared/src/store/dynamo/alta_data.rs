@@ -1,6 +1,22 @@
 //! Campaigns, inboxes and emails in one table: `pk` = `ACCOUNT#<id>` keeps an account's
 //! data together (and every read inside one account), `sk` = `CAMPAIGN#…`, `INBOX#…`,
-//! `EMAIL#…`.
+//! `EMAIL#…`, for reading one item by id.
+//!
+//! Lists are read a page at a time from one global secondary index, `lists`, whose
+//! partitions are the lists (`lpk`: an account's campaigns, inboxes, emails, one inbox's
+//! emails, one campaign's emails) and whose sort key is the item's position (`lsk`,
+//! `alta::listing`: `<time>#<id>`). An email is in three lists, and an item is in one
+//! partition of an index, so an email also has two list entries (`ENTRY#EMAIL#<id>#INBOX`,
+//! `…#CAMPAIGN`): its summary, in its inbox's and its campaign's list. Emails never change,
+//! so the entries never go stale. Campaigns by status are the campaign list with a status
+//! filter (a status changes, and an entry per status could not move atomically with it):
+//! each call reads a bounded number of index pages, so its cost does not grow with the
+//! account.
+//!
+//! One index, because CloudFormation adds at most one index to an existing table per
+//! update: a deployed stack upgrades in one `sam deploy` (then `alta-admin reindex`).
+//! The index projects everything but email bodies (`INDEX_ATTRIBUTES`), so a page of
+//! email costs what its summaries weigh, and a body is read only by `get_email`.
 
 use std::collections::HashMap;
 
@@ -8,8 +24,121 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{DynamoStore, Item, map_sdk_error};
+use crate::alta::listing::{EmailFilter, EmailSummary, Page, position_id, search_text};
 use crate::alta::{Campaign, CampaignMode, CampaignStats, CampaignStatus, Email, Inbox};
 use crate::store::{AltaStore, StoreError, sort_campaigns, sort_emails, sort_inboxes};
+
+/// The non-key attributes every index projects (template.yaml must list the same).
+pub const INDEX_ATTRIBUTES: [&str; 19] = [
+    "id",
+    "account_id",
+    "name",
+    "status",
+    "mode",
+    "inbox_id",
+    "sent",
+    "opened",
+    "replied",
+    "created_at",
+    "updated_at",
+    "address",
+    "campaign_id",
+    "subject",
+    "from",
+    "to",
+    "received_at",
+    "snippet",
+    "search",
+];
+
+/// The index: (name, partition key attribute, sort key attribute).
+pub const LIST_INDEX: (&str, &str, &str) = ("lists", "lpk", "lsk");
+
+/// A filtered list reads at most this many index pages per call; a page that is not full
+/// by then ends with a cursor at the last item read, so a rare match costs more calls,
+/// never an unbounded one.
+const MAX_QUERIES_PER_PAGE: usize = 4;
+/// Items read per query when a filter may drop most of them.
+const FILTERED_READ: i32 = 100;
+
+fn list_partition(account_id: &str, list: &str) -> String {
+    format!("ACCOUNT#{account_id}#{list}")
+}
+
+/// One list: its partition, and the base-table sort key of the item at an id.
+struct ListQuery {
+    partition: String,
+    item_key: fn(&str) -> String,
+    newest_first: bool,
+    filter: Filter,
+}
+
+fn campaign_key(id: &str) -> String {
+    format!("CAMPAIGN#{id}")
+}
+
+fn inbox_key(id: &str) -> String {
+    format!("INBOX#{id}")
+}
+
+fn email_key(id: &str) -> String {
+    format!("EMAIL#{id}")
+}
+
+fn inbox_entry_key(id: &str) -> String {
+    format!("ENTRY#EMAIL#{id}#INBOX")
+}
+
+fn campaign_entry_key(id: &str) -> String {
+    format!("ENTRY#EMAIL#{id}#CAMPAIGN")
+}
+
+/// A filter expression with its names and values.
+#[derive(Default)]
+struct Filter {
+    conditions: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Filter {
+    fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
+    fn equals(&mut self, attribute: &str, value: &str) {
+        let n = self.conditions.len();
+        self.names.insert(format!("#f{n}"), attribute.to_owned());
+        self.values
+            .insert(format!(":f{n}"), AttributeValue::S(value.to_owned()));
+        self.conditions.push(format!("#f{n} = :f{n}"));
+    }
+
+    fn one_of(&mut self, attribute: &str, values: &[String]) {
+        let n = self.conditions.len();
+        self.names.insert(format!("#f{n}"), attribute.to_owned());
+        let placeholders: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let name = format!(":f{n}_{i}");
+                self.values
+                    .insert(name.clone(), AttributeValue::S(v.clone()));
+                name
+            })
+            .collect();
+        self.conditions
+            .push(format!("#f{n} IN ({})", placeholders.join(", ")));
+    }
+
+    fn contains(&mut self, attribute: &str, text: &str) {
+        let n = self.conditions.len();
+        self.names.insert(format!("#f{n}"), attribute.to_owned());
+        self.values
+            .insert(format!(":f{n}"), AttributeValue::S(text.to_owned()));
+        self.conditions.push(format!("contains(#f{n}, :f{n})"));
+    }
+}
 
 fn key(account_id: &str, sort_key: String) -> HashMap<String, AttributeValue> {
     Item::new()
@@ -50,6 +179,19 @@ fn inbox_from(item: &Item) -> Result<Inbox, StoreError> {
     })
 }
 
+fn summary_from(item: &Item) -> Result<EmailSummary, StoreError> {
+    Ok(EmailSummary {
+        id: item.get_s("id")?.to_owned(),
+        inbox_id: item.get_s("inbox_id")?.to_owned(),
+        campaign_id: item.opt_get_s("campaign_id")?.map(str::to_owned),
+        subject: item.get_s("subject")?.to_owned(),
+        from: item.get_s("from")?.to_owned(),
+        to: item.get_s("to")?.to_owned(),
+        received_at: item.get_n("received_at")?,
+        snippet: item.get_s("snippet")?.to_owned(),
+    })
+}
+
 fn email_from(item: &Item) -> Result<Email, StoreError> {
     Ok(Email {
         id: item.get_s("id")?.to_owned(),
@@ -87,6 +229,85 @@ impl DynamoStore {
             .await
             .map_err(map_sdk_error)?;
         Ok(out.item.map(Item::from))
+    }
+
+    /// One page of a list: up to `limit` items after the position `after`, and the
+    /// position the next page starts after. Reads `limit + 1` items to know whether there
+    /// is a next page; a filtered list reads on until the page is full or
+    /// [`MAX_QUERIES_PER_PAGE`] queries have run.
+    async fn list_page(
+        &self,
+        account_id: &str,
+        q: &ListQuery,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let (index, pk_attr, sk_attr) = LIST_INDEX;
+        let mut start = match after {
+            None => None,
+            Some(position) => {
+                // The key is rebuilt from the caller's own account and list: a position
+                // can only move within them.
+                let id = position_id(position)
+                    .ok_or_else(|| StoreError::Corrupt("a list position that is not one".into()))?;
+                Some(
+                    Item::new()
+                        .s("pk", format!("ACCOUNT#{account_id}"))
+                        .s("sk", (q.item_key)(id))
+                        .s(pk_attr, &q.partition)
+                        .s(sk_attr, position)
+                        .into_map(),
+                )
+            }
+        };
+        let mut found = Vec::new();
+        for _ in 0..MAX_QUERIES_PER_PAGE {
+            let wanted = limit + 1 - found.len();
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.tables.alta_data)
+                .index_name(index)
+                .key_condition_expression("#lpk = :lpk")
+                .expression_attribute_names("#lpk", pk_attr)
+                .expression_attribute_values(":lpk", AttributeValue::S(q.partition.clone()))
+                .scan_index_forward(!q.newest_first)
+                .limit(if q.filter.is_empty() {
+                    wanted as i32
+                } else {
+                    FILTERED_READ
+                })
+                .set_exclusive_start_key(start.take());
+            if !q.filter.is_empty() {
+                request = request.filter_expression(q.filter.conditions.join(" AND "));
+                for (name, attribute) in &q.filter.names {
+                    request = request.expression_attribute_names(name, attribute);
+                }
+                for (name, value) in &q.filter.values {
+                    request = request.expression_attribute_values(name, value.clone());
+                }
+            }
+            let out = request.send().await.map_err(map_sdk_error)?;
+            found.extend(out.items.unwrap_or_default().into_iter().map(Item::from));
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if found.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        if found.len() > limit {
+            found.truncate(limit);
+            let next = found
+                .last()
+                .map(|i| i.get_s(sk_attr).map(str::to_owned))
+                .transpose()?;
+            return Ok((found, next));
+        }
+        // Not full: either the list ended, or the read budget did, and the next page
+        // starts after the last item read.
+        let next = start
+            .map(|key| Item::from(key).get_s(sk_attr).map(str::to_owned))
+            .transpose()?;
+        Ok((found, next))
     }
 
     /// Every item of one kind in an account, following DynamoDB's pages.
@@ -135,7 +356,9 @@ impl AltaStore for DynamoStore {
                 .n("opened", c.stats.opened)
                 .n("replied", c.stats.replied)
                 .n("created_at", c.created_at)
-                .n("updated_at", c.updated_at),
+                .n("updated_at", c.updated_at)
+                .s("lpk", list_partition(&c.account_id, "CAMPAIGNS"))
+                .s("lsk", c.position()),
         )
         .await
     }
@@ -149,16 +372,20 @@ impl AltaStore for DynamoStore {
                 .s("account_id", &i.account_id)
                 .s("name", &i.name)
                 .s("address", &i.address)
-                .n("created_at", i.created_at),
+                .n("created_at", i.created_at)
+                .s("lpk", list_partition(&i.account_id, "INBOXES"))
+                .s("lsk", i.position()),
         )
         .await
     }
 
     async fn put_email(&self, e: &Email) -> Result<(), StoreError> {
-        self.put(
+        let summary = e.summary();
+        // The summary, under a base-table key and in one list.
+        let entry = |sk: String, list: String| {
             Item::new()
                 .s("pk", format!("ACCOUNT#{}", e.account_id))
-                .s("sk", format!("EMAIL#{}", e.id))
+                .s("sk", sk)
                 .s("id", &e.id)
                 .s("account_id", &e.account_id)
                 .s("inbox_id", &e.inbox_id)
@@ -167,9 +394,27 @@ impl AltaStore for DynamoStore {
                 .s("from", &e.from)
                 .s("to", &e.to)
                 .n("received_at", e.received_at)
-                .s("body", &e.body),
-        )
-        .await
+                .s("snippet", &summary.snippet)
+                .s("search", search_text(&summary))
+                .s("lpk", list_partition(&e.account_id, &list))
+                .s("lsk", summary.position())
+        };
+        // The entries first: an email is never listed in its account's list (below)
+        // before its inbox's and campaign's lists have it too.
+        self.put(entry(
+            inbox_entry_key(&e.id),
+            format!("EMAILS#INBOX#{}", e.inbox_id),
+        ))
+        .await?;
+        if let Some(campaign_id) = &e.campaign_id {
+            self.put(entry(
+                campaign_entry_key(&e.id),
+                format!("EMAILS#CAMPAIGN#{campaign_id}"),
+            ))
+            .await?;
+        }
+        self.put(entry(email_key(&e.id), "EMAILS".into()).s("body", &e.body))
+            .await
     }
 
     async fn campaigns(&self, account_id: &str) -> Result<Vec<Campaign>, StoreError> {
@@ -241,6 +486,133 @@ impl AltaStore for DynamoStore {
             .collect::<Result<Vec<_>, _>>()?;
         sort_emails(&mut found);
         Ok(found)
+    }
+
+    async fn campaign_page(
+        &self,
+        account_id: &str,
+        status: Option<CampaignStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Campaign>, StoreError> {
+        let mut filter = Filter::default();
+        if let Some(status) = status {
+            filter.equals("status", status.as_str());
+        }
+        let query = ListQuery {
+            partition: list_partition(account_id, "CAMPAIGNS"),
+            item_key: campaign_key,
+            newest_first: false,
+            filter,
+        };
+        let (items, next) = self.list_page(account_id, &query, after, limit).await?;
+        Ok(Page {
+            items: items.iter().map(campaign_from).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    async fn inbox(&self, account_id: &str, inbox_id: &str) -> Result<Option<Inbox>, StoreError> {
+        self.get(account_id, format!("INBOX#{inbox_id}"))
+            .await?
+            .as_ref()
+            .map(inbox_from)
+            .transpose()
+    }
+
+    async fn inbox_page(
+        &self,
+        account_id: &str,
+        only: Option<&[String]>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Inbox>, StoreError> {
+        let mut filter = Filter::default();
+        if let Some(ids) = only {
+            if ids.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            filter.one_of("id", ids);
+        }
+        let query = ListQuery {
+            partition: list_partition(account_id, "INBOXES"),
+            item_key: inbox_key,
+            newest_first: false,
+            filter,
+        };
+        let (items, next) = self.list_page(account_id, &query, after, limit).await?;
+        Ok(Page {
+            items: items.iter().map(inbox_from).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    async fn email_page(
+        &self,
+        account_id: &str,
+        f: &EmailFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<EmailSummary>, StoreError> {
+        let mut filter = Filter::default();
+        let single_readable = f
+            .readable
+            .as_deref()
+            .filter(|ids| ids.len() == 1)
+            .map(|ids| ids[0].clone());
+        // The narrowest list that holds every match: one inbox's, one campaign's, or all.
+        let (list, item_key): (String, fn(&str) -> String) =
+            match (&f.inbox_id, &f.campaign_id, &single_readable) {
+                (Some(inbox), _, _) | (None, None, Some(inbox)) => {
+                    (format!("EMAILS#INBOX#{inbox}"), inbox_entry_key)
+                }
+                (None, Some(campaign), _) => {
+                    (format!("EMAILS#CAMPAIGN#{campaign}"), campaign_entry_key)
+                }
+                (None, None, None) => ("EMAILS".into(), email_key),
+            };
+        let by_inbox =
+            f.inbox_id.is_some() || (f.campaign_id.is_none() && single_readable.is_some());
+        if let (Some(_), Some(campaign)) = (&f.inbox_id, &f.campaign_id) {
+            filter.equals("campaign_id", campaign);
+        }
+        if let Some(readable) = &f.readable {
+            if readable.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            if !by_inbox {
+                filter.one_of("inbox_id", readable);
+            }
+        }
+        if let Some(text) = &f.text {
+            filter.contains("search", text);
+        }
+        let query = ListQuery {
+            partition: list_partition(account_id, &list),
+            item_key,
+            newest_first: true,
+            filter,
+        };
+        let (items, next) = self.list_page(account_id, &query, after, limit).await?;
+        let mut emails = Vec::with_capacity(items.len());
+        for item in &items {
+            let summary = summary_from(item)?;
+            // The inbox list of an inbox-restricted caller holds only readable email,
+            // but a filtered list is checked again here, whatever the index answered.
+            if f.matches(&summary) {
+                emails.push(summary);
+            }
+        }
+        Ok(Page {
+            items: emails,
+            next,
+        })
     }
 
     async fn email(&self, account_id: &str, email_id: &str) -> Result<Option<Email>, StoreError> {

@@ -6,10 +6,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
+use super::alta_data::{INDEX_ATTRIBUTES, LIST_INDEX};
 use super::map_sdk_error;
 use crate::config::TableNames;
 use crate::store::StoreError;
@@ -22,6 +23,15 @@ pub struct TableSpec {
     pub partition_key: &'static str,
     pub sort_key: Option<&'static str>,
     pub ttl: bool,
+    pub indexes: Vec<IndexSpec>,
+}
+
+/// A global secondary index with string keys, projecting `projected` besides its keys.
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    pub projected: &'static [&'static str],
 }
 
 /// Every table the stores use.
@@ -31,6 +41,7 @@ pub fn table_specs(names: &TableNames) -> Vec<TableSpec> {
         partition_key,
         sort_key,
         ttl: true,
+        indexes: Vec::new(),
     };
     vec![
         table(&names.clients, "client_id", None),
@@ -43,6 +54,12 @@ pub fn table_specs(names: &TableNames) -> Vec<TableSpec> {
             partition_key: "pk",
             sort_key: Some("sk"),
             ttl: false,
+            indexes: vec![IndexSpec {
+                name: LIST_INDEX.0,
+                partition_key: LIST_INDEX.1,
+                sort_key: LIST_INDEX.2,
+                projected: &INDEX_ATTRIBUTES,
+            }],
         },
     ]
 }
@@ -80,6 +97,27 @@ async fn create_table(client: &Client, spec: &TableSpec) -> Result<(), StoreErro
         request = request
             .key_schema(key(sort_key, KeyType::Range)?)
             .attribute_definitions(attribute(sort_key)?);
+    }
+    for index in &spec.indexes {
+        request = request
+            .attribute_definitions(attribute(index.partition_key)?)
+            .attribute_definitions(attribute(index.sort_key)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key(index.partition_key, KeyType::Hash)?)
+                    .key_schema(key(index.sort_key, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                index.projected.iter().map(|a| (*a).to_owned()).collect(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            );
     }
     match request.send().await {
         Ok(_) => {}

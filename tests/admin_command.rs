@@ -174,6 +174,8 @@ async fn admin_command_creates_what_sign_in_reads() {
             .unwrap()
             .is_empty()
     );
+    let (ok, out) = admin(&prefix, &["reindex", "--account", "acct_initech"], None);
+    assert!(ok && out.contains("reindexed 0 inboxes"), "{out}");
 }
 
 #[test]

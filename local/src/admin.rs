@@ -25,7 +25,8 @@ const USAGE: &str = "usage:
   alta-admin add-member --email EMAIL --account ACCOUNT_ID --role Owner|Admin|Manager|Member|Viewer [--inbox INBOX_ID]...
   alta-admin remove-member --email EMAIL --account ACCOUNT_ID   (the person's connected apps for that account stop working at once)
   alta-admin list-members --email EMAIL
-  alta-admin load-data --account ACCOUNT_ID --file DATA.json   (inboxes, campaigns, emails; see examples/alta-data/)";
+  alta-admin load-data --account ACCOUNT_ID --file DATA.json   (inboxes, campaigns, emails; see examples/alta-data/)
+  alta-admin reindex --account ACCOUNT_ID   (writes every item again with its list keys: once, after upgrading a stack from before paged lists)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -165,6 +166,30 @@ async fn run(args: &[String]) -> Result<String, String> {
                 user.user_id,
                 user.email,
                 lines.join("\n")
+            ))
+        }
+        "reindex" => {
+            let account_id = flags.require("account")?;
+            let alta = deps.alta.as_ref();
+            let (inboxes, campaigns, emails) = (
+                alta.inboxes(account_id).await.map_err(store_error)?,
+                alta.campaigns(account_id).await.map_err(store_error)?,
+                alta.emails(account_id).await.map_err(store_error)?,
+            );
+            for inbox in &inboxes {
+                alta.put_inbox(inbox).await.map_err(store_error)?;
+            }
+            for campaign in &campaigns {
+                alta.put_campaign(campaign).await.map_err(store_error)?;
+            }
+            for email in &emails {
+                alta.put_email(email).await.map_err(store_error)?;
+            }
+            Ok(format!(
+                "reindexed {} inboxes, {} campaigns and {} emails of {account_id}",
+                inboxes.len(),
+                campaigns.len(),
+                emails.len()
             ))
         }
         "load-data" => {

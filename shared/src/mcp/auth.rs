@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use crate::deps::Deps;
+use crate::directory::{Account, Membership};
 use crate::http::{self as h, Headers};
 use crate::jwt::{AccessTokenClaims, JwtError, verify_access_token};
 use crate::oauth::grant::{revoked_family_key, revoked_jti_key};
@@ -18,6 +19,22 @@ use crate::scope::{Scope, ScopeSet};
 pub struct Caller {
     pub claims: AccessTokenClaims,
     pub scopes: ScopeSet,
+    /// For a tool call in the account the token names: the caller's membership there and
+    /// the account, read beside the revocation check (one round trip for both), so that a
+    /// tool call costs that round trip and its data's.
+    pub prefetched: Option<Prefetched>,
+}
+
+/// Membership and account as read with the revocation check (a store failure as text).
+pub type Prefetched = Result<(Option<Membership>, Option<Account>), String>;
+
+/// Whether a request body holds a tool call: a byte search, no second parse.
+fn holds_tool_call(req: &Request) -> bool {
+    let needle = b"\"tools/call\"";
+    req.body()
+        .as_ref()
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 fn bearer_token(req: &Request) -> Option<&str> {
@@ -125,7 +142,27 @@ pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response
     // token of a grant, or a replayed code, ends the grant's access tokens at once.
     let mut revocable = vec![revoked_jti_key(&claims.jti)];
     revocable.extend(claims.grant_id.as_deref().map(revoked_family_key));
-    match deps.revocations.any_revoked(&revocable, now).await {
+    let revoked = deps.revocations.any_revoked(&revocable, now);
+    let account_id = claims
+        .account_id
+        .as_deref()
+        .filter(|id| !id.is_empty() && holds_tool_call(req));
+    let (revoked, prefetched) = match account_id {
+        Some(account_id) => {
+            let (revoked, membership, account) = tokio::join!(
+                revoked,
+                deps.directory.membership(&claims.sub, account_id),
+                deps.directory.account(account_id)
+            );
+            let prefetched = match (membership, account) {
+                (Ok(membership), Ok(account)) => Ok((membership, account)),
+                (Err(err), _) | (_, Err(err)) => Err(err.to_string()),
+            };
+            (revoked, Some(prefetched))
+        }
+        None => (revoked.await, None),
+    };
+    match revoked {
         Ok(false) => {}
         Ok(true) => return Err(unauthorized(deps, Some("the token has been revoked"))),
         Err(err) => return Err(unavailable(&err)),
@@ -133,6 +170,7 @@ pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response
     Ok(Caller {
         scopes: ScopeSet::parse_known(&claims.scope),
         claims,
+        prefetched,
     })
 }
 

@@ -291,8 +291,17 @@ async fn a_removed_membership_is_gone_and_removing_again_is_harmless(store: Arc<
         .put_membership(&membership("u-r", "acct-2", Role::Member, 20))
         .await
         .unwrap();
+    assert_eq!(
+        store
+            .membership("u-r", "acct-2")
+            .await
+            .unwrap()
+            .map(|m| m.role),
+        Some(Role::Member)
+    );
     store.remove_membership("u-r", "acct-1").await.unwrap();
     store.remove_membership("u-r", "acct-1").await.unwrap();
+    assert_eq!(store.membership("u-r", "acct-1").await.unwrap(), None);
     let left: Vec<String> = store
         .memberships("u-r")
         .await

@@ -151,6 +151,18 @@ impl DirectoryStore for MemoryStore {
         Ok(self.lock()?.accounts.get(account_id).cloned())
     }
 
+    async fn membership(
+        &self,
+        user_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Membership>, StoreError> {
+        Ok(self
+            .lock()?
+            .memberships
+            .get(&(user_id.to_owned(), account_id.to_owned()))
+            .cloned())
+    }
+
     async fn remove_membership(&self, user_id: &str, account_id: &str) -> Result<(), StoreError> {
         self.lock()?
             .memberships

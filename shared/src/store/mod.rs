@@ -76,6 +76,12 @@ pub trait DirectoryStore: Send + Sync {
     async fn put_membership(&self, membership: &Membership) -> Result<(), StoreError>;
     /// Every membership of a user, oldest first.
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
+    /// One membership, by user and account: one read, whatever else the user belongs to.
+    async fn membership(
+        &self,
+        user_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Membership>, StoreError>;
     /// Ends a membership; one already gone is not an error.
     async fn remove_membership(&self, user_id: &str, account_id: &str) -> Result<(), StoreError>;
     /// Counts a sign-in attempt for `key` (an email's or a source address's) within a

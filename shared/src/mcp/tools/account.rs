@@ -47,7 +47,11 @@ pub async fn get_account(
     _: NoArguments,
 ) -> Result<ToolOutput, ToolFailure> {
     let mut other_accounts = Vec::new();
-    for membership in &acting.memberships {
+    for membership in deps
+        .directory
+        .memberships(&acting.membership.user_id)
+        .await?
+    {
         if membership.account_id == acting.account.account_id {
             continue;
         }

@@ -116,8 +116,11 @@ pub async fn get_campaign(
     ToolOutput::of(&campaign, text)
 }
 
-/// Pause or resume, by the state machine of `CampaignAction`, written with one
-/// conditional update so that a concurrent change is never overwritten.
+/// Pause or resume, by the state machine of `CampaignAction`. The usual case (pausing an
+/// active campaign, resuming a paused one) is one conditional write and no read; only when
+/// its condition fails is the campaign read, to say why (already so, refused, not found)
+/// or, if someone else changed it meanwhile, to decide again. A concurrent change is never
+/// overwritten.
 pub async fn change_campaign(
     deps: &Deps,
     acting: &Acting,
@@ -125,38 +128,58 @@ pub async fn change_campaign(
     action: CampaignAction,
 ) -> Result<ToolOutput, ToolFailure> {
     acting.require(Permission::EditCampaign)?;
-    // Two rounds: if someone else changed the campaign between the read and the write,
-    // decide again from what is there now.
-    for _ in 0..2 {
-        let campaign = find(deps, acting, &args.campaign_id).await?;
-        let (campaign, changed) = match action.transition(campaign.status) {
-            Transition::Refused(why) => return Err(ToolFailure::Refused(why)),
-            Transition::Unchanged => (campaign, false),
-            Transition::Change { from, to } => {
-                let now = deps.clock.now();
-                match deps
-                    .alta
-                    .update_campaign_status(acting.account_id(), &campaign.id, from, to, now)
-                    .await
-                {
-                    Ok(updated) => (updated, true),
-                    Err(StoreError::Conflict) => continue,
-                    Err(err) => return Err(err.into()),
-                }
-            }
-        };
-        let verb = action.target().as_str();
-        let text = if changed {
-            format!("Campaign {} is now {verb}.", campaign.name)
-        } else {
-            format!(
+    let verb = action.target().as_str();
+    let changed = |campaign: Campaign| {
+        let text = format!("Campaign {} is now {verb}.", campaign.name);
+        ToolOutput::of(
+            &CampaignChange {
+                campaign,
+                changed: true,
+            },
+            text,
+        )
+    };
+    let update = |from, to| {
+        deps.alta.update_campaign_status(
+            acting.account_id(),
+            &args.campaign_id,
+            from,
+            to,
+            deps.clock.now(),
+        )
+    };
+    let expected = match action {
+        CampaignAction::Pause => CampaignStatus::Active,
+        CampaignAction::Resume => CampaignStatus::Paused,
+    };
+    match update(expected, action.target()).await {
+        Ok(updated) => return changed(updated),
+        Err(StoreError::Conflict) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let campaign = find(deps, acting, &args.campaign_id).await?;
+    match action.transition(campaign.status) {
+        Transition::Refused(why) => Err(ToolFailure::Refused(why)),
+        Transition::Unchanged => {
+            let text = format!(
                 "Campaign {} was already {verb}; nothing changed.",
                 campaign.name
+            );
+            ToolOutput::of(
+                &CampaignChange {
+                    campaign,
+                    changed: false,
+                },
+                text,
             )
-        };
-        return ToolOutput::of(&CampaignChange { campaign, changed }, text);
+        }
+        // Changed back by someone else between the write and the read: once more.
+        Transition::Change { from, to } => match update(from, to).await {
+            Ok(updated) => changed(updated),
+            Err(StoreError::Conflict) => Err(ToolFailure::Refused(
+                "the campaign changed while it was being updated; try again".into(),
+            )),
+            Err(err) => Err(err.into()),
+        },
     }
-    Err(ToolFailure::Refused(
-        "the campaign changed while it was being updated; try again".into(),
-    ))
 }

@@ -332,51 +332,54 @@ impl ToolOutput {
 pub struct Acting {
     pub membership: Membership,
     pub account: Account,
-    /// Every membership of the caller's, oldest first (`get_account` lists the others).
-    pub memberships: Vec<Membership>,
 }
 
 impl Acting {
     /// Membership and role are read on every call, so a removal or a role change applies
     /// at once.
     async fn resolve(deps: &Deps, caller: &Caller) -> Result<Self, ToolFailure> {
-        let memberships = deps.directory.memberships(&caller.claims.sub).await?;
+        let user_id = &caller.claims.sub;
         let chosen = caller
             .claims
             .account_id
             .as_deref()
             .filter(|id| !id.is_empty());
-        if let Some(account_id) = chosen {
-            let Some(membership) = memberships.iter().find(|m| m.account_id == account_id) else {
-                let account = deps.directory.account(account_id).await?;
-                return Err(ToolFailure::NotAMember {
-                    account: account.map_or_else(
-                        || account_id.to_owned(),
-                        |a| format!("{} ({account_id})", a.name),
-                    ),
-                });
-            };
-            let Some(account) = deps.directory.account(account_id).await? else {
-                return Err(ToolFailure::NotAMember {
-                    account: account_id.to_owned(),
-                });
-            };
-            return Ok(Self {
-                membership: membership.clone(),
-                account,
-                memberships,
-            });
-        }
-        for membership in &memberships {
-            if let Some(account) = deps.directory.account(&membership.account_id).await? {
-                return Ok(Self {
-                    membership: membership.clone(),
-                    account,
-                    memberships,
-                });
+        let Some(account_id) = chosen else {
+            // A token that names no account: the first accessible one.
+            for membership in deps.directory.memberships(user_id).await? {
+                if let Some(account) = deps.directory.account(&membership.account_id).await? {
+                    return Ok(Self {
+                        membership,
+                        account,
+                    });
+                }
             }
+            return Err(ToolFailure::NoAccount);
+        };
+        let (membership, account) = match &caller.prefetched {
+            Some(prefetched) => prefetched
+                .clone()
+                .map_err(|err| ToolFailure::from(StoreError::Unavailable(err)))?,
+            None => {
+                let (membership, account) = tokio::join!(
+                    deps.directory.membership(user_id, account_id),
+                    deps.directory.account(account_id)
+                );
+                (membership?, account?)
+            }
+        };
+        match (membership, account) {
+            (Some(membership), Some(account)) => Ok(Self {
+                membership,
+                account,
+            }),
+            (_, account) => Err(ToolFailure::NotAMember {
+                account: account.map_or_else(
+                    || account_id.to_owned(),
+                    |a| format!("{} ({account_id})", a.name),
+                ),
+            }),
         }
-        Err(ToolFailure::NoAccount)
     }
 
     fn require(&self, permission: Permission) -> Result<(), ToolFailure> {

@@ -15,6 +15,17 @@ use crate::store::{DirectoryStore, StoreError};
 /// function may write (its IAM policy's `dynamodb:LeadingKeys` names it).
 pub const SIGN_IN_THROTTLE_PREFIX: &str = "SIGNIN#";
 
+fn membership_from(item: &Item) -> Result<Membership, StoreError> {
+    Ok(Membership {
+        user_id: item.get_s("user_id")?.to_owned(),
+        account_id: item.get_s("account_id")?.to_owned(),
+        role: Role::parse(item.get_s("role")?)
+            .ok_or_else(|| StoreError::Corrupt("membership role".into()))?,
+        inbox_grants: item.get_list_s("inbox_grants")?,
+        created_at: item.get_n("created_at")?,
+    })
+}
+
 fn key(pk: String, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
     Item::new().s("pk", pk).s("sk", sk).into_map()
 }
@@ -148,6 +159,28 @@ impl DirectoryStore for DynamoStore {
         Ok(())
     }
 
+    async fn membership(
+        &self,
+        user_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Membership>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key(
+                format!("USER#{user_id}"),
+                &format!("MEMBER#{account_id}"),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        out.item
+            .map(|map| membership_from(&Item::from(map)))
+            .transpose()
+    }
+
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
         let mut found = Vec::new();
         let mut start = None;
@@ -165,15 +198,7 @@ impl DirectoryStore for DynamoStore {
                 .await
                 .map_err(map_sdk_error)?;
             for map in out.items.unwrap_or_default() {
-                let item = Item::from(map);
-                found.push(Membership {
-                    user_id: item.get_s("user_id")?.to_owned(),
-                    account_id: item.get_s("account_id")?.to_owned(),
-                    role: Role::parse(item.get_s("role")?)
-                        .ok_or_else(|| StoreError::Corrupt("membership role".into()))?,
-                    inbox_grants: item.get_list_s("inbox_grants")?,
-                    created_at: item.get_n("created_at")?,
-                });
+                found.push(membership_from(&Item::from(map))?);
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),

@@ -48,6 +48,9 @@ pub fn dynamodb_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynam
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
     }
+    if crate::aws_calls::enabled() {
+        builder = builder.interceptor(crate::aws_calls::CallCounter);
+    }
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
@@ -58,6 +61,9 @@ pub fn secretsmanager_client(
     let mut builder = aws_sdk_secretsmanager::config::Builder::from(sdk);
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
+    }
+    if crate::aws_calls::enabled() {
+        builder = builder.interceptor(crate::aws_calls::CallCounter);
     }
     aws_sdk_secretsmanager::Client::from_conf(builder.build())
 }

@@ -207,6 +207,9 @@ pub struct Config {
     /// Test-only: `ALTA_CIMD_TRUSTED_CA_PEM` (PEM text or a file path): the only CA trusted
     /// when fetching metadata documents.
     pub cimd_trusted_ca_pem: Option<String>,
+    /// Benchmarks: `ALTA_MEASURE_AWS_CALLS` writes each request's AWS calls, rounds and
+    /// consumed capacity into its log line (`aws_calls`).
+    pub measure_aws_calls: bool,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -320,6 +323,8 @@ impl Config {
             }),
             demo_password: get("ALTA_DEMO_PASSWORD").unwrap_or_else(|| "alta-demo".into()),
             cimd_allow_loopback: get("ALTA_CIMD_ALLOW_LOOPBACK")
+                .is_some_and(|v| v == "1" || v == "true"),
+            measure_aws_calls: get("ALTA_MEASURE_AWS_CALLS")
                 .is_some_and(|v| v == "1" || v == "true"),
             cimd_trusted_ca_pem: match get("ALTA_CIMD_TRUSTED_CA_PEM") {
                 None => None,

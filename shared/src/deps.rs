@@ -105,6 +105,9 @@ impl Deps {
                 .preconfigured_clients
                 .iter()
                 .any(PreconfiguredClient::is_confidential);
+        if config.measure_aws_calls {
+            crate::aws_calls::enable();
+        }
         let sdk = if needs_aws {
             Some(aws::sdk_config(local_endpoint).await)
         } else {

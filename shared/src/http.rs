@@ -258,14 +258,26 @@ impl RequestLog {
     }
 
     pub fn finish(self, resp: &Response<Body>) {
-        tracing::info!(
-            function = self.function,
-            method = %self.method,
-            path = %self.path,
-            status = resp.status().as_u16(),
-            latency_us = self.started.elapsed().as_micros() as u64,
-            "request"
-        );
+        match crate::aws_calls::take_summary() {
+            // Benchmarks only (ALTA_MEASURE_AWS_CALLS): what the request cost in AWS calls.
+            Some(aws) => tracing::info!(
+                function = self.function,
+                method = %self.method,
+                path = %self.path,
+                status = resp.status().as_u16(),
+                latency_us = self.started.elapsed().as_micros() as u64,
+                aws = %aws,
+                "request"
+            ),
+            None => tracing::info!(
+                function = self.function,
+                method = %self.method,
+                path = %self.path,
+                status = resp.status().as_u16(),
+                latency_us = self.started.elapsed().as_micros() as u64,
+                "request"
+            ),
+        }
     }
 }
 

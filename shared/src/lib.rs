@@ -6,6 +6,7 @@
 
 pub mod alta;
 pub mod aws;
+pub mod aws_calls;
 pub mod clock;
 pub mod config;
 pub mod demo;

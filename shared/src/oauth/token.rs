@@ -79,7 +79,21 @@ async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError>
             format!("grant_type `{grant_type}` is not supported; use authorization_code or refresh_token"),
         )
     })?;
-    let client = authenticate_client(req, &params, deps).await?;
+    // A refresh reads its token beside the client (neither depends on the other): one
+    // round trip for both.
+    let refresh_hash = match grant {
+        GrantType::RefreshToken => params.single("refresh_token")?.map(TokenHash::of),
+        GrantType::AuthorizationCode => None,
+    };
+    let read_refresh = async {
+        match &refresh_hash {
+            Some(hash) => deps.refresh_tokens.refresh_token(hash).await,
+            None => Ok(None),
+        }
+    };
+    let (client, refresh_record) =
+        tokio::join!(authenticate_client(req, &params, deps), read_refresh);
+    let client = client?;
     if !client.allows_grant(grant) {
         return Err(OAuthError::new(
             OAuthErrorCode::UnauthorizedClient,
@@ -89,7 +103,9 @@ async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError>
     let resource = requested_resource(&params, &deps.config.base_url)?;
     let issued = match grant {
         GrantType::AuthorizationCode => redeem_code(&params, &client, &resource, deps).await?,
-        GrantType::RefreshToken => rotate_refresh_token(&params, &client, &resource, deps).await?,
+        GrantType::RefreshToken => {
+            rotate_refresh_token(&params, refresh_record?, &client, &resource, deps).await?
+        }
     };
     deps.metrics
         .record(Measurement::TokenIssued(grant.as_str()));
@@ -239,6 +255,7 @@ async fn redeem_code(
 /// lost response), which gets a fresh successor instead of signing the person out.
 async fn rotate_refresh_token(
     params: &Params,
+    record: Option<RefreshTokenRecord>,
     client: &Client,
     resource: &str,
     deps: &Deps,
@@ -249,14 +266,10 @@ async fn rotate_refresh_token(
     let now = deps.clock.now();
     let presented = TokenHash::of(raw);
     let dead = || invalid_grant("the refresh token is invalid, expired or revoked");
-    let Some(record) = deps.refresh_tokens.refresh_token(&presented).await? else {
+    let Some(record) = record else {
         return Err(dead());
     };
     if record.client_id != client.client_id {
-        return Err(dead());
-    }
-    let family_key = revoked_family_key(&record.family_id);
-    if deps.revocations.is_revoked(&family_key, now).await? {
         return Err(dead());
     }
     if record.expires_at <= now || record.family_expires_at <= now {
@@ -288,12 +301,59 @@ async fn rotate_refresh_token(
         }
     };
 
+    let family_key = revoked_family_key(&record.family_id);
     let successor_raw = random::token(REFRESH_TOKEN_BYTES);
     let successor = TokenHash::of(&successor_raw);
+    let successor_record = RefreshTokenRecord {
+        token_hash: successor.clone(),
+        family_id: record.family_id.clone(),
+        client_id: record.client_id.clone(),
+        user_id: record.user_id.clone(),
+        // RFC 6749 §6: the new refresh token keeps the scope of the grant, even when
+        // this access token is narrowed.
+        scope: record.scope.clone(),
+        resource: record.resource.clone(),
+        account_id: record.account_id.clone(),
+        issued_at: now,
+        expires_at: (now + REFRESH_TOKEN_SLIDING_SECONDS).min(record.family_expires_at),
+        family_expires_at: record.family_expires_at,
+        rotated_at: None,
+        replaced_by: None,
+    };
     let within_grace =
         |rotated_at: u64| now.saturating_sub(rotated_at) <= REFRESH_REUSE_GRACE_SECONDS;
     match record.rotated_at {
+        None => {
+            // The usual refresh: the family's revocation check, the rotation, the successor
+            // and the grant's "last used", all in one round trip. If the family turns out
+            // revoked, the successor written beside it belongs to a revoked family and
+            // can never be used.
+            let (revoked, rotated, stored, touched) = tokio::join!(
+                deps.revocations.is_revoked(&family_key, now),
+                deps.refresh_tokens
+                    .mark_rotated(&presented, now, &successor),
+                deps.refresh_tokens.put_refresh_token(&successor_record),
+                deps.refresh_tokens
+                    .touch_grant(&record.user_id, &record.family_id, now)
+            );
+            if revoked? {
+                return Err(dead());
+            }
+            match rotated {
+                // Another request rotated it a moment ago: the same client racing itself.
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(err) => return Err(err.into()),
+            }
+            stored?;
+            // "Last used" on the connections page; a failure costs that date, not the refresh.
+            if let Err(err) = touched {
+                tracing::warn!(error = %err, "could not record the grant's use");
+            }
+        }
         Some(rotated_at) if within_grace(rotated_at) => {
+            if deps.revocations.is_revoked(&family_key, now).await? {
+                return Err(dead());
+            }
             // The grace is for a client that lost the response carrying the successor.
             // Once that successor has been used, the response was not lost: this is a
             // stolen copy.
@@ -309,38 +369,18 @@ async fn rotate_refresh_token(
                 return Err(replayed(deps, &record, now).await);
             }
             tracing::info!(family_id = %record.family_id, "rotated refresh token retried within the grace period");
+            deps.refresh_tokens
+                .put_refresh_token(&successor_record)
+                .await?;
         }
-        Some(_) => return Err(replayed(deps, &record, now).await),
-        None => match deps
-            .refresh_tokens
-            .mark_rotated(&presented, now, &successor)
-            .await
-        {
-            Ok(()) => {}
-            // Another request rotated it a moment ago: the same client racing itself.
-            Err(StoreError::Conflict) => {}
-            Err(err) => return Err(err.into()),
-        },
+        Some(_) => {
+            if deps.revocations.is_revoked(&family_key, now).await? {
+                return Err(dead());
+            }
+            return Err(replayed(deps, &record, now).await);
+        }
     }
 
-    deps.refresh_tokens
-        .put_refresh_token(&RefreshTokenRecord {
-            token_hash: successor,
-            family_id: record.family_id.clone(),
-            client_id: record.client_id.clone(),
-            user_id: record.user_id.clone(),
-            // RFC 6749 §6: the new refresh token keeps the scope of the grant, even when
-            // this access token is narrowed.
-            scope: record.scope.clone(),
-            resource: record.resource.clone(),
-            account_id: record.account_id.clone(),
-            issued_at: now,
-            expires_at: (now + REFRESH_TOKEN_SLIDING_SECONDS).min(record.family_expires_at),
-            family_expires_at: record.family_expires_at,
-            rotated_at: None,
-            replaced_by: None,
-        })
-        .await?;
     let scope = scope.to_string();
     let grant = Grant {
         user_id: &record.user_id,
@@ -348,14 +388,6 @@ async fn rotate_refresh_token(
         account_id: &record.account_id,
     };
     let (access_token, _) = issue_access_token(deps, client, &grant, &scope, resource, now).await?;
-    // "Last used" on the connections page; a failure costs that date, not the refresh.
-    if let Err(err) = deps
-        .refresh_tokens
-        .touch_grant(&record.user_id, &record.family_id, now)
-        .await
-    {
-        tracing::warn!(error = %err, "could not record the grant's use");
-    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

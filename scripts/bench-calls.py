@@ -51,7 +51,8 @@ def measured(name, function, send, times=2):
             sys.exit(f"{name}: no measured request line in {function}.log (status {response.status_code})")
         aws = json.loads(requests[-1]["aws"])
         results.append({"operation": name, "function": function, "attempt": attempt,
-                        "cold": function not in warm, "status": response.status_code, **aws})
+                        "cold": function not in warm, "status": response.status_code,
+                        "latency_us": requests[-1].get("latency_us"), **aws})
         warm.add(function)
     return response
 
@@ -62,9 +63,10 @@ def pkce():
     return verifier, challenge
 
 
+# The JWKS first: a fresh discovery container's first request reads the key secret.
+measured("discovery: JWKS", "discovery", lambda: http.get(f"{base}/.well-known/jwks.json"))
 measured("discovery: authorization server metadata", "discovery",
          lambda: http.get(f"{base}/.well-known/oauth-authorization-server"))
-measured("discovery: JWKS", "discovery", lambda: http.get(f"{base}/.well-known/jwks.json"))
 measured("register", "register", lambda: http.post(f"{base}/register", json={
     "client_name": "bench", "redirect_uris": [redirect], "token_endpoint_auth_method": "none"}))
 client_id = http.post(f"{base}/register", json={"client_name": "bench", "redirect_uris": [redirect]}).json()["client_id"]
@@ -180,9 +182,20 @@ def revoke():
 
 measured("revoke (a refresh token)", "revoke", revoke)
 
+# Each container's cold start, as the emulator reported it with its first response.
+cold_starts = {}
+first_requests = {}
+for r in results:
+    first_requests.setdefault(r["function"], r["operation"])
+for function in ("discovery", "register", "authorize", "token", "revoke", "mcp"):
+    for line in log_lines(function):
+        if '"cold_start"' in line:
+            report = json.loads(line)
+            cold_starts.setdefault(function, {**report, "request": first_requests.get(function)})
+
 out = os.environ.get("BENCH_CALLS_OUT", "target/bench/aws-calls.json")
 os.makedirs(os.path.dirname(out), exist_ok=True)
-json.dump({"account": account, "results": results}, open(out, "w"), indent=1)
+json.dump({"account": account, "results": results, "cold_starts": cold_starts}, open(out, "w"), indent=1)
 for r in results:
     calls = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(r["calls"].items()))
     print(f"{r['operation']:<48} #{r['attempt']}{' cold' if r['cold'] else '     '} {r['rounds']} rounds  {calls:<60} "

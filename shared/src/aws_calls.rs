@@ -110,13 +110,22 @@ fn add(consumed: &mut Consumed, capacity: Option<&ConsumedCapacity>, write: bool
 macro_rules! each_input {
     ($boxed:expr, |$input:ident| $body:expr) => {{
         use aws_sdk_dynamodb::operation::*;
-        if let Some($input) = $boxed.downcast_mut::<get_item::GetItemInput>() { $body }
-        else if let Some($input) = $boxed.downcast_mut::<put_item::PutItemInput>() { $body }
-        else if let Some($input) = $boxed.downcast_mut::<update_item::UpdateItemInput>() { $body }
-        else if let Some($input) = $boxed.downcast_mut::<delete_item::DeleteItemInput>() { $body }
-        else if let Some($input) = $boxed.downcast_mut::<query::QueryInput>() { $body }
-        else if let Some($input) = $boxed.downcast_mut::<batch_get_item::BatchGetItemInput>() { $body }
-        else if let Some($input) = $boxed.downcast_mut::<batch_write_item::BatchWriteItemInput>() { $body }
+        if let Some($input) = $boxed.downcast_mut::<get_item::GetItemInput>() {
+            $body
+        } else if let Some($input) = $boxed.downcast_mut::<put_item::PutItemInput>() {
+            $body
+        } else if let Some($input) = $boxed.downcast_mut::<update_item::UpdateItemInput>() {
+            $body
+        } else if let Some($input) = $boxed.downcast_mut::<delete_item::DeleteItemInput>() {
+            $body
+        } else if let Some($input) = $boxed.downcast_mut::<query::QueryInput>() {
+            $body
+        } else if let Some($input) = $boxed.downcast_mut::<batch_get_item::BatchGetItemInput>() {
+            $body
+        } else if let Some($input) = $boxed.downcast_mut::<batch_write_item::BatchWriteItemInput>()
+        {
+            $body
+        }
     }};
 }
 

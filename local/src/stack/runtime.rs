@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alta_shared::clock::civil_date;
 use http_body_util::{BodyExt, Full};
@@ -92,6 +92,11 @@ struct Container {
     current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
     /// Set once to end the container: its process is killed and its Runtime API closed.
     stop: tokio::sync::watch::Sender<bool>,
+    /// When its process was started, and its pid: the cold start it reports with its first
+    /// response (exec to first response, peak RSS), as Lambda reports an init duration.
+    started: Instant,
+    pid: std::sync::atomic::AtomicU32,
+    reported: std::sync::atomic::AtomicBool,
 }
 
 impl Container {
@@ -282,6 +287,9 @@ impl Function {
             inbox,
             current: Mutex::new(None),
             stop: tokio::sync::watch::channel(false).0,
+            started: Instant::now(),
+            pid: std::sync::atomic::AtomicU32::new(0),
+            reported: std::sync::atomic::AtomicBool::new(false),
         });
         let api = Arc::new(RuntimeApi {
             container: container.clone(),
@@ -318,6 +326,9 @@ impl Function {
             }
         }
         let mut child = command.spawn().map_err(failed)?;
+        container
+            .pid
+            .store(child.id().unwrap_or(0), Ordering::Relaxed);
         self.containers
             .lock()
             .expect("containers lock")
@@ -552,7 +563,10 @@ async fn runtime_request(api: &RuntimeApi, req: Request<Incoming>) -> Response<F
             "Function.ResponseSizeTooLarge",
             "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
         ),
-        "response" => Outcome::Response(body),
+        "response" => {
+            report_cold_start(&api.function, container);
+            Outcome::Response(body)
+        }
         "error" => Outcome::HandlerError(body),
         _ => {
             *container.current.lock().expect("current lock") = Some((expected_id, reply));
@@ -565,6 +579,38 @@ async fn runtime_request(api: &RuntimeApi, req: Request<Incoming>) -> Response<F
     };
     let _ = reply.send(outcome);
     plain(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+}
+
+/// A container's first response: one line in its function's log, as Lambda's REPORT line
+/// carries an init duration (`scripts/bench` reads them).
+fn report_cold_start(function: &Function, container: &Container) {
+    if container.reported.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let elapsed = container.started.elapsed();
+    let pid = container.pid.load(Ordering::Relaxed);
+    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        });
+    let line = serde_json::json!({
+        "emulator": "cold_start",
+        "function": function.config.logical_id,
+        "container": container.id,
+        "exec_to_first_response_ms": elapsed.as_secs_f64() * 1000.0,
+        "peak_rss_kib": peak_rss_kib,
+    });
+    if let Some(path) = &function.config.log_file
+        && let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path)
+    {
+        use std::io::Write;
+        let _ = writeln!(file, "{line}");
+    }
 }
 
 fn rand_u32() -> u32 {

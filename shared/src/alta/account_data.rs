@@ -120,18 +120,31 @@ impl AccountData {
                 )));
             }
         }
-        for inbox in &mut self.inboxes {
-            inbox.account_id = account_id.to_owned();
-            store.put_inbox(inbox).await?;
-        }
-        for campaign in &mut self.campaigns {
-            campaign.account_id = account_id.to_owned();
-            store.put_campaign(campaign).await?;
-        }
-        for email in &mut self.emails {
-            email.account_id = account_id.to_owned();
-            store.put_email(email).await?;
-        }
+        // Inboxes, then campaigns, then emails (what refers comes after what it refers to),
+        // each kind written a few items at a time: a large account loads in minutes.
+        use futures_util::{StreamExt, TryStreamExt, stream};
+        let owned = |id: &mut String| *id = account_id.to_owned();
+        self.inboxes
+            .iter_mut()
+            .for_each(|i| owned(&mut i.account_id));
+        self.campaigns
+            .iter_mut()
+            .for_each(|c| owned(&mut c.account_id));
+        self.emails
+            .iter_mut()
+            .for_each(|e| owned(&mut e.account_id));
+        stream::iter(self.inboxes.iter().map(|i| store.put_inbox(i)))
+            .buffer_unordered(CONCURRENT_WRITES)
+            .try_collect::<()>()
+            .await?;
+        stream::iter(self.campaigns.iter().map(|c| store.put_campaign(c)))
+            .buffer_unordered(CONCURRENT_WRITES)
+            .try_collect::<()>()
+            .await?;
+        stream::iter(self.emails.iter().map(|e| store.put_email(e)))
+            .buffer_unordered(CONCURRENT_WRITES)
+            .try_collect::<()>()
+            .await?;
         Ok(Loaded {
             inboxes: self.inboxes.len(),
             campaigns: self.campaigns.len(),
@@ -139,6 +152,9 @@ impl AccountData {
         })
     }
 }
+
+/// Writes in flight at once while loading.
+const CONCURRENT_WRITES: usize = 16;
 
 fn unique<'a>(kind: &str, ids: impl Iterator<Item = &'a str>) -> Result<(), AccountDataError> {
     let mut seen = HashSet::new();

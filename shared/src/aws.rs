@@ -6,12 +6,46 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
+/// The roots AWS service endpoints chain to (Amazon Root CA 1–4, and Starfield Services
+/// Root CA G2 behind them): all the SDK's HTTPS client needs to trust.
+const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-roots.pem");
+
+/// The SDK's HTTPS client (rustls on aws-lc), trusting only Amazon's roots: loading the
+/// system's whole store (~150 certificates, parsed from disk) cost every container a few
+/// milliseconds of its cold start. An https endpoint of someone else's (`https_elsewhere`,
+/// a local emulator behind TLS) gets the system's roots as before.
+fn https_client(https_elsewhere: bool) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let trust = if https_elsewhere {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AMAZON_ROOTS)
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a trust store of PEM certificates");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
+}
+
 /// The SDK configuration of the environment (Lambda's role, or the developer's profile).
 /// When a local endpoint is configured and the environment holds no credentials, static
 /// placeholder credentials and a region are supplied: local DynamoDB implementations and
 /// moto accept any signature, and nobody should need an AWS account to run the tests.
 pub async fn sdk_config(local_endpoint: bool) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(budget());
+    sdk_config_with(local_endpoint, false).await
+}
+
+/// As [`sdk_config`]; `https_elsewhere` when an endpoint is https but not AWS's.
+pub async fn sdk_config_with(local_endpoint: bool, https_elsewhere: bool) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(budget())
+        .http_client(https_client(https_elsewhere));
     if local_endpoint {
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(Credentials::new(

@@ -108,8 +108,15 @@ impl Deps {
         if config.measure_aws_calls {
             crate::aws_calls::enable();
         }
+        let https_elsewhere = match &config.store {
+            StoreBackend::DynamoDb { endpoint: Some(e) } => e.starts_with("https://"),
+            _ => false,
+        } || config
+            .secretsmanager_endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("https://"));
         let sdk = if needs_aws {
-            Some(aws::sdk_config(local_endpoint).await)
+            Some(aws::sdk_config_with(local_endpoint, https_elsewhere).await)
         } else {
             None
         };

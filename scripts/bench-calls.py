@@ -186,12 +186,14 @@ measured("revoke (a refresh token)", "revoke", revoke)
 cold_starts = {}
 first_requests = {}
 for r in results:
-    first_requests.setdefault(r["function"], r["operation"])
+    first_requests.setdefault(r["function"], r)
 for function in ("discovery", "register", "authorize", "token", "revoke", "mcp"):
     for line in log_lines(function):
-        if '"cold_start"' in line:
+        if '"cold_start"' in line and function in first_requests:
+            first = first_requests[function]
             report = json.loads(line)
-            cold_starts.setdefault(function, {**report, "request": first_requests.get(function)})
+            cold_starts.setdefault(function, {**report, "request": first["operation"],
+                                              "aws_wait_ms": first.get("wait_ms", 0.0)})
 
 out = os.environ.get("BENCH_CALLS_OUT", "target/bench/aws-calls.json")
 os.makedirs(os.path.dirname(out), exist_ok=True)

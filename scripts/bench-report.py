@@ -164,17 +164,23 @@ if calls_path.exists():
         w("## Cold start as deployed\n")
         w("A fresh container of each release binary on the emulated stack, from exec to its "
           "first response, for the first request it served (each touches DynamoDB or the key "
-          "secret: the AWS clients are built and the key set read from Secrets Manager); peak "
-          "RSS is the process's VmHWM then. Beside it, the in-memory figures above.\n")
-        w("| function | first request | as deployed | peak RSS | in memory | target ≤ 10 ms |")
-        w("|---|---|---|---|---|---|")
+          "secret: the AWS clients are built, the key set read from Secrets Manager, the mcp "
+          "function's JWKS fetched); peak RSS is the process's VmHWM then. The emulators "
+          "(dynalite and moto, in Node.js and Python) answer far slower than DynamoDB and "
+          "Secrets Manager in region, so the time the request spent waiting on them (measured "
+          "by the SDK interceptor) is shown apart: the rest is the function's own, the part the "
+          "target is about. Beside it, the in-memory figures above.\n")
+        w("| function | first request | exec to first response | of it, waiting on the emulators | the function's own | peak RSS | in memory | own ≤ 10 ms |")
+        w("|---|---|---|---|---|---|---|---|")
         for function, report in cold_deployed.items():
             mem = in_memory.get(function)
             ms = report["exec_to_first_response_ms"]
+            waited = report.get("aws_wait_ms") or 0.0
+            own = ms - waited
             rss = (report.get("peak_rss_kib") or 0) / 1024
-            w(f"| {function} | {report.get('request')} | {ms:.1f} ms | {rss:.1f} MiB | "
-              f"{mem['median_ms']:.1f} ms | {'met' if ms <= 10 else 'missed'} |" if mem else
-              f"| {function} | {report.get('request')} | {ms:.1f} ms | {rss:.1f} MiB | | {'met' if ms <= 10 else 'missed'} |")
+            mem_ms = f"{mem['median_ms']:.1f} ms" if mem else ""
+            w(f"| {function} | {report.get('request')} | {ms:.1f} ms | {waited:.1f} ms | {own:.1f} ms | "
+              f"{rss:.1f} MiB | {mem_ms} | {'met' if own <= 10 else 'missed'} |")
         w("")
     # Cost per million tools/call, from the measured calls, units and duration.
     call = steady(demo_calls["results"], "tools/call list_campaigns")

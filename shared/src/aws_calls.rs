@@ -56,7 +56,8 @@ impl Storable for Consumed {
 }
 
 /// The calls since the last summary: `{"calls": {"DynamoDB.GetItem": 2, …}, "rounds": n,
-/// "read_units": r, "write_units": w}`, or `None` when nothing is counted. A round is a
+/// "read_units": r, "write_units": w, "wait_ms": t}` (t: the wall time with a call in
+/// flight), or `None` when nothing is counted. A round is a
 /// group of calls in flight together: a call that starts after every earlier one ended
 /// starts a new round.
 pub fn take_summary() -> Option<Value> {
@@ -67,7 +68,14 @@ pub fn take_summary() -> Option<Value> {
     calls.sort_by_key(|c| c.started);
     let mut counts = Map::new();
     let (mut rounds, mut round_end, mut read, mut write) = (0, None, 0.0, 0.0);
+    // Wall time with at least one call in flight: what the request spent waiting on AWS.
+    let (mut waited, mut covered_until) = (std::time::Duration::ZERO, None::<Instant>);
     for call in &calls {
+        let from = covered_until.map_or(call.started, |until| until.max(call.started));
+        if call.ended > from {
+            waited += call.ended - from;
+            covered_until = Some(call.ended);
+        }
         let n = counts
             .entry(call.operation.clone())
             .or_insert(json!(0))
@@ -83,7 +91,13 @@ pub fn take_summary() -> Option<Value> {
         read += call.read_units;
         write += call.write_units;
     }
-    Some(json!({"calls": counts, "rounds": rounds, "read_units": read, "write_units": write}))
+    Some(json!({
+        "calls": counts,
+        "rounds": rounds,
+        "read_units": read,
+        "write_units": write,
+        "wait_ms": waited.as_secs_f64() * 1000.0,
+    }))
 }
 
 /// The interceptor both SDK clients get when counting is on.

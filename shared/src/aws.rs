@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::config::Credentials;
 
 /// The roots AWS service endpoints chain to (Amazon Root CA 1–4, and Starfield Services
 /// Root CA G2 behind them): all the SDK's HTTPS client needs to trust.
-const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-roots.pem");
+pub(crate) const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-roots.pem");
 
 /// The SDK's HTTPS client (rustls on aws-lc), trusting only Amazon's roots: loading the
 /// system's whole store (~150 certificates, parsed from disk) cost every container a few

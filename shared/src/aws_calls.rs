@@ -32,6 +32,22 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// Records a call made outside the SDK (the mcp function's JWKS fetch), when counting.
+pub fn record(operation: &str, started: Instant) {
+    if !enabled() {
+        return;
+    }
+    if let Ok(mut calls) = CALLS.lock() {
+        calls.push(Call {
+            operation: operation.to_owned(),
+            started,
+            ended: Instant::now(),
+            read_units: 0.0,
+            write_units: 0.0,
+        });
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Call {
     operation: String,

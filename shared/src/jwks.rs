@@ -91,6 +91,22 @@ impl From<&Jwks> for VerificationKeys {
     }
 }
 
+/// Whether a JWKS URL is served under a certificate Amazon's roots vouch for: API
+/// Gateway's own `execute-api` hostnames (a custom domain may carry an imported
+/// certificate from another CA), or plain http (no certificate at all).
+fn amazon_roots_suffice(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(url) if url.scheme() == "http" => true,
+        Ok(url) => url.host_str().is_some_and(|host| {
+            let labels: Vec<&str> = host.split('.').collect();
+            labels.len() >= 5
+                && labels[1] == "execute-api"
+                && labels[labels.len() - 2..] == ["amazonaws", "com"]
+        }),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,11 +199,18 @@ impl JwksClient {
 
     fn http(&self) -> &reqwest::Client {
         self.http.get_or_init(|| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default()
+                .redirect(reqwest::redirect::Policy::none());
+            // This stack's own issuer behind API Gateway (or plain http, locally) needs
+            // only Amazon's roots, not the system's whole store, which costs a cold start
+            // milliseconds to load; any other issuer keeps the system's roots.
+            if amazon_roots_suffice(&self.url)
+                && let Ok(roots) = reqwest::Certificate::from_pem_bundle(crate::aws::AMAZON_ROOTS)
+            {
+                builder = builder.tls_certs_only(roots);
+            }
+            builder.build().unwrap_or_default()
         })
     }
 
@@ -249,6 +272,13 @@ impl JwksClient {
     }
 
     async fn fetch(&self) -> Result<VerificationKeys, JwksError> {
+        let started = std::time::Instant::now();
+        let fetched = self.fetch_unmeasured().await;
+        crate::aws_calls::record("HTTP.GetJwks", started);
+        fetched
+    }
+
+    async fn fetch_unmeasured(&self) -> Result<VerificationKeys, JwksError> {
         let resp = self
             .http()
             .get(&self.url)
@@ -265,5 +295,27 @@ impl JwksClient {
         }
         let jwks: Jwks = serde_json::from_slice(&bytes).map_err(|e| JwksError(e.to_string()))?;
         Ok(VerificationKeys::from(&jwks))
+    }
+}
+
+#[cfg(test)]
+mod trust_tests {
+    use super::amazon_roots_suffice;
+
+    #[test]
+    fn amazon_roots_are_enough_for_execute_api_and_http_only() {
+        assert!(amazon_roots_suffice(
+            "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/.well-known/jwks.json"
+        ));
+        assert!(amazon_roots_suffice(
+            "http://127.0.0.1:3000/.well-known/jwks.json"
+        ));
+        assert!(!amazon_roots_suffice(
+            "https://mcp.alta.example/.well-known/jwks.json"
+        ));
+        assert!(!amazon_roots_suffice("https://login.example.com/jwks"));
+        assert!(!amazon_roots_suffice(
+            "https://execute-api.eu-west-1.amazonaws.com.evil.example/jwks"
+        ));
     }
 }

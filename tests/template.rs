@@ -277,3 +277,113 @@ fn the_alarms_watch_every_function_table_and_the_rotation() {
         discovery.resolved_environment(&resolver).unwrap()["ALTA_METRICS_NAMESPACE"]
     );
 }
+
+/// The tables' keys, indexes and TTL in `template.yaml` are those the DynamoDB store code
+/// reads and writes (`store::dynamo::tables::table_specs`, which also creates the tables
+/// for local runs and tests): a key or an index projection changed on one side only would
+/// pass every test on dynalite and fail on AWS.
+#[test]
+fn the_tables_keys_and_indexes_are_those_the_store_uses() {
+    use alta_shared::config::TableNames;
+    use alta_shared::store::dynamo::tables::{TTL_ATTRIBUTE, table_specs};
+    use serde_json::Value;
+
+    let template = template();
+    let resources: BTreeMap<&str, &Value> = template.resources().collect();
+    // The table names as the logical ids of their resources.
+    let names = TableNames {
+        clients: "ClientsTable".into(),
+        authorization_codes: "AuthorizationCodesTable".into(),
+        refresh_tokens: "RefreshTokensTable".into(),
+        revocations: "RevocationsTable".into(),
+        directory: "DirectoryTable".into(),
+        alta_data: "AltaDataTable".into(),
+    };
+    let key_schema = |schema: &Value| -> Vec<(String, String)> {
+        schema
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_owned(),
+                    k["KeyType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let specs = table_specs(&names);
+    assert_eq!(specs.len(), 6);
+    for spec in specs {
+        let table = resources
+            .get(spec.name.as_str())
+            .unwrap_or_else(|| panic!("{} is not in template.yaml", spec.name));
+        let properties = &table["Properties"];
+        let mut expected = vec![(spec.partition_key.to_owned(), "HASH".to_owned())];
+        expected.extend(spec.sort_key.map(|k| (k.to_owned(), "RANGE".to_owned())));
+        assert_eq!(
+            key_schema(&properties["KeySchema"]),
+            expected,
+            "{}",
+            spec.name
+        );
+        let ttl = &properties["TimeToLiveSpecification"];
+        assert_eq!(
+            ttl["Enabled"].as_bool().unwrap_or(false),
+            spec.ttl,
+            "{}: TTL",
+            spec.name
+        );
+        if spec.ttl {
+            assert_eq!(ttl["AttributeName"], TTL_ATTRIBUTE, "{}", spec.name);
+        }
+        let declared: Vec<&Value> = properties["GlobalSecondaryIndexes"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        assert_eq!(declared.len(), spec.indexes.len(), "{}: indexes", spec.name);
+        for index in &spec.indexes {
+            let found = declared
+                .iter()
+                .find(|i| i["IndexName"] == index.name)
+                .unwrap_or_else(|| panic!("{}: no index {}", spec.name, index.name));
+            assert_eq!(
+                key_schema(&found["KeySchema"]),
+                [
+                    (index.partition_key.to_owned(), "HASH".to_owned()),
+                    (index.sort_key.to_owned(), "RANGE".to_owned())
+                ],
+                "{}",
+                index.name
+            );
+            assert_eq!(found["Projection"]["ProjectionType"], "INCLUDE");
+            let projected: BTreeSet<&str> = found["Projection"]["NonKeyAttributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                projected,
+                index.projected.iter().copied().collect(),
+                "{}: projection",
+                index.name
+            );
+            assert!(!projected.contains("body"), "bodies stay out of the index");
+        }
+        // Every key attribute, and nothing else, is defined.
+        let defined: BTreeSet<&str> = properties["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["AttributeName"].as_str().unwrap())
+            .collect();
+        let mut keys: BTreeSet<&str> = [spec.partition_key].into_iter().collect();
+        keys.extend(spec.sort_key);
+        for index in &spec.indexes {
+            keys.insert(index.partition_key);
+            keys.insert(index.sort_key);
+        }
+        assert_eq!(defined, keys, "{}: attribute definitions", spec.name);
+    }
+}

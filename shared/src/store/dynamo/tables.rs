@@ -1,5 +1,6 @@
 //! Table definitions, for the local server and the tests: a deployed stack's tables come
-//! from `template.yaml`, which must define the same keys.
+//! from `template.yaml`, which must define the same keys, indexes and TTL
+//! (`tests/template.rs` holds them equal).
 
 use std::time::Duration;
 

@@ -380,7 +380,7 @@ mod tests {
         )
     }
 
-    // RS256 with real RSA keys is proven end to end in tests/client_metadata_document.rs.
+    // RS256 with real RSA keys is proven end to end in tests/clients.rs.
     #[test]
     fn assertions_verify_by_kid_or_by_the_only_key() {
         let (ec, ec_jwk) = ec_key("e1");

@@ -117,16 +117,24 @@ pub struct SignInPage<'a> {
     pub redirect_origin: &'a str,
 }
 
-pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
-    let scopes: String = p
-        .scopes
+/// The scopes, in plain words, as list items.
+fn scope_items(scopes: &ScopeSet) -> String {
+    scopes
         .iter()
         .map(|s: Scope| format!("<li>{}</li>", escape(s.description())))
-        .collect();
-    let error = p
-        .error
+        .collect()
+}
+
+/// A form's error, announced to screen readers; nothing without one.
+fn error_notice(error: Option<&str>) -> String {
+    error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
+    let scopes = scope_items(p.scopes);
+    let error = error_notice(p.error);
     let body = format!(
         "<h1>Sign in to connect {client}</h1>\
          <p><strong>{client}</strong> wants to use your Alta account to:</p><ul>{scopes}</ul>\
@@ -171,11 +179,7 @@ pub struct AccountPage<'a> {
 
 /// After sign-in, for a person with several accounts: which one the app will act in.
 pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
-    let scopes: String = p
-        .scopes
-        .iter()
-        .map(|s: Scope| format!("<li>{}</li>", escape(s.description())))
-        .collect();
+    let scopes = scope_items(p.scopes);
     let accounts: String = p
         .accounts
         .iter()
@@ -191,10 +195,7 @@ pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
             )
         })
         .collect();
-    let error = p
-        .error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error_notice(p.error);
     let body = format!(
         "<h1>Connect {client} to which account?</h1>\
          <p class=\"muted\">Signed in as {email}.</p>\
@@ -223,9 +224,7 @@ pub fn connections_sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> Response<Body> {
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error_notice(error);
     let body = format!(
         "<h1>Connected apps</h1>\
          <p>Sign in to see the apps connected to your Alta accounts, and disconnect any of them.</p>{error}\

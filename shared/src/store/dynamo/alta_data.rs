@@ -530,10 +530,7 @@ impl AltaStore for DynamoStore {
         let mut filter = Filter::default();
         if let Some(ids) = only {
             if ids.is_empty() {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next: None,
-                });
+                return Ok(Page::empty());
             }
             filter.one_of("id", ids);
         }
@@ -581,10 +578,7 @@ impl AltaStore for DynamoStore {
         }
         if let Some(readable) = &f.readable {
             if readable.is_empty() {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next: None,
-                });
+                return Ok(Page::empty());
             }
             if !by_inbox {
                 filter.one_of("inbox_id", readable);

@@ -12,7 +12,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
 use crate::jwks::JwksClient;
 use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
-use crate::mcp::auth::VerifiedTokens;
 use crate::metrics::Metrics;
 use crate::oauth::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::secret::SecretString;
@@ -22,6 +21,7 @@ use crate::store::{
     AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
     StoreError, Stores,
 };
+use crate::token_verifier::TokenVerifier;
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -45,10 +45,9 @@ pub struct Deps {
     pub alta: Arc<dyn AltaStore>,
     pub client_secrets: Arc<PreconfiguredSecrets>,
     pub metadata_documents: Arc<MetadataDocuments>,
-    /// The trusted issuer's keys, as `/mcp` fetches them.
-    pub jwks: Arc<JwksClient>,
-    /// Access tokens `/mcp` has already verified in this container.
-    pub verified_tokens: Arc<VerifiedTokens>,
+    /// `/mcp`'s check of access tokens: the trusted issuer's keys and the tokens it has
+    /// already verified in this container.
+    pub token_verifier: Arc<TokenVerifier>,
     pub metrics: Metrics,
     /// argon2id verifications at once: each holds ~19 MiB for tens of milliseconds, and a
     /// burst of sign-ins must not take the local server's memory with it.
@@ -160,11 +159,10 @@ impl Deps {
             alta: stores.alta,
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
-            jwks: Arc::new(JwksClient::new(
+            token_verifier: Arc::new(TokenVerifier::new(JwksClient::new(
                 config.jwks_url.clone(),
                 config.jwks_cache_ttl,
-            )),
-            verified_tokens: Arc::default(),
+            ))),
             metrics: Metrics::new(config.metrics_namespace.clone()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),
@@ -198,8 +196,7 @@ impl Deps {
             alta: stores.alta,
             client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
             metadata_documents: metadata_documents(&config),
-            jwks: Arc::new(jwks),
-            verified_tokens: Arc::default(),
+            token_verifier: Arc::new(TokenVerifier::new(jwks)),
             metrics: Metrics::new(config.metrics_namespace.clone()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),

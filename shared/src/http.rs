@@ -1,21 +1,15 @@
-//! The HTTP edge shared by every handler: request parsing (form, JSON, query), responses,
-//! CORS, security headers and the one structured log line per request.
+//! HTTP pieces every handler uses: request parsing (form, JSON, query, route path, source
+//! address) and JSON responses with their security headers. The frame around a handler
+//! (routes, methods, CORS, the log line) is `endpoint`.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::BaseUrl;
-use crate::error::HttpError;
-
-/// Headers the browser-based MCP clients send: preflights must allow them.
-pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
-/// Headers a browser-based client must be able to read from a response.
-pub const CORS_EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
 
 /// Response headers, in the order they are added.
 #[derive(Debug, Default)]
@@ -67,44 +61,6 @@ pub fn json_response(
             h.append(name, value);
         }
     }
-    resp
-}
-
-/// Adds CORS headers for an endpoint that any web origin may call without cookies
-/// (discovery, registration, token, revocation): no credentials, so `*` is safe.
-pub fn with_public_cors(mut resp: Response<Body>) -> Response<Body> {
-    let h = resp.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-    );
-    resp
-}
-
-/// The answer to a CORS preflight (`OPTIONS`): which methods and headers may follow. The
-/// caller decides which origin it is for.
-pub fn preflight(allow_methods: &'static str) -> Response<Body> {
-    let mut resp = Response::new(Body::Empty);
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    let h = resp.headers_mut();
-    h.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static(allow_methods),
-    );
-    h.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static(CORS_ALLOW_HEADERS),
-    );
-    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
-    resp
-}
-
-/// The answer to a CORS preflight for a public endpoint: any origin.
-pub fn public_preflight(allow_methods: &'static str) -> Response<Body> {
-    let mut resp = preflight(allow_methods);
-    resp.headers_mut()
-        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
     resp
 }
 
@@ -238,50 +194,6 @@ impl Params {
     }
 }
 
-/// What the per-request log line says about a request: method and path only, since
-/// query strings and bodies carry codes, tokens and passwords.
-pub struct RequestLog {
-    function: &'static str,
-    method: Method,
-    path: String,
-    started: Instant,
-}
-
-impl RequestLog {
-    pub fn start(function: &'static str, req: &Request) -> Self {
-        Self {
-            function,
-            method: req.method().clone(),
-            path: req.uri().path().to_owned(),
-            started: Instant::now(),
-        }
-    }
-
-    pub fn finish(self, resp: &Response<Body>) {
-        match crate::aws_calls::take_summary() {
-            // Benchmarks only (ALTA_MEASURE_AWS_CALLS): what the request cost in AWS calls.
-            Some(aws) => tracing::info!(
-                function = self.function,
-                method = %self.method,
-                path = %self.path,
-                status = resp.status().as_u16(),
-                latency_us = self.started.elapsed().as_micros() as u64,
-                aws = %aws,
-                "request"
-            ),
-            None => tracing::info!(
-                function = self.function,
-                method = %self.method,
-                path = %self.path,
-                status = resp.status().as_u16(),
-                latency_us = self.started.elapsed().as_micros() as u64,
-                "request"
-            ),
-        }
-    }
-}
-
-/// The answer for an `OPTIONS` request or a method the route does not take.
 /// The caller's address: API Gateway's request context (`sourceIp`), or, behind the local
 /// server, the `x-forwarded-for` it sets from the connection.
 pub fn source_ip(req: &Request) -> Option<String> {
@@ -329,10 +241,6 @@ pub fn quoted_string(value: &str) -> String {
     }
     out.push('"');
     out
-}
-
-pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    HttpError::MethodNotAllowed { allow }.into_response()
 }
 
 #[cfg(test)]
@@ -432,16 +340,5 @@ mod tests {
         let root = BaseUrl::parse("http://127.0.0.1:3000").unwrap();
         let req = request("POST", "/mcp/", None, "");
         assert_eq!(route_path(&req, &root), "/mcp");
-    }
-
-    #[test]
-    fn preflight_allows_the_mcp_headers() {
-        let resp = public_preflight("GET, OPTIONS");
-        assert_eq!(resp.status(), 204);
-        let allowed = resp.headers()["access-control-allow-headers"]
-            .to_str()
-            .unwrap();
-        assert!(allowed.contains("MCP-Protocol-Version"));
-        assert!(allowed.contains("Authorization"));
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod deps;
 pub mod directory;
+pub mod endpoint;
 pub mod error;
 pub mod http;
 pub mod jwks;
@@ -31,6 +32,7 @@ pub mod scope;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod token_verifier;
 
 pub use config::Config;
 pub use deps::Deps;

@@ -10,9 +10,10 @@ use serde_json::json;
 use crate::deps::Deps;
 use crate::directory::{Account, Membership};
 use crate::http::{self as h, Headers};
-use crate::jwt::{AccessTokenClaims, JwtError, verify_access_token};
+use crate::jwt::AccessTokenClaims;
 use crate::oauth::grant::{revoked_family_key, revoked_jti_key};
 use crate::scope::{Scope, ScopeSet};
+use crate::token_verifier::VerificationError;
 
 /// The caller of one `/mcp` request, as its token says.
 #[derive(Debug, Clone)]
@@ -72,64 +73,19 @@ fn challenged(challenge: String) -> Headers {
     headers
 }
 
-/// Access tokens this container has already verified, by their SHA-256: a client sends
-/// the same token on every call for an hour, and the ES256 signature check is most of a
-/// request's CPU. Expiry is still checked on every use, and revocation by the caller on
-/// every request.
-#[derive(Default)]
-pub struct VerifiedTokens {
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessTokenClaims>>,
-}
-
-impl VerifiedTokens {
-    /// Bounded: when full, the map starts afresh (tokens simply verify again).
-    const CAPACITY: usize = 10_000;
-
-    fn key(token: &str) -> [u8; 32] {
-        use sha2::{Digest, Sha256};
-        Sha256::digest(token.as_bytes()).into()
-    }
-
-    pub fn get(&self, token: &str, now: u64) -> Option<AccessTokenClaims> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(&Self::key(token))
-            .filter(|c| c.exp + crate::jwt::LEEWAY_SECONDS > now)
-            .cloned()
-    }
-
-    pub fn insert(&self, token: &str, claims: &AccessTokenClaims) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::CAPACITY {
-                entries.clear();
-            }
-            entries.insert(Self::key(token), claims.clone());
-        }
-    }
-}
-
 async fn verify(token: &str, deps: &Deps) -> Result<AccessTokenClaims, Response<Body>> {
-    if let Some(claims) = deps.verified_tokens.get(token, deps.clock.now()) {
-        return Ok(claims);
-    }
-    let issuer = &deps.config.trusted_issuer;
     let audience = deps.config.base_url.mcp_resource();
-    let keys = deps.jwks.keys().await.map_err(|err| unavailable(&err))?;
-    let claims = match verify_access_token(token, &keys, issuer, &audience) {
-        Err(JwtError::UnknownKey(_)) => {
-            // A key rotated in since the keys were fetched.
-            let keys = deps
-                .jwks
-                .refresh_for_unknown_kid()
-                .await
-                .map_err(|err| unavailable(&err))?;
-            verify_access_token(token, &keys, issuer, &audience)
-        }
-        other => other,
-    };
-    let claims = claims.map_err(|err| unauthorized(deps, Some(&err.to_string())))?;
-    deps.verified_tokens.insert(token, &claims);
-    Ok(claims)
+    let issuer = &deps.config.trusted_issuer;
+    let now = deps.clock.now();
+    match deps
+        .token_verifier
+        .verify(token, now, issuer, &audience)
+        .await
+    {
+        Ok(claims) => Ok(claims),
+        Err(VerificationError::Invalid(err)) => Err(unauthorized(deps, Some(&err.to_string()))),
+        Err(VerificationError::Unavailable(err)) => Err(unavailable(&err)),
+    }
 }
 
 pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response<Body>> {
@@ -204,21 +160,6 @@ pub fn insufficient_scope(
 mod tests {
     use super::*;
 
-    fn claims(exp: u64) -> AccessTokenClaims {
-        AccessTokenClaims {
-            iss: "i".into(),
-            sub: "s".into(),
-            aud: "a".into(),
-            exp,
-            iat: 0,
-            jti: "j".into(),
-            client_id: "c".into(),
-            scope: "campaigns:read".into(),
-            grant_id: None,
-            account_id: None,
-        }
-    }
-
     #[test]
     fn a_message_with_quotes_keeps_the_challenge_one_valid_header() {
         let config =
@@ -233,18 +174,5 @@ mod tests {
             challenge.ends_with(r#"error_description="the token is invalid: Json(Error(\"missing field `jti`\"))??""#),
             "{challenge}"
         );
-    }
-
-    #[test]
-    fn a_cached_token_still_expires() {
-        let cache = VerifiedTokens::default();
-        cache.insert("tok", &claims(1_000));
-        assert!(cache.get("tok", 900).is_some());
-        assert!(
-            cache
-                .get("tok", 1_000 + crate::jwt::LEEWAY_SECONDS)
-                .is_none()
-        );
-        assert!(cache.get("other", 900).is_none());
     }
 }

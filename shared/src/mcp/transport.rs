@@ -6,7 +6,7 @@
 //! mirrored in headers and checked against the body) and the `initialize`-handshake
 //! revisions 2025-11-25, 2025-06-18 and 2025-03-26, answered statelessly.
 
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
@@ -18,13 +18,13 @@ use super::protocol::{
 };
 use super::tools;
 use crate::deps::Deps;
-use crate::error::{HttpError, McpError};
-use crate::http::{self as h, CORS_EXPOSE_HEADERS, Headers, RequestLog};
+use crate::endpoint::{self, Cors, Endpoint, Methods};
+use crate::error::McpError;
+use crate::http::{self as h, Headers};
 use crate::scope::Scope;
 
 /// Tool arguments are small; 256 KiB leaves room and stops abuse early.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-const ALLOW: &str = "POST, OPTIONS";
 /// `tools/list` and `server/discover` change only with a deployment.
 const LIST_TTL_MS: u64 = 300_000;
 const DISCOVER_TTL_MS: u64 = 3_600_000;
@@ -32,13 +32,20 @@ const INSTRUCTIONS: &str = "Alta is a sales platform. These tools act in the per
     read campaigns and their statistics, pause or resume campaigns, and read email in the inboxes \
     the person may access. Call get_account first to learn the account and role.";
 
+const ENDPOINT: Endpoint = Endpoint {
+    name: "mcp",
+    paths: &["/mcp"],
+    // No standalone SSE stream and no sessions to delete (MCP 2026-07-28 §Backward
+    // Compatibility): POST only.
+    methods: Methods::Post,
+    cors: Cors::AllowedOrigins,
+};
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("mcp", &req);
-    let origin_allowed = origin_allowed(&req, deps);
-    let resp = route(&req, deps, origin_allowed).await;
-    let resp = with_cors(resp, &req, origin_allowed);
-    log.finish(&resp);
-    resp
+    endpoint::serve(&ENDPOINT, req, deps, async |req, deps| {
+        respond(req, deps).await
+    })
+    .await
 }
 
 /// Which protocol a request speaks.
@@ -58,20 +65,7 @@ enum Reply {
     Accepted,
 }
 
-async fn route(req: &Request, deps: &Deps, origin_allowed: bool) -> Response<Body> {
-    if h::route_path(req, &deps.config.base_url) != "/mcp" {
-        return HttpError::NotFound.into_response();
-    }
-    match *req.method() {
-        Method::POST => {}
-        Method::OPTIONS if origin_allowed => return h::preflight(ALLOW),
-        Method::OPTIONS => return forbidden_origin(),
-        // No standalone SSE stream and no sessions to delete (MCP 2026-07-28 §Backward Compatibility).
-        _ => return h::method_not_allowed(ALLOW),
-    }
-    if !origin_allowed {
-        return forbidden_origin();
-    }
+async fn respond(req: &Request, deps: &Deps) -> Response<Body> {
     let caller = match auth::authenticate(req, deps).await {
         Ok(caller) => caller,
         Err(challenge) => return challenge,
@@ -443,38 +437,4 @@ fn refuses_json(req: &Request) -> bool {
             pieces.next() == Some("application/json") && pieces.any(|p| p.replace(' ', "") == "q=0")
         })
     })
-}
-
-/// DNS-rebinding protection (MCP Streamable HTTP §Security): a browser's `Origin` must be
-/// this server's own or one configured; requests without one (native clients) pass.
-fn origin_allowed(req: &Request, deps: &Deps) -> bool {
-    let Some(origin) = header(req, "origin") else {
-        return true;
-    };
-    let origin = origin.trim_end_matches('/');
-    origin == deps.config.base_url.origin()
-        || deps.config.allowed_origins.iter().any(|o| o == origin)
-}
-
-fn forbidden_origin() -> Response<Body> {
-    McpError::invalid_request("Forbidden: this Origin may not call the MCP endpoint")
-        .with_status(StatusCode::FORBIDDEN)
-        .into_response(None)
-}
-
-/// CORS for an allowed browser origin: echoed (never `*`), with the headers a client reads.
-fn with_cors(mut resp: Response<Body>, req: &Request, origin_allowed: bool) -> Response<Body> {
-    if let Some(origin) = header(req, "origin")
-        && origin_allowed
-        && let Ok(value) = HeaderValue::from_str(origin)
-    {
-        let h = resp.headers_mut();
-        h.insert("access-control-allow-origin", value);
-        h.insert(
-            "access-control-expose-headers",
-            HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-        );
-        h.append("vary", HeaderValue::from_static("Origin"));
-    }
-    resp
 }

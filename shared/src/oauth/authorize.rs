@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::deps::Deps;
 use crate::directory::{Account, Membership, normalize_email};
-use crate::error::{HttpError, OAuthError, OAuthErrorCode};
-use crate::http::{self as h, Params, RequestLog};
+use crate::endpoint::{self, Cors, Endpoint, Methods};
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::http::{Params, route_path};
 use crate::jwt;
 use crate::keys::KeySet;
 use crate::oauth::client::{Client, ClientSource, GrantType, hex};
@@ -26,12 +27,11 @@ use crate::oauth::pages::{
 };
 use crate::oauth::pending::{self, PENDING_LIFETIME_SECONDS, PendingAuthorization, SignedIn};
 use crate::oauth::resource::requested_resource;
-use crate::oauth::sign_in::{Refusal, sign_in};
+use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::NonceCookie;
 use crate::pkce::{ChallengeMethod, CodeChallenge};
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::store::StoreError;
 
 pub use crate::oauth::sign_in::{
     MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_FAILURE_WINDOW_SECONDS,
@@ -44,19 +44,24 @@ const CODE_BYTES: usize = 32;
 
 /// The authorize function's two pages: consent (`/authorize`) and connected apps
 /// (`/connections`).
+const ENDPOINT: Endpoint = Endpoint {
+    name: "authorize",
+    paths: &["/authorize", connections::PATH],
+    methods: Methods::Page,
+    cors: Cors::None,
+};
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("authorize", &req);
-    let resp = match h::route_path(&req, &deps.config.base_url) {
-        "/authorize" => match *req.method() {
-            Method::GET | Method::HEAD => show(&req, deps).await,
-            Method::POST => submit(&req, deps).await,
-            _ => h::method_not_allowed("GET, POST"),
-        },
-        connections::PATH => connections::handle(&req, deps).await,
-        _ => HttpError::NotFound.into_response(),
-    };
-    log.finish(&resp);
-    resp
+    endpoint::serve(&ENDPOINT, req, deps, async |req, deps| {
+        let post = *req.method() == Method::POST;
+        match route_path(req, &deps.config.base_url) {
+            connections::PATH if post => connections::submit(req, deps).await,
+            connections::PATH => connections::show(deps).await,
+            _ if post => submit(req, deps).await,
+            _ => show(req, deps).await,
+        }
+    })
+    .await
 }
 
 /// Where errors go once the redirect URI is trusted.
@@ -554,20 +559,6 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         }
         Err(err) => to_client.error(err),
     }
-}
-
-/// The accounts a person can act in, with their membership, oldest membership first.
-pub(crate) async fn accessible_accounts(
-    deps: &Deps,
-    user_id: &str,
-) -> Result<Vec<(Membership, Account)>, StoreError> {
-    let mut accounts = Vec::new();
-    for membership in deps.directory.memberships(user_id).await? {
-        if let Some(account) = deps.directory.account(&membership.account_id).await? {
-            accounts.push((membership, account));
-        }
-    }
-    Ok(accounts)
 }
 
 /// The second page for a person with several accounts: which one the app acts in.

@@ -6,7 +6,7 @@
 //! The page's state is a signed form bound to its own nonce cookie (`signed_form`), as on
 //! the consent page: another site cannot post it (CSRF), and it lapses after 10 minutes.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -14,14 +14,13 @@ use crate::clock::civil_date;
 use crate::config::BaseUrl;
 use crate::deps::Deps;
 use crate::directory::normalize_email;
-use crate::http::{self as h, Params};
+use crate::http::Params;
 use crate::jwt;
 use crate::keys::KeySet;
-use crate::oauth::authorize::accessible_accounts;
 use crate::oauth::grant::{GrantRecord, revoked_family_key};
 use crate::oauth::pages::{ConnectionRow, connections_page, connections_sign_in_page, error_page};
 use crate::oauth::pending::SignedIn;
-use crate::oauth::sign_in::{Refusal, sign_in};
+use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims, NonceCookie};
 use crate::random;
 use crate::scope::ScopeSet;
@@ -66,12 +65,9 @@ fn nonce_cookie(deps: &Deps) -> NonceCookie {
     )
 }
 
-pub async fn handle(req: &Request, deps: &Deps) -> Response<Body> {
-    match *req.method() {
-        Method::GET | Method::HEAD => fresh_sign_in(deps, StatusCode::OK, None).await,
-        Method::POST => submit(req, deps).await,
-        _ => h::method_not_allowed("GET, POST"),
-    }
+/// The sign-in form, with a new nonce cookie.
+pub async fn show(deps: &Deps) -> Response<Body> {
+    fresh_sign_in(deps, StatusCode::OK, None).await
 }
 
 /// A new form with a new nonce cookie.
@@ -100,7 +96,7 @@ async fn fresh_sign_in(deps: &Deps, status: StatusCode, error: Option<&str>) -> 
     resp
 }
 
-async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
+pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
     let params = match Params::from_form(req, MAX_FORM_BYTES) {
         Ok(params) => params,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()),

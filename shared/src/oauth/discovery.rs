@@ -1,14 +1,15 @@
 //! Discovery documents: authorization server metadata (RFC 8414), protected resource
 //! metadata (RFC 9728) and the JWKS. Every URL is derived from the one configured base URL.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::deps::Deps;
-use crate::error::{HttpError, OAuthError};
-use crate::http::{self as h, Headers, RequestLog};
+use crate::endpoint::{self, Cors, Endpoint, Methods};
+use crate::error::OAuthError;
+use crate::http::{self as h, Headers};
 use crate::metrics::Measurement;
 use crate::oauth::client::TokenEndpointAuthMethod;
 use crate::oauth::client_assertion::SIGNING_ALGS;
@@ -25,33 +26,28 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// The human-readable page that the metadata's documentation links name.
 pub const SERVICE_PAGE_PATH: &str = "/";
 
+const ENDPOINT: Endpoint = Endpoint {
+    name: "discovery",
+    paths: &[
+        AUTHORIZATION_SERVER_PATH,
+        OPENID_CONFIGURATION_PATH,
+        PROTECTED_RESOURCE_PATH,
+        PROTECTED_RESOURCE_MCP_PATH,
+        JWKS_PATH,
+        SERVICE_PAGE_PATH,
+    ],
+    methods: Methods::Read,
+    cors: Cors::Public,
+};
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("discovery", &req);
-    let resp = route(&req, deps).await;
-    let resp = h::with_public_cors(resp);
-    log.finish(&resp);
-    resp
+    endpoint::serve(&ENDPOINT, req, deps, async |req, deps| {
+        document_at(h::route_path(req, &deps.config.base_url), deps).await
+    })
+    .await
 }
 
-async fn route(req: &Request, deps: &Deps) -> Response<Body> {
-    let path = h::route_path(req, &deps.config.base_url);
-    let known = matches!(
-        path,
-        AUTHORIZATION_SERVER_PATH
-            | OPENID_CONFIGURATION_PATH
-            | PROTECTED_RESOURCE_PATH
-            | PROTECTED_RESOURCE_MCP_PATH
-            | JWKS_PATH
-            | SERVICE_PAGE_PATH
-    );
-    if !known {
-        return HttpError::NotFound.into_response();
-    }
-    match *req.method() {
-        Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return h::public_preflight("GET, HEAD, OPTIONS"),
-        _ => return h::method_not_allowed("GET, HEAD, OPTIONS"),
-    }
+async fn document_at(path: &str, deps: &Deps) -> Response<Body> {
     let config = &deps.config;
     match path {
         AUTHORIZATION_SERVER_PATH | OPENID_CONFIGURATION_PATH => {

@@ -5,15 +5,16 @@
 //! → otherwise store a new client under an unguessable id → answer 201 with what was
 //! actually registered.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::PreconfiguredClient;
 use crate::deps::Deps;
-use crate::error::{HttpError, OAuthError};
-use crate::http::{self as h, BodyError, Headers, RequestLog};
+use crate::endpoint::{self, Cors, Endpoint, Methods};
+use crate::error::OAuthError;
+use crate::http::{self as h, BodyError, Headers};
 use crate::oauth::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
@@ -38,22 +39,20 @@ const CLIENT_ID_BYTES: usize = 16;
 /// 256 bits for a client secret.
 const CLIENT_SECRET_BYTES: usize = 32;
 
+const ENDPOINT: Endpoint = Endpoint {
+    name: "register",
+    paths: &["/register"],
+    methods: Methods::Post,
+    cors: Cors::Public,
+};
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("register", &req);
-    let resp = if h::route_path(&req, &deps.config.base_url) != "/register" {
-        HttpError::NotFound.into_response()
-    } else {
-        match *req.method() {
-            Method::POST => register(&req, deps)
-                .await
-                .unwrap_or_else(OAuthError::into_response),
-            Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
-            _ => h::method_not_allowed("POST, OPTIONS"),
-        }
-    };
-    let resp = h::with_public_cors(resp);
-    log.finish(&resp);
-    resp
+    endpoint::serve(&ENDPOINT, req, deps, async |req, deps| {
+        register(req, deps)
+            .await
+            .unwrap_or_else(OAuthError::into_response)
+    })
+    .await
 }
 
 async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {

@@ -3,12 +3,13 @@
 //! An unknown, foreign or already dead token answers 200 all the same (§2.2), so the
 //! endpoint tells a prober nothing.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::deps::Deps;
-use crate::error::{HttpError, OAuthError};
-use crate::http::{self as h, Headers, Params, RequestLog};
+use crate::endpoint::{self, Cors, Endpoint, Methods};
+use crate::error::OAuthError;
+use crate::http::{self as h, Headers, Params};
 use crate::jwt::{self, verify_access_token};
 use crate::oauth::client::Client;
 use crate::oauth::client_auth::authenticate_client;
@@ -18,22 +19,20 @@ use crate::oauth::grant::{
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
+const ENDPOINT: Endpoint = Endpoint {
+    name: "revoke",
+    paths: &["/revoke"],
+    methods: Methods::Post,
+    cors: Cors::Public,
+};
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("revoke", &req);
-    let resp = if h::route_path(&req, &deps.config.base_url) != "/revoke" {
-        HttpError::NotFound.into_response()
-    } else {
-        match *req.method() {
-            Method::POST => revoke(&req, deps)
-                .await
-                .unwrap_or_else(OAuthError::into_response),
-            Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
-            _ => h::method_not_allowed("POST, OPTIONS"),
-        }
-    };
-    let resp = h::with_public_cors(resp);
-    log.finish(&resp);
-    resp
+    endpoint::serve(&ENDPOINT, req, deps, async |req, deps| {
+        revoke(req, deps)
+            .await
+            .unwrap_or_else(OAuthError::into_response)
+    })
+    .await
 }
 
 async fn revoke(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError> {

@@ -7,11 +7,12 @@ use lambda_http::Request;
 use sha2::{Digest, Sha256};
 
 use crate::deps::Deps;
-use crate::directory::User;
+use crate::directory::{Account, Membership, User};
 use crate::http as h;
 use crate::metrics::Measurement;
 use crate::oauth::client::hex;
 use crate::password::PasswordHash;
+use crate::store::StoreError;
 
 /// Failed sign-ins allowed per email within the window before sign-in is refused.
 pub const MAX_SIGN_IN_FAILURES: u32 = 5;
@@ -111,4 +112,18 @@ pub async fn sign_in(
             .map_err(unavailable)?;
     }
     Ok(user)
+}
+
+/// The accounts a person can act in, with their membership, oldest membership first.
+pub async fn accessible_accounts(
+    deps: &Deps,
+    user_id: &str,
+) -> Result<Vec<(Membership, Account)>, StoreError> {
+    let mut accounts = Vec::new();
+    for membership in deps.directory.memberships(user_id).await? {
+        if let Some(account) = deps.directory.account(&membership.account_id).await? {
+            accounts.push((membership, account));
+        }
+    }
+    Ok(accounts)
 }

@@ -5,13 +5,14 @@
 //! as Claude treat `invalid_request` as fatal, while `invalid_grant` sends them back to
 //! sign in.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::deps::Deps;
-use crate::error::{HttpError, OAuthError, OAuthErrorCode};
-use crate::http::{self as h, Headers, Params, RequestLog};
+use crate::endpoint::{self, Cors, Endpoint, Methods};
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::http::{self as h, Headers, Params};
 use crate::jwt::{AccessTokenClaims, sign_access_token};
 use crate::metrics::Measurement;
 use crate::oauth::client::{Client, ClientSource, GrantType};
@@ -36,22 +37,20 @@ const REFRESH_TOKEN_BYTES: usize = 32;
 /// are one stored item, and nobody uses a hundred apps at once).
 const MAX_GRANTS_PER_PERSON: usize = 100;
 
+const ENDPOINT: Endpoint = Endpoint {
+    name: "token",
+    paths: &["/token"],
+    methods: Methods::Post,
+    cors: Cors::Public,
+};
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let log = RequestLog::start("token", &req);
-    let resp = if h::route_path(&req, &deps.config.base_url) != "/token" {
-        HttpError::NotFound.into_response()
-    } else {
-        match *req.method() {
-            Method::POST => token(&req, deps)
-                .await
-                .unwrap_or_else(OAuthError::into_response),
-            Method::OPTIONS => h::public_preflight("POST, OPTIONS"),
-            _ => h::method_not_allowed("POST, OPTIONS"),
-        }
-    };
-    let resp = h::with_public_cors(resp);
-    log.finish(&resp);
-    resp
+    endpoint::serve(&ENDPOINT, req, deps, async |req, deps| {
+        token(req, deps)
+            .await
+            .unwrap_or_else(OAuthError::into_response)
+    })
+    .await
 }
 
 #[derive(Debug, Serialize)]

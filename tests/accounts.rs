@@ -9,7 +9,7 @@ use support::Server as _;
 
 use alta_shared::directory::{Membership, Role};
 use alta_shared::jwt::{AccessTokenClaims, sign_access_token};
-use alta_shared::oauth::grant::MAX_GRANTS_PER_SHARED_CLIENT;
+use alta_shared::records::grant::MAX_GRANTS_PER_SHARED_CLIENT;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};

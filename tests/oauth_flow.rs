@@ -10,7 +10,7 @@ use alta_shared::clock::Clock;
 use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;
 use alta_shared::oauth::authorize::{MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS};
-use alta_shared::oauth::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
+use alta_shared::records::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
 use serde_json::Value;
 use support::mcp::ping_status;
 use support::oauth::{FlowClient, REDIRECT_URI, SignIn, challenge, verifier};

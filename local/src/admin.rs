@@ -10,7 +10,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use alta_local::cli::Flags;
-use alta_shared::alta::account_data::AccountData;
+use alta_shared::account_data::AccountData;
 use alta_shared::clock::{Clock, SystemClock};
 use alta_shared::config::StoreBackend;
 use alta_shared::directory::{Account, Membership, Role, User, normalize_email};

@@ -1,6 +1,6 @@
 //! The demo data of DESIGN.md, seeded by the local server (never by a deployed stack).
 
-use crate::alta::account_data::{AccountData, AccountDataError};
+use crate::account_data::{AccountData, AccountDataError};
 use crate::directory::{Account, Membership, Role, User};
 use crate::password::PasswordHash;
 use crate::secret::SecretString;

@@ -214,13 +214,7 @@ pub fn source_ip(req: &Request) -> Option<String> {
 
 /// The caller's address as a store key: its SHA-256, so no address is stored in clear.
 pub fn source_address_key(req: &Request) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    source_ip(req).map(|ip| {
-        Sha256::digest(ip.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    })
+    source_ip(req).map(|ip| crate::digest::sha256_hex(ip.as_bytes()))
 }
 
 /// `value` as an RFC 9110 quoted-string (§5.6.4), for an auth-param: `"` and `\` escaped,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::keys::{KeyError, KeySet};
-use crate::oauth::grant::ACCESS_TOKEN_LIFETIME_SECONDS;
+use crate::records::grant::ACCESS_TOKEN_LIFETIME_SECONDS;
 
 /// A superseded key (its successor has activated) may keep signing until every container
 /// has re-read the secret (the key cache TTL, 5 minutes by default), and its tokens live an

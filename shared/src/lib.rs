@@ -4,6 +4,7 @@
 //! every error becomes its specified response inside the handler, so API Gateway never
 //! turns an invocation error into a bare 5xx.
 
+pub mod account_data;
 pub mod alta;
 pub mod aws;
 pub mod aws_calls;
@@ -11,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod deps;
+pub mod digest;
 pub mod directory;
 pub mod endpoint;
 pub mod error;
@@ -26,6 +28,7 @@ pub mod password;
 pub mod pkce;
 pub mod random;
 pub mod rbac;
+pub mod records;
 pub mod redirect_uri;
 pub mod routes;
 pub mod scope;

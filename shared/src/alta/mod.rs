@@ -1,7 +1,6 @@
 //! The Alta domain the tools act on: campaigns, inboxes and emails, each belonging to one
 //! account. Nothing here knows about MCP or HTTP.
 
-pub mod account_data;
 pub mod listing;
 
 use schemars::JsonSchema;

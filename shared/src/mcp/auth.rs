@@ -11,7 +11,7 @@ use crate::deps::Deps;
 use crate::directory::{Account, Membership};
 use crate::http::{self as h, Headers};
 use crate::jwt::AccessTokenClaims;
-use crate::oauth::grant::{revoked_family_key, revoked_jti_key};
+use crate::records::grant::{revoked_family_key, revoked_jti_key};
 use crate::scope::{Scope, ScopeSet};
 use crate::token_verifier::VerificationError;
 

@@ -9,19 +9,18 @@
 
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use sha2::{Digest, Sha256};
 
 use crate::deps::Deps;
+use crate::digest::sha256_hex;
 use crate::directory::{Account, Membership, normalize_email};
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{Params, route_path};
 use crate::jwt;
 use crate::keys::KeySet;
-use crate::oauth::client::{Client, ClientSource, GrantType, hex};
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::connections;
-use crate::oauth::grant::{AuthorizationCodeRecord, CODE_LIFETIME_SECONDS, TokenHash};
 use crate::oauth::pages::{
     AccountChoice, AccountPage, SignInPage, account_page, error_page, sign_in_page,
 };
@@ -31,6 +30,8 @@ use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::NonceCookie;
 use crate::pkce::{ChallengeMethod, CodeChallenge};
 use crate::random;
+use crate::records::client::GrantType;
+use crate::records::grant::{AuthorizationCodeRecord, CODE_LIFETIME_SECONDS, TokenHash};
 use crate::scope::ScopeSet;
 
 pub use crate::oauth::sign_in::{
@@ -456,7 +457,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         )
     };
     let use_form = || async {
-        let key = format!("form#{}", hex(&Sha256::digest(pending.nonce.as_bytes())));
+        let key = format!("form#{}", sha256_hex(pending.nonce.as_bytes()));
         deps.revocations
             .use_once(&key, pending.exp, deps.clock.now())
             .await

@@ -12,8 +12,8 @@ use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::Params;
 use crate::oauth::client::{Client, ClientCredential, ClientKeySource};
 use crate::oauth::client_assertion::{self, ASSERTION_TYPE, AssertionError, Expected};
-use crate::oauth::grant::TokenHash;
 use crate::oauth::metadata_document::{MetadataDocumentError, is_metadata_document_url};
+use crate::records::grant::TokenHash;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

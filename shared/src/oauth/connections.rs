@@ -17,12 +17,12 @@ use crate::directory::normalize_email;
 use crate::http::Params;
 use crate::jwt;
 use crate::keys::KeySet;
-use crate::oauth::grant::{GrantRecord, revoked_family_key};
 use crate::oauth::pages::{ConnectionRow, connections_page, connections_sign_in_page, error_page};
 use crate::oauth::pending::SignedIn;
 use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims, NonceCookie};
 use crate::random;
+use crate::records::grant::{GrantRecord, revoked_family_key};
 use crate::scope::ScopeSet;
 use crate::store::StoreError;
 

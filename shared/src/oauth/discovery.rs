@@ -11,9 +11,9 @@ use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::OAuthError;
 use crate::http::{self as h, Headers};
 use crate::metrics::Measurement;
-use crate::oauth::client::TokenEndpointAuthMethod;
 use crate::oauth::client_assertion::SIGNING_ALGS;
 use crate::oauth::pages;
+use crate::records::client::TokenEndpointAuthMethod;
 
 /// Metadata changes only with a deployment.
 const METADATA_MAX_AGE: u32 = 3600;

@@ -18,8 +18,9 @@ use serde_json::Value;
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::oauth::client::{Client, ClientCredential, ClientKeySource, ClientSource, GrantType};
+use crate::oauth::client::{Client, ClientCredential, ClientKeySource, ClientSource};
 use crate::oauth::client_assertion::{ClientKeys, parse_signing_alg};
+use crate::records::client::GrantType;
 use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
 

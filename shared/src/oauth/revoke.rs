@@ -13,7 +13,7 @@ use crate::http::{self as h, Headers, Params};
 use crate::jwt::{self, verify_access_token};
 use crate::oauth::client::Client;
 use crate::oauth::client_auth::authenticate_client;
-use crate::oauth::grant::{
+use crate::records::grant::{
     REFRESH_FAMILY_MAX_SECONDS, TokenHash, revoked_family_key, revoked_jti_key,
 };
 

@@ -4,13 +4,12 @@
 
 use http::StatusCode;
 use lambda_http::Request;
-use sha2::{Digest, Sha256};
 
 use crate::deps::Deps;
+use crate::digest::sha256_hex;
 use crate::directory::{Account, Membership, User};
 use crate::http as h;
 use crate::metrics::Measurement;
-use crate::oauth::client::hex;
 use crate::password::PasswordHash;
 use crate::store::StoreError;
 
@@ -46,7 +45,7 @@ pub async fn sign_in(
     let unavailable = |err: crate::store::StoreError| Refusal::Unavailable(err.to_string());
     let now = deps.clock.now();
     let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
-    let email_key = hex(&Sha256::digest(email.as_bytes()));
+    let email_key = sha256_hex(email.as_bytes());
     let address_key = h::source_address_key(req).map(|key| format!("ip-{key}"));
     // Count first, atomically, and refuse before any password is hashed: parallel attempts
     // each take a place in the count, so at most the limit of them is ever verified.

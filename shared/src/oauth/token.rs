@@ -15,17 +15,18 @@ use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{self as h, Headers, Params};
 use crate::jwt::{AccessTokenClaims, sign_access_token};
 use crate::metrics::Measurement;
-use crate::oauth::client::{Client, ClientSource, GrantType};
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::client_auth::authenticate_client;
-use crate::oauth::grant::{
+use crate::oauth::resource::requested_resource;
+use crate::pkce::{CodeChallenge, CodeVerifier};
+use crate::random;
+use crate::records::client::GrantType;
+use crate::records::grant::{
     ACCESS_TOKEN_LIFETIME_SECONDS, AuthorizationCodeRecord, GrantRecord,
     MAX_GRANTS_PER_SHARED_CLIENT, REDEEMED_CODE_MEMORY_SECONDS, REFRESH_FAMILY_MAX_SECONDS,
     REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_SLIDING_SECONDS, RedeemedCode, RefreshTokenRecord,
     TokenHash, revoked_family_key, revoked_jti_key,
 };
-use crate::oauth::resource::requested_resource;
-use crate::pkce::{CodeChallenge, CodeVerifier};
-use crate::random;
 use crate::scope::ScopeSet;
 use crate::store::StoreError;
 

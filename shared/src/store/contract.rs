@@ -11,13 +11,13 @@ use crate::alta::listing::{EmailFilter, EmailSummary, Page};
 use crate::alta::{Campaign, CampaignMode, CampaignStats, CampaignStatus, Email, Inbox};
 use crate::config::TableNames;
 use crate::directory::{Account, Membership, Role, User};
-use crate::oauth::client::{
+use crate::password::PasswordHash;
+use crate::records::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
-use crate::oauth::grant::{
+use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
-use crate::password::PasswordHash;
 use crate::redirect_uri::RedirectUri;
 use crate::store::StoreError;
 

@@ -13,8 +13,8 @@ use super::{
 use crate::alta::listing::{EmailFilter, EmailSummary, Page, campaign_matches, page_of};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User, sort_memberships};
-use crate::oauth::client::RegisteredClient;
-use crate::oauth::grant::{
+use crate::records::client::RegisteredClient;
+use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
 

@@ -13,8 +13,8 @@ use thiserror::Error;
 use crate::alta::listing::{EmailFilter, EmailSummary, Page};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
 use crate::directory::{Account, Membership, User};
-use crate::oauth::client::RegisteredClient;
-use crate::oauth::grant::{
+use crate::records::client::RegisteredClient;
+use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
 

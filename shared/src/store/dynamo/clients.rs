@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, Item, count_in_window, map_sdk_error};
-use crate::oauth::client::{
+use crate::records::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
 use crate::redirect_uri::RedirectUri;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{DynamoStore, Item, map_sdk_error};
-use crate::oauth::grant::{AuthorizationCodeRecord, RedeemedCode, TokenHash};
+use crate::records::grant::{AuthorizationCodeRecord, RedeemedCode, TokenHash};
 use crate::store::{CodeStore, StoreError};
 
 #[async_trait]

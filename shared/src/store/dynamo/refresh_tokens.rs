@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, Item, map_sdk_error};
-use crate::oauth::grant::{GrantRecord, RefreshTokenRecord, TokenHash};
+use crate::records::grant::{GrantRecord, RefreshTokenRecord, TokenHash};
 use crate::store::{RefreshTokenStore, StoreError};
 
 fn grants_key(user_id: &str) -> AttributeValue {

@@ -2,8 +2,6 @@
 //! refresh tokens and their families, and revocations. Codes and tokens are stored only
 //! as SHA-256 hashes; the raw values exist only in the responses that hand them out.
 
-use sha2::{Digest, Sha256};
-
 /// An authorization code lives long enough for one redirect and one token request.
 pub const CODE_LIFETIME_SECONDS: u64 = 60;
 /// How long a redeemed code remembers what it issued, for replay handling.
@@ -17,7 +15,7 @@ pub const REFRESH_FAMILY_MAX_SECONDS: u64 = 90 * 24 * 3600;
 /// response, not a thief: it gets a fresh successor instead of revoking the family.
 pub const REFRESH_REUSE_GRACE_SECONDS: u64 = 60;
 
-use crate::oauth::client::hex;
+use crate::digest::sha256_hex;
 
 /// The SHA-256 of a code or token, as its storage key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,7 +24,7 @@ pub struct TokenHash(String);
 impl TokenHash {
     /// A plain SHA-256 suffices: codes and tokens are ≥128 random bits, never guessable.
     pub fn of(raw: &str) -> Self {
-        Self(hex(&Sha256::digest(raw.as_bytes())))
+        Self(sha256_hex(raw.as_bytes()))
     }
 
     pub fn from_stored(hex: String) -> Self {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::{Campaign, Email, Inbox};
+use crate::alta::{Campaign, Email, Inbox};
 use crate::store::{AltaStore, StoreError};
 
 #[derive(Debug, Error)]

@@ -3,7 +3,7 @@
 //! installs of one client do not sign each other out, and the connections page lists and
 //! disconnects grants. On the in-memory store and on DynamoDB.
 
-mod support;
+use crate::support;
 
 use support::Server as _;
 

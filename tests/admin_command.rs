@@ -1,6 +1,6 @@
 //! `alta-admin` against DynamoDB (dynalite): what it creates is what sign-in reads.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! Documents (served by a loopback https server whose CA the server is told to trust),
 //! ChatGPT's `private_key_jwt` assertions included, and the document fetch's guards.
 
-mod support;
+use crate::support;
 
 use support::Server as _;
 

@@ -6,7 +6,7 @@
 //! These need a running stack, named by `ALTA_TEST_STACK_STATE` (its state.json), and
 //! the local server in `ALTA_TEST_SERVERS`; scripts/test starts both.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Discovery and registration over real HTTP against the local server, as an MCP client
 //! meets them: on the in-memory store and on DynamoDB.
 
-mod support;
+use crate::support;
 
 use support::Server as _;
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-mod support;
+use crate::support;
 
 use alta_shared::clock::SystemClock;
 use alta_shared::routes::Function;

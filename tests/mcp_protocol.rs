@@ -1,7 +1,7 @@
 //! The MCP transport over real HTTP: both protocol eras, header rules, errors, CORS, and
 //! every way a bearer token can fail. On the in-memory store and on DynamoDB.
 
-mod support;
+use crate::support;
 
 use support::Server as _;
 

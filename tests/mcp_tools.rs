@@ -1,7 +1,7 @@
 //! The Alta tools through `/mcp`: the RBAC matrix, inbox grants, account isolation,
 //! pagination and the campaign state machine. On the in-memory store and on DynamoDB.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 

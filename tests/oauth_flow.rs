@@ -2,7 +2,7 @@
 //! page, parse the form, POST) → token → refresh → replay detection → revoke. Every test
 //! runs on the in-memory store and on DynamoDB.
 
-mod support;
+use crate::support;
 
 use support::Server as _;
 

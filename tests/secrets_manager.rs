@@ -1,7 +1,7 @@
 //! Signing keys and pre-configured client secrets read from Secrets Manager, against moto
 //! on loopback (started by scripts/test).
 
-mod support;
+use crate::support;
 
 use support::Server as _;
 

@@ -1,6 +1,5 @@
 //! A `private_key_jwt` client's side: real RSA-2048 and EC P-256 key pairs, their public
 //! JWKs, and client assertions (RFC 7523 §3) signed with them.
-#![allow(dead_code)]
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};

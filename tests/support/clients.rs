@@ -2,7 +2,6 @@
 //! Client ID Metadata Documents, as the clients' public documentation and public reports
 //! show them. Documents are served from the tests' loopback https origin, so their
 //! `client_id` (and ChatGPT's `jwks_uri`) name that origin instead of the vendor's.
-#![allow(dead_code)]
 
 use serde_json::{Value, json};
 

@@ -30,10 +30,6 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("mcp-modern-tools-list-expired-token.json", 401),
 ];
 
-fn events_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
-}
-
 pub fn dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
 }

@@ -1,6 +1,5 @@
 //! A loopback https server with a CA made for the test, serving fixed documents: the
 //! other end of a Client ID Metadata Document fetch.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;

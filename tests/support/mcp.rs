@@ -1,5 +1,4 @@
 //! Calling `/mcp` as each protocol era does.
-#![allow(dead_code)]
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
-//! Starting the local server in-process on a free loopback port, on either store.
-#![allow(dead_code)]
+//! What the flow tests share: the local server in-process on a free loopback port, on
+//! either store, and (in the submodules) clients, keys, events and the emulated stack.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,14 +131,13 @@ pub fn http() -> reqwest::Client {
 
 /// Declares each test once per store: in memory always; on DynamoDB when the test
 /// script provides one (it runs the ignored tests with `--include-ignored`).
-#[macro_export]
 macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {
         mod memory {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name(super::support::Backend::Memory).await;
+                    super::$name($crate::support::Backend::Memory).await;
                 }
             )*
         }
@@ -147,7 +146,7 @@ macro_rules! on_every_store {
                 #[tokio::test]
                 #[ignore = "needs DynamoDB at ALTA_TEST_DYNAMODB_ENDPOINT; scripts/test runs it"]
                 async fn $name() {
-                    super::$name(super::support::Backend::DynamoDb).await;
+                    super::$name($crate::support::Backend::DynamoDb).await;
                 }
             )*
         }

@@ -1,6 +1,5 @@
 //! An OAuth client for the flow tests, doing what an MCP client does: register, PKCE,
 //! the sign-in form, the redirect, the token request.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

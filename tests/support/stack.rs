@@ -13,7 +13,6 @@ use super::{Server, dynamodb_endpoint};
 pub struct EmulatedStack {
     pub state: Value,
     base: String,
-    dir: PathBuf,
     children: Vec<Child>,
 }
 
@@ -62,7 +61,6 @@ impl EmulatedStack {
         let mut stack = Self {
             state: Value::Null,
             base: format!("http://127.0.0.1:{gateway_port}"),
-            dir: dir.clone(),
             children: vec![moto],
         };
         wait_for("moto listening", Duration::from_secs(60), || {
@@ -119,10 +117,6 @@ impl EmulatedStack {
             .status()
             .expect("run alta-admin");
         assert!(status.success(), "alta-admin {args:?}");
-    }
-
-    pub fn log_dir(&self) -> PathBuf {
-        self.dir.join("logs")
     }
 }
 

@@ -1,0 +1,18 @@
+//! The flow tests, as one binary (linked once): a module per area, the fixtures they
+//! share in `support`. Tests that need dynalite, moto or the emulated stack are ignored by
+//! a bare `cargo test`; scripts/test starts those and runs them with `--include-ignored`.
+
+#[macro_use]
+mod support;
+
+mod accounts;
+mod admin_command;
+mod clients;
+mod deployed_stack;
+mod discovery_and_registration;
+mod events;
+mod mcp_protocol;
+mod mcp_tools;
+mod oauth_flow;
+mod secrets_manager;
+mod template;

@@ -10,6 +10,7 @@ use alta_shared::jwks::VerificationKeys;
 use alta_shared::jwt::{AccessTokenClaims, sign_access_token, verify_access_token};
 use alta_shared::pkce::{CodeChallenge, CodeVerifier};
 use alta_shared::records::grant::{AuthorizationCodeRecord, TokenHash};
+use alta_shared::scope::ScopeSet;
 use alta_shared::{Config, Deps};
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::{Body, Request};
@@ -101,12 +102,12 @@ fn token_handler(c: &mut Criterion) {
                     code_hash: TokenHash::of(&code),
                     client_id: "claude".into(),
                     redirect_uri: redirect.into(),
-                    code_challenge: CHALLENGE.into(),
+                    code_challenge: CodeChallenge::parse(CHALLENGE).unwrap(),
                     user_id: demo::DEMO_USER.into(),
-                    scope: "campaigns:read".into(),
+                    scope: ScopeSet::parse("campaigns:read").unwrap(),
                     resource: format!("{BASE}/mcp"),
                     account_id: demo::ACME.into(),
-                    family_id: format!("family-{n}"),
+                    family_id: format!("family-{n}").into(),
                     created_at: now,
                     expires_at: now + 60,
                 }))

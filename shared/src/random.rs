@@ -3,6 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::secret::SecretString;
+
 /// `bytes` random bytes as unpadded base64url (`bytes * 8` bits of entropy).
 pub fn token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -10,6 +12,11 @@ pub fn token(bytes: usize) -> String {
     // safe fallback, so this is the one place a panic is the right answer.
     getrandom::fill(&mut buf).expect("operating system random number generator failed");
     URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A random token that is a credential (a code, a refresh token): kept out of logs.
+pub fn secret(bytes: usize) -> SecretString {
+    SecretString::new(token(bytes))
 }
 
 #[cfg(test)]

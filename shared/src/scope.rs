@@ -115,6 +115,21 @@ impl fmt::Display for ScopeSet {
     }
 }
 
+/// As the `scope` string, in signed forms and wherever else a set travels as JSON.
+impl Serialize for ScopeSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScopeSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw)
+            .map_err(|unknown| serde::de::Error::custom(format!("unknown scope `{}`", unknown.0)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

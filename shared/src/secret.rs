@@ -23,6 +23,20 @@ impl SecretString {
     }
 }
 
+impl SecretString {
+    /// For a response field that hands the secret out (`#[serde(serialize_with)]`): the
+    /// one place it is written, so that nothing else serializes it by accident.
+    pub fn serialize_exposed<S: serde::Serializer>(
+        value: &Option<SecretString>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(secret) => serializer.serialize_str(&secret.0),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
 impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")

@@ -24,7 +24,9 @@ use crate::oauth::connections;
 use crate::oauth::pages::{
     AccountChoice, AccountPage, SignInPage, account_page, error_page, sign_in_page,
 };
-use crate::oauth::pending::{self, PENDING_LIFETIME_SECONDS, PendingAuthorization, SignedIn};
+use crate::oauth::pending::{
+    self, AuthorizationRequest, PENDING_LIFETIME_SECONDS, PendingAuthorization, SignedIn,
+};
 use crate::oauth::resource::requested_resource;
 use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::NonceCookie;
@@ -32,7 +34,9 @@ use crate::pkce::{ChallengeMethod, CodeChallenge};
 use crate::random;
 use crate::records::client::GrantType;
 use crate::records::grant::{AuthorizationCodeRecord, CODE_LIFETIME_SECONDS, TokenHash};
+use crate::records::ids::{FamilyId, UserId};
 use crate::scope::ScopeSet;
+use crate::secret::SecretString;
 
 pub use crate::oauth::sign_in::{
     MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_FAILURE_WINDOW_SECONDS,
@@ -82,8 +86,8 @@ impl ClientRedirect {
         redirect(&self.redirect_uri, &params)
     }
 
-    fn code(&self, code: &str) -> Response<Body> {
-        let mut params = vec![("code", code.to_owned())];
+    fn code(&self, code: &SecretString) -> Response<Body> {
+        let mut params = vec![("code", code.secret().to_owned())];
         self.push_common(&mut params);
         redirect(&self.redirect_uri, &params)
     }
@@ -310,16 +314,22 @@ fn validate_request(
     let resource = requested_resource(params, &deps.config.base_url)?;
 
     let now = deps.clock.now();
-    Ok(PendingAuthorization {
+    let request = AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: to_client.redirect_uri.clone(),
         redirect_uri_sent: false,
-        scope: scope.to_string(),
+        scope,
         resource,
-        code_challenge: challenge.as_str().to_owned(),
+        code_challenge: challenge,
         state: to_client.state.clone(),
-        ..pending::new_pending(&deps.config.base_url, now, random::token(16))
-    })
+    };
+    let nonce = random::token(16);
+    Ok(PendingAuthorization::new(
+        &deps.config.base_url,
+        now,
+        nonce,
+        request,
+    ))
 }
 
 /// Signs the pending request into the form and sets its nonce cookie.
@@ -354,7 +364,7 @@ fn render_with_field(
     error: Option<(StatusCode, &str, &str)>,
     set_cookie: bool,
 ) -> Response<Body> {
-    let scopes = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    let scopes = &pending.scope;
     let host = client
         .redirect_uri_matching(&pending.redirect_uri)
         .map(|u| u.display_host())
@@ -493,7 +503,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                 .to_owned();
             match sign_in(req, deps, &email, password).await {
                 Ok(user) => SignedIn {
-                    user_id: user.user_id,
+                    user_id: UserId::new(user.user_id),
                     email: user.email,
                 },
                 Err(Refusal::Retry(status, message)) => {
@@ -583,7 +593,7 @@ fn render_account_choice(
             role: membership.role.to_string(),
         })
         .collect();
-    let scopes = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    let scopes = &pending.scope;
     let host = client
         .redirect_uri_matching(&pending.redirect_uri)
         .map(|u| u.display_host())
@@ -619,14 +629,14 @@ async fn grant_code(
     deps: &Deps,
     client: &Client,
     pending: &PendingAuthorization,
-    user_id: &str,
+    user_id: &UserId,
     account_id: &str,
-) -> Result<String, OAuthError> {
+) -> Result<SecretString, OAuthError> {
     let now = deps.clock.now();
-    let code = random::token(CODE_BYTES);
+    let code = random::secret(CODE_BYTES);
     deps.codes
         .put_code(&AuthorizationCodeRecord {
-            code_hash: TokenHash::of(&code),
+            code_hash: TokenHash::of(code.secret()),
             client_id: client.client_id.clone(),
             redirect_uri: if pending.redirect_uri_sent {
                 pending.redirect_uri.clone()
@@ -634,11 +644,11 @@ async fn grant_code(
                 String::new()
             },
             code_challenge: pending.code_challenge.clone(),
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             scope: pending.scope.clone(),
             resource: pending.resource.clone(),
             account_id: account_id.to_owned(),
-            family_id: random::token(16),
+            family_id: FamilyId::new(random::token(16)),
             created_at: now,
             expires_at: now + CODE_LIFETIME_SECONDS,
         })

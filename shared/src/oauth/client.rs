@@ -4,6 +4,7 @@
 use crate::records::client::{
     ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
+use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
 
 /// Where a client's registration comes from.
@@ -47,7 +48,7 @@ pub enum ClientKeySource {
 /// Any client, whatever its source: what the authorization and token endpoints check.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_name: Option<String>,
     pub redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
@@ -78,7 +79,7 @@ impl Client {
 
     pub fn from_registered(c: RegisteredClient) -> Self {
         Self {
-            allowed_scopes: c.scope.as_deref().map(crate::scope::ScopeSet::parse_known),
+            allowed_scopes: c.scope,
             credential: match c.client_secret_hash {
                 Some(hash) if c.token_endpoint_auth_method != TokenEndpointAuthMethod::None => {
                     ClientCredential::Hashed(hash)
@@ -97,7 +98,7 @@ impl Client {
 
     pub fn from_preconfigured(c: &crate::config::PreconfiguredClient) -> Self {
         Self {
-            client_id: c.client_id.clone(),
+            client_id: ClientId::new(c.client_id.clone()),
             client_name: Some(c.client_name.clone()),
             redirect_uris: c.redirect_uris.clone(),
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],

@@ -22,7 +22,7 @@ pub struct ClientMetadata {
     pub grant_types: Vec<GrantType>,
     pub application_type: ApplicationType,
     pub client_name: Option<String>,
-    pub scope: Option<String>,
+    pub scope: Option<ScopeSet>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub tos_uri: Option<String>,
@@ -93,8 +93,7 @@ impl ClientMetadata {
 
         let scope = string(&fields, "scope", 1000)?
             .map(|s| ScopeSet::parse_known(&s))
-            .filter(|s| !s.is_empty())
-            .map(|s| s.to_string());
+            .filter(|s| !s.is_empty());
 
         Ok(Self {
             redirect_uris,

@@ -23,7 +23,7 @@ use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims, NonceCookie};
 use crate::random;
 use crate::records::grant::{GrantRecord, revoked_family_key};
-use crate::scope::ScopeSet;
+use crate::records::ids::UserId;
 use crate::store::StoreError;
 
 pub const PATH: &str = "/connections";
@@ -139,7 +139,7 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             match sign_in(req, deps, &email, password).await {
                 Ok(user) => {
                     let signed_in = SignedIn {
-                        user_id: user.user_id,
+                        user_id: UserId::new(user.user_id),
                         email: user.email,
                     };
                     let form = ConnectionsForm {
@@ -174,7 +174,7 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
 /// name, or `None` if the person has no such live grant.
 async fn disconnect(
     deps: &Deps,
-    user_id: &str,
+    user_id: &UserId,
     grant_id: &str,
 ) -> Result<Option<String>, StoreError> {
     let now = deps.clock.now();
@@ -185,14 +185,16 @@ async fn disconnect(
     deps.revocations
         .revoke(&revoked_family_key(&grant.grant_id), grant.expires_at)
         .await?;
-    deps.refresh_tokens.remove_grant(user_id, grant_id).await?;
-    tracing::info!(user_id, grant_id, client_id = %grant.client_id, "grant disconnected by the person");
+    deps.refresh_tokens
+        .remove_grant(user_id, &grant.grant_id)
+        .await?;
+    tracing::info!(%user_id, grant_id, client_id = %grant.client_id, "grant disconnected by the person");
     Ok(Some(grant.client_name))
 }
 
 /// The live grants: recorded, not past their end, not revoked (a replayed code or refresh
 /// token revokes a grant without the person's doing).
-async fn live_grants(deps: &Deps, user_id: &str) -> Result<Vec<GrantRecord>, StoreError> {
+async fn live_grants(deps: &Deps, user_id: &UserId) -> Result<Vec<GrantRecord>, StoreError> {
     let now = deps.clock.now();
     let mut live = Vec::new();
     for grant in deps.refresh_tokens.grants(user_id, now).await? {
@@ -248,11 +250,7 @@ async fn list(
             grant_id: &g.grant_id,
             app: &g.client_name,
             redirect_host: &g.redirect_host,
-            scopes: ScopeSet::parse(&g.scope)
-                .unwrap_or_default()
-                .iter()
-                .map(|s| s.as_str())
-                .collect(),
+            scopes: g.scope.iter().map(|s| s.as_str()).collect(),
             account,
             connected: utc_time(g.created_at),
             last_used: utc_time(g.last_used_at),

@@ -21,6 +21,7 @@ use url::Url;
 use crate::oauth::client::{Client, ClientCredential, ClientKeySource, ClientSource};
 use crate::oauth::client_assertion::{ClientKeys, parse_signing_alg};
 use crate::records::client::GrantType;
+use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
 
@@ -477,7 +478,7 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, MetadataDo
         ));
     }
     Ok(Client {
-        client_id: client_id.to_owned(),
+        client_id: ClientId::new(client_id),
         client_name: Some(client_name),
         redirect_uris,
         grant_types,

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::BaseUrl;
 use crate::keys::KeySet;
 use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims};
+use crate::pkce::CodeChallenge;
+use crate::records::ids::{ClientId, UserId};
+use crate::scope::ScopeSet;
 
 pub const PENDING_LIFETIME_SECONDS: u64 = FORM_LIFETIME_SECONDS;
 
@@ -20,14 +23,14 @@ pub struct PendingAuthorization {
     pub exp: u64,
     /// Equal to the nonce cookie.
     pub nonce: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The redirect URI as the request sent it, or the client's only one when it sent none.
     pub redirect_uri: String,
     /// Whether the request named `redirect_uri` (the token request must then repeat it).
     pub redirect_uri_sent: bool,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub resource: String,
-    pub code_challenge: String,
+    pub code_challenge: CodeChallenge,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Set once the person has signed in and has several accounts to choose from: the
@@ -39,7 +42,7 @@ pub struct PendingAuthorization {
 /// Who signed in on this form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedIn {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
 }
 
@@ -77,21 +80,44 @@ pub fn verify(
     signed_form::verify(keys, base, &audience(base), field, cookie_nonce)
 }
 
-pub fn new_pending(base: &BaseUrl, now: u64, nonce: String) -> PendingAuthorization {
-    PendingAuthorization {
-        iss: base.issuer().to_owned(),
-        aud: audience(base),
-        iat: now,
-        exp: now + PENDING_LIFETIME_SECONDS,
-        nonce,
-        client_id: String::new(),
-        redirect_uri: String::new(),
-        redirect_uri_sent: false,
-        scope: String::new(),
-        resource: String::new(),
-        code_challenge: String::new(),
-        state: None,
-        signed_in: None,
+/// What the authorization request asked for, once checked.
+pub struct AuthorizationRequest {
+    pub client_id: ClientId,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub scope: ScopeSet,
+    pub resource: String,
+    pub code_challenge: CodeChallenge,
+    pub state: Option<String>,
+}
+
+impl PendingAuthorization {
+    /// A request awaiting sign-in, for `PENDING_LIFETIME_SECONDS` from `now`.
+    pub fn new(base: &BaseUrl, now: u64, nonce: String, request: AuthorizationRequest) -> Self {
+        let AuthorizationRequest {
+            client_id,
+            redirect_uri,
+            redirect_uri_sent,
+            scope,
+            resource,
+            code_challenge,
+            state,
+        } = request;
+        Self {
+            iss: base.issuer().to_owned(),
+            aud: audience(base),
+            iat: now,
+            exp: now + PENDING_LIFETIME_SECONDS,
+            nonce,
+            client_id,
+            redirect_uri,
+            redirect_uri_sent,
+            scope,
+            resource,
+            code_challenge,
+            state,
+            signed_in: None,
+        }
     }
 }
 
@@ -101,16 +127,17 @@ mod tests {
     use crate::clock::{Clock, SystemClock};
 
     fn sample(base: &BaseUrl) -> PendingAuthorization {
-        PendingAuthorization {
-            client_id: "claude".into(),
+        let request = AuthorizationRequest {
+            client_id: ClientId::new("claude"),
             redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
             redirect_uri_sent: true,
-            scope: "campaigns:read".into(),
+            scope: ScopeSet::parse("campaigns:read").unwrap(),
             resource: base.mcp_resource(),
-            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            code_challenge: CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+                .unwrap(),
             state: Some("xyz".into()),
-            ..new_pending(base, SystemClock.now(), "nonce-1".into())
-        }
+        };
+        PendingAuthorization::new(base, SystemClock.now(), "nonce-1".into(), request)
     }
 
     #[test]

@@ -20,7 +20,9 @@ use crate::random;
 use crate::records::client::{
     ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
+use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
+use crate::scope::ScopeSet;
 use crate::store::StoreError;
 
 /// Real registration requests are under 2 KiB.
@@ -85,7 +87,7 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
     let secret = (metadata.token_endpoint_auth_method != TokenEndpointAuthMethod::None)
         .then(|| random::token(CLIENT_SECRET_BYTES));
     let client = RegisteredClient {
-        client_id: random::token(CLIENT_ID_BYTES),
+        client_id: ClientId::new(random::token(CLIENT_ID_BYTES)),
         client_secret_hash: secret.as_deref().map(ClientSecretHash::of),
         client_name: metadata.client_name,
         redirect_uris: metadata.redirect_uris,
@@ -214,7 +216,7 @@ struct ClientInformation {
 impl ClientInformation {
     fn of_registered(client: &RegisteredClient, secret: Option<String>) -> Self {
         Self {
-            client_id: client.client_id.clone(),
+            client_id: client.client_id.to_string(),
             client_secret_expires_at: secret.is_some().then_some(0),
             client_secret: secret,
             client_id_issued_at: Some(client.client_id_issued_at),
@@ -228,7 +230,7 @@ impl ClientInformation {
             response_types: vec!["code"],
             token_endpoint_auth_method: client.token_endpoint_auth_method.as_str(),
             application_type: Some(client.application_type.as_str()),
-            scope: client.scope.clone(),
+            scope: client.scope.as_ref().map(ScopeSet::to_string),
             client_uri: client.client_uri.clone(),
             logo_uri: client.logo_uri.clone(),
             tos_uri: client.tos_uri.clone(),

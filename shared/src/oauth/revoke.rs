@@ -100,7 +100,7 @@ async fn revoke_access_token(
     ) else {
         return Ok(false);
     };
-    if claims.client_id == client.client_id {
+    if client.client_id == claims.client_id.as_str() {
         deps.revocations
             .revoke(&revoked_jti_key(&claims.jti), claims.exp)
             .await?;

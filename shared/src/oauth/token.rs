@@ -18,7 +18,7 @@ use crate::metrics::Measurement;
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::resource::requested_resource;
-use crate::pkce::{CodeChallenge, CodeVerifier};
+use crate::pkce::CodeVerifier;
 use crate::random;
 use crate::records::client::GrantType;
 use crate::records::grant::{
@@ -27,7 +27,9 @@ use crate::records::grant::{
     REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_SLIDING_SECONDS, RedeemedCode, RefreshTokenRecord,
     TokenHash, revoked_family_key, revoked_jti_key,
 };
+use crate::records::ids::{FamilyId, Jti, UserId};
 use crate::scope::ScopeSet;
+use crate::secret::SecretString;
 use crate::store::StoreError;
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -59,8 +61,11 @@ struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "SecretString::serialize_exposed"
+    )]
+    refresh_token: Option<SecretString>,
     scope: String,
 }
 
@@ -188,8 +193,7 @@ async fn redeem_code(
             "redirect_uri does not match the authorization request",
         ));
     }
-    let challenge = CodeChallenge::parse(&record.code_challenge).map_err(OAuthError::internal)?;
-    if !challenge.is_satisfied_by(&verifier) {
+    if !record.code_challenge.is_satisfied_by(&verifier) {
         return Err(invalid_grant(
             "code_verifier does not match the code_challenge",
         ));
@@ -209,10 +213,10 @@ async fn redeem_code(
     let (access_token, jti) =
         issue_access_token(deps, client, &grant, &record.scope, resource, now).await?;
     let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
-        let raw = random::token(REFRESH_TOKEN_BYTES);
+        let raw = random::secret(REFRESH_TOKEN_BYTES);
         deps.refresh_tokens
             .put_refresh_token(&RefreshTokenRecord {
-                token_hash: TokenHash::of(&raw),
+                token_hash: TokenHash::of(raw.secret()),
                 family_id: record.family_id.clone(),
                 client_id: client.client_id.clone(),
                 user_id: record.user_id.clone(),
@@ -246,7 +250,7 @@ async fn redeem_code(
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
         refresh_token,
-        scope: record.scope,
+        scope: record.scope.to_string(),
     })
 }
 
@@ -281,7 +285,7 @@ async fn rotate_refresh_token(
             "resource differs from the original grant",
         ));
     }
-    let granted = ScopeSet::parse(&record.scope).unwrap_or_default();
+    let granted = &record.scope;
     let scope = match single("scope")? {
         None => granted.clone(),
         Some(raw) => {
@@ -291,7 +295,7 @@ async fn rotate_refresh_token(
                     format!("scope `{}` is not supported", unknown.0),
                 )
             })?;
-            if !asked.is_subset(&granted) || asked.is_empty() {
+            if !asked.is_subset(granted) || asked.is_empty() {
                 return Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
                     "a refresh may only narrow the granted scope",
@@ -302,8 +306,8 @@ async fn rotate_refresh_token(
     };
 
     let family_key = revoked_family_key(&record.family_id);
-    let successor_raw = random::token(REFRESH_TOKEN_BYTES);
-    let successor = TokenHash::of(&successor_raw);
+    let successor_raw = random::secret(REFRESH_TOKEN_BYTES);
+    let successor = TokenHash::of(successor_raw.secret());
     let successor_record = RefreshTokenRecord {
         token_hash: successor.clone(),
         family_id: record.family_id.clone(),
@@ -381,7 +385,6 @@ async fn rotate_refresh_token(
         }
     }
 
-    let scope = scope.to_string();
     let grant = Grant {
         user_id: &record.user_id,
         family_id: &record.family_id,
@@ -393,7 +396,7 @@ async fn rotate_refresh_token(
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
         refresh_token: Some(successor_raw),
-        scope,
+        scope: scope.to_string(),
     })
 }
 
@@ -415,8 +418,8 @@ async fn replayed(deps: &Deps, record: &RefreshTokenRecord, now: u64) -> OAuthEr
 
 /// Whose grant an access token is issued under.
 struct Grant<'a> {
-    user_id: &'a str,
-    family_id: &'a str,
+    user_id: &'a UserId,
+    family_id: &'a FamilyId,
     /// Empty for a grant made before account choice.
     account_id: &'a str,
 }
@@ -485,7 +488,7 @@ async fn record_grant(
         last_used_at: now,
         expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
     };
-    let ended: Vec<String> = ended.iter().map(|g| g.grant_id.clone()).collect();
+    let ended: Vec<FamilyId> = ended.iter().map(|g| g.grant_id.clone()).collect();
     deps.refresh_tokens.put_grant(&grant, &ended).await?;
     Ok(())
 }
@@ -494,22 +497,22 @@ async fn issue_access_token(
     deps: &Deps,
     client: &Client,
     grant: &Grant<'_>,
-    scope: &str,
+    scope: &ScopeSet,
     resource: &str,
     now: u64,
-) -> Result<(String, String), OAuthError> {
+) -> Result<(String, Jti), OAuthError> {
     let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
-    let jti = random::token(16);
+    let jti = Jti::new(random::token(16));
     let claims = AccessTokenClaims {
         iss: deps.config.base_url.issuer().to_owned(),
-        sub: grant.user_id.to_owned(),
+        sub: grant.user_id.to_string(),
         aud: resource.to_owned(),
         exp: now + ACCESS_TOKEN_LIFETIME_SECONDS,
         iat: now,
-        jti: jti.clone(),
-        client_id: client.client_id.clone(),
-        scope: scope.to_owned(),
-        grant_id: Some(grant.family_id.to_owned()),
+        jti: jti.to_string(),
+        client_id: client.client_id.to_string(),
+        scope: scope.to_string(),
+        grant_id: Some(grant.family_id.to_string()),
         account_id: (!grant.account_id.is_empty()).then(|| grant.account_id.to_owned()),
     };
     let key = keys.signing_key(now, deps.config.key_activation());

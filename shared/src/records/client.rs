@@ -2,7 +2,9 @@
 //! RFC 7591 as this server registers it, with the secret's hash.
 
 use crate::digest::sha256_hex;
+use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
+use crate::scope::ScopeSet;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +110,7 @@ impl ClientSecretHash {
 /// A dynamically registered client, as stored in the clients table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredClient {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_secret_hash: Option<ClientSecretHash>,
     pub client_name: Option<String>,
     pub redirect_uris: Vec<RedirectUri>,
@@ -116,7 +118,7 @@ pub struct RegisteredClient {
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
     pub application_type: ApplicationType,
     /// The scopes the client may ask for; `None` means every supported scope.
-    pub scope: Option<String>,
+    pub scope: Option<ScopeSet>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub tos_uri: Option<String>,

@@ -16,6 +16,9 @@ pub const REFRESH_FAMILY_MAX_SECONDS: u64 = 90 * 24 * 3600;
 pub const REFRESH_REUSE_GRACE_SECONDS: u64 = 60;
 
 use crate::digest::sha256_hex;
+use crate::pkce::CodeChallenge;
+use crate::records::ids::{ClientId, FamilyId, Jti, UserId};
+use crate::scope::ScopeSet;
 
 /// The SHA-256 of a code or token, as its storage key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,18 +43,18 @@ impl TokenHash {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCodeRecord {
     pub code_hash: TokenHash,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Exactly as sent in the authorization request: the token request must repeat it.
     pub redirect_uri: String,
-    pub code_challenge: String,
-    pub user_id: String,
-    pub scope: String,
+    pub code_challenge: CodeChallenge,
+    pub user_id: UserId,
+    pub scope: ScopeSet,
     pub resource: String,
     /// The Alta account chosen at consent.
     pub account_id: String,
     /// The refresh-token family this grant will start, fixed at consent so that a
     /// replayed code can revoke what its first redemption issued.
-    pub family_id: String,
+    pub family_id: FamilyId,
     pub created_at: u64,
     pub expires_at: u64,
 }
@@ -60,8 +63,8 @@ pub struct AuthorizationCodeRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedeemedCode {
     pub code_hash: TokenHash,
-    pub family_id: String,
-    pub access_token_jti: String,
+    pub family_id: FamilyId,
+    pub access_token_jti: Jti,
     pub access_token_expires_at: u64,
     pub expires_at: u64,
 }
@@ -69,10 +72,10 @@ pub struct RedeemedCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
     pub token_hash: TokenHash,
-    pub family_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub scope: String,
+    pub family_id: FamilyId,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub scope: ScopeSet,
     pub resource: String,
     /// The Alta account chosen at consent; empty for a family from before account choice
     /// (the first accessible account, as then).
@@ -107,14 +110,14 @@ pub const MAX_GRANTS_PER_SHARED_CLIENT: usize = 5;
 /// connections page lists and Disconnect ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRecord {
-    pub grant_id: String,
-    pub user_id: String,
-    pub client_id: String,
+    pub grant_id: FamilyId,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     /// The app's name as the consent page showed it.
     pub client_name: String,
     /// Where the app's redirect URI goes (a host, or a private-use scheme's name).
     pub redirect_host: String,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub resource: String,
     pub account_id: String,
     pub created_at: u64,

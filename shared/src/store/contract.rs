@@ -12,13 +12,16 @@ use crate::alta::{Campaign, CampaignMode, CampaignStats, CampaignStatus, Email, 
 use crate::config::TableNames;
 use crate::directory::{Account, Membership, Role, User};
 use crate::password::PasswordHash;
+use crate::pkce::CodeChallenge;
 use crate::records::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
 use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
+use crate::records::ids::FamilyId;
 use crate::redirect_uri::RedirectUri;
+use crate::scope::ScopeSet;
 use crate::store::StoreError;
 
 pub(crate) async fn dynamo_store_for_tests() -> DynamoStore {
@@ -112,7 +115,7 @@ fn sample_client(id: &str, expires_at: u64) -> RegisteredClient {
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
         application_type: ApplicationType::Native,
-        scope: Some("campaigns:read".into()),
+        scope: Some(ScopeSet::parse("campaigns:read").unwrap()),
         client_uri: Some("https://code.visualstudio.com".into()),
         logo_uri: None,
         tos_uri: None,
@@ -384,9 +387,10 @@ fn code(raw: &str, expires_at: u64) -> AuthorizationCodeRecord {
         code_hash: TokenHash::of(raw),
         client_id: "claude".into(),
         redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
-        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        code_challenge: CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+            .unwrap(),
         user_id: "u-1".into(),
-        scope: "campaigns:read".into(),
+        scope: ScopeSet::parse("campaigns:read").unwrap(),
         resource: "http://127.0.0.1:3000/mcp".into(),
         account_id: "acct-1".into(),
         family_id: "fam-1".into(),
@@ -460,7 +464,7 @@ async fn refresh_token_reads_back_and_rotates_once(store: Arc<dyn Stores>) {
         family_id: "fam-1".into(),
         client_id: "claude".into(),
         user_id: "u-1".into(),
-        scope: "campaigns:read inbox:read".into(),
+        scope: ScopeSet::parse("campaigns:read inbox:read").unwrap(),
         resource: "http://127.0.0.1:3000/mcp".into(),
         account_id: "acct-1".into(),
         issued_at: 100,
@@ -505,7 +509,7 @@ fn grant(user_id: &str, grant_id: &str, created_at: u64, expires_at: u64) -> Gra
         client_id: "claude".into(),
         client_name: "Claude".into(),
         redirect_host: "claude.ai".into(),
-        scope: "campaigns:read".into(),
+        scope: ScopeSet::parse("campaigns:read").unwrap(),
         resource: "http://127.0.0.1:3000/mcp".into(),
         account_id: "acct-1".into(),
         created_at,
@@ -515,7 +519,7 @@ fn grant(user_id: &str, grant_id: &str, created_at: u64, expires_at: u64) -> Gra
 }
 
 async fn a_persons_grants_are_listed_touched_replaced_and_removed(store: Arc<dyn Stores>) {
-    assert_eq!(store.grants("u-1", 100).await.unwrap(), vec![]);
+    assert_eq!(store.grants(&"u-1".into(), 100).await.unwrap(), vec![]);
     let first = grant("u-1", "fam-1", 100, 9000);
     let second = grant("u-1", "fam-2", 200, 9100);
     store.put_grant(&first, &[]).await.unwrap();
@@ -525,39 +529,60 @@ async fn a_persons_grants_are_listed_touched_replaced_and_removed(store: Arc<dyn
         .await
         .unwrap();
     assert_eq!(
-        store.grants("u-1", 300).await.unwrap(),
+        store.grants(&"u-1".into(), 300).await.unwrap(),
         vec![first.clone(), second.clone()],
         "oldest first, only the person's own"
     );
-    store.touch_grant("u-1", "fam-1", 400).await.unwrap();
-    let touched = store.grants("u-1", 400).await.unwrap();
+    store
+        .touch_grant(&"u-1".into(), &"fam-1".into(), 400)
+        .await
+        .unwrap();
+    let touched = store.grants(&"u-1".into(), 400).await.unwrap();
     assert_eq!(touched[0].last_used_at, 400);
     assert_eq!(touched[0].created_at, 100);
     // A grant that is gone stays gone when touched.
-    store.touch_grant("u-1", "fam-gone", 400).await.unwrap();
-    store.touch_grant("u-3", "fam-gone", 400).await.unwrap();
-    assert_eq!(store.grants("u-1", 400).await.unwrap().len(), 2);
-    assert_eq!(store.grants("u-3", 400).await.unwrap(), vec![]);
+    store
+        .touch_grant(&"u-1".into(), &"fam-gone".into(), 400)
+        .await
+        .unwrap();
+    store
+        .touch_grant(&"u-3".into(), &"fam-gone".into(), 400)
+        .await
+        .unwrap();
+    assert_eq!(store.grants(&"u-1".into(), 400).await.unwrap().len(), 2);
+    assert_eq!(store.grants(&"u-3".into(), 400).await.unwrap(), vec![]);
     // One write adds a grant and forgets the ones it ends.
     let third = grant("u-1", "fam-3", 500, 9500);
     store
         .put_grant(&third, &["fam-1".into(), "fam-unknown".into()])
         .await
         .unwrap();
-    let ids: Vec<String> = store
-        .grants("u-1", 500)
+    let ids: Vec<FamilyId> = store
+        .grants(&"u-1".into(), 500)
         .await
         .unwrap()
         .into_iter()
         .map(|g| g.grant_id)
         .collect();
     assert_eq!(ids, ["fam-2", "fam-3"]);
-    store.remove_grant("u-1", "fam-2").await.unwrap();
-    store.remove_grant("u-1", "fam-2").await.unwrap();
-    store.remove_grant("u-4", "fam-2").await.unwrap();
-    assert_eq!(store.grants("u-1", 500).await.unwrap(), vec![third.clone()]);
+    store
+        .remove_grant(&"u-1".into(), &"fam-2".into())
+        .await
+        .unwrap();
+    store
+        .remove_grant(&"u-1".into(), &"fam-2".into())
+        .await
+        .unwrap();
+    store
+        .remove_grant(&"u-4".into(), &"fam-2".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.grants(&"u-1".into(), 500).await.unwrap(),
+        vec![third.clone()]
+    );
     // A grant past its end is not listed.
-    assert_eq!(store.grants("u-1", 9500).await.unwrap(), vec![]);
+    assert_eq!(store.grants(&"u-1".into(), 9500).await.unwrap(), vec![]);
 }
 
 async fn revocation_lasts_until_its_expiry_and_is_never_shortened(store: Arc<dyn Stores>) {

@@ -17,10 +17,11 @@ use crate::records::client::RegisteredClient;
 use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
+use crate::records::ids::{ClientId, FamilyId, UserId};
 
 #[derive(Default)]
 struct Tables {
-    clients: HashMap<String, RegisteredClient>,
+    clients: HashMap<ClientId, RegisteredClient>,
     registrations: HashMap<String, (u32, u64)>,
     users: HashMap<String, User>,
     accounts: HashMap<String, Account>,
@@ -31,7 +32,7 @@ struct Tables {
     redeemed_codes: HashMap<TokenHash, RedeemedCode>,
     refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
     /// user id → grant id → grant
-    grants: HashMap<String, HashMap<String, GrantRecord>>,
+    grants: HashMap<UserId, HashMap<FamilyId, GrantRecord>>,
     revocations: HashMap<String, u64>,
     campaigns: HashMap<(String, String), Campaign>,
     inboxes: HashMap<(String, String), Inbox>,
@@ -317,7 +318,7 @@ impl RefreshTokenStore for MemoryStore {
         }
     }
 
-    async fn put_grant(&self, grant: &GrantRecord, ended: &[String]) -> Result<(), StoreError> {
+    async fn put_grant(&self, grant: &GrantRecord, ended: &[FamilyId]) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         let grants = t.grants.entry(grant.user_id.clone()).or_default();
         for id in ended {
@@ -327,7 +328,7 @@ impl RefreshTokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn grants(&self, user_id: &str, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
+    async fn grants(&self, user_id: &UserId, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
         let t = self.lock()?;
         let mut grants: Vec<GrantRecord> = t
             .grants
@@ -341,7 +342,12 @@ impl RefreshTokenStore for MemoryStore {
         Ok(grants)
     }
 
-    async fn touch_grant(&self, user_id: &str, grant_id: &str, now: u64) -> Result<(), StoreError> {
+    async fn touch_grant(
+        &self,
+        user_id: &UserId,
+        grant_id: &FamilyId,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         if let Some(grant) = t.grants.get_mut(user_id).and_then(|g| g.get_mut(grant_id)) {
             grant.last_used_at = now;
@@ -349,7 +355,7 @@ impl RefreshTokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn remove_grant(&self, user_id: &str, grant_id: &str) -> Result<(), StoreError> {
+    async fn remove_grant(&self, user_id: &UserId, grant_id: &FamilyId) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         if let Some(grants) = t.grants.get_mut(user_id) {
             grants.remove(grant_id);

@@ -17,6 +17,7 @@ use crate::records::client::RegisteredClient;
 use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
+use crate::records::ids::{FamilyId, UserId};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -138,13 +139,18 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Records a new grant of its person's, and forgets the grants `ended` (by id) in
     /// the same write.
-    async fn put_grant(&self, grant: &GrantRecord, ended: &[String]) -> Result<(), StoreError>;
+    async fn put_grant(&self, grant: &GrantRecord, ended: &[FamilyId]) -> Result<(), StoreError>;
     /// A person's grants that have not reached their end at `now`, oldest first.
-    async fn grants(&self, user_id: &str, now: u64) -> Result<Vec<GrantRecord>, StoreError>;
+    async fn grants(&self, user_id: &UserId, now: u64) -> Result<Vec<GrantRecord>, StoreError>;
     /// Records a token issued for a grant at `now`; a grant no longer recorded stays gone.
-    async fn touch_grant(&self, user_id: &str, grant_id: &str, now: u64) -> Result<(), StoreError>;
+    async fn touch_grant(
+        &self,
+        user_id: &UserId,
+        grant_id: &FamilyId,
+        now: u64,
+    ) -> Result<(), StoreError>;
     /// Forgets one grant (Disconnect); a grant already gone is not an error.
-    async fn remove_grant(&self, user_id: &str, grant_id: &str) -> Result<(), StoreError>;
+    async fn remove_grant(&self, user_id: &UserId, grant_id: &FamilyId) -> Result<(), StoreError>;
 }
 
 /// Revoked access-token ids and refresh-token families, each kept until it would have

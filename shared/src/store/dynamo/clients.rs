@@ -5,7 +5,9 @@ use super::{DynamoStore, Item, count_in_window, map_sdk_error};
 use crate::records::client::{
     ApplicationType, ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
+use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
+use crate::scope::ScopeSet;
 use crate::store::{ClientStore, StoreError};
 
 #[async_trait]
@@ -99,7 +101,7 @@ fn to_item(c: &RegisteredClient) -> Item {
     let redirect_uris: Vec<&str> = c.redirect_uris.iter().map(RedirectUri::as_str).collect();
     let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     Item::new()
-        .s("client_id", &c.client_id)
+        .s("client_id", c.client_id.as_str())
         .opt_s(
             "client_secret_hash",
             c.client_secret_hash.as_ref().map(|h| h.as_str()),
@@ -112,7 +114,7 @@ fn to_item(c: &RegisteredClient) -> Item {
             c.token_endpoint_auth_method.as_str(),
         )
         .s("application_type", c.application_type.as_str())
-        .opt_s("scope", c.scope.as_deref())
+        .opt_s("scope", c.scope.as_ref().map(ScopeSet::to_string))
         .opt_s("client_uri", c.client_uri.as_deref())
         .opt_s("logo_uri", c.logo_uri.as_deref())
         .opt_s("tos_uri", c.tos_uri.as_deref())
@@ -128,7 +130,7 @@ fn from_item(item: &Item) -> Result<RegisteredClient, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("client {what}"));
     let opt = |name: &str| item.opt_get_s(name).map(|v| v.map(str::to_owned));
     Ok(RegisteredClient {
-        client_id: item.get_s("client_id")?.to_owned(),
+        client_id: ClientId::new(item.get_s("client_id")?),
         client_secret_hash: opt("client_secret_hash")?.map(ClientSecretHash::from_stored),
         client_name: opt("client_name")?,
         redirect_uris: item
@@ -150,7 +152,7 @@ fn from_item(item: &Item) -> Result<RegisteredClient, StoreError> {
             "native" => ApplicationType::Native,
             _ => return Err(corrupt("application type")),
         },
-        scope: opt("scope")?,
+        scope: item.opt_get_scope("scope")?,
         client_uri: opt("client_uri")?,
         logo_uri: opt("logo_uri")?,
         tos_uri: opt("tos_uri")?,

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{DynamoStore, Item, map_sdk_error};
 use crate::records::grant::{AuthorizationCodeRecord, RedeemedCode, TokenHash};
+use crate::records::ids::{ClientId, FamilyId, Jti, UserId};
 use crate::store::{CodeStore, StoreError};
 
 #[async_trait]
@@ -13,14 +14,14 @@ impl CodeStore for DynamoStore {
     async fn put_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
         let item = Item::new()
             .s("code_hash", c.code_hash.as_str())
-            .s("client_id", &c.client_id)
+            .s("client_id", c.client_id.as_str())
             .s("redirect_uri", &c.redirect_uri)
-            .s("code_challenge", &c.code_challenge)
-            .s("user_id", &c.user_id)
-            .s("scope", &c.scope)
+            .s("code_challenge", c.code_challenge.as_str())
+            .s("user_id", c.user_id.as_str())
+            .s("scope", c.scope.to_string())
             .s("resource", &c.resource)
             .s("account_id", &c.account_id)
-            .s("family_id", &c.family_id)
+            .s("family_id", c.family_id.as_str())
             .n("created_at", c.created_at)
             .n("expires_at", c.expires_at);
         self.client
@@ -64,14 +65,14 @@ impl CodeStore for DynamoStore {
         let item = Item::from(map);
         let code = AuthorizationCodeRecord {
             code_hash: TokenHash::from_stored(item.get_s("code_hash")?.to_owned()),
-            client_id: item.get_s("client_id")?.to_owned(),
+            client_id: ClientId::new(item.get_s("client_id")?),
             redirect_uri: item.get_s("redirect_uri")?.to_owned(),
-            code_challenge: item.get_s("code_challenge")?.to_owned(),
-            user_id: item.get_s("user_id")?.to_owned(),
-            scope: item.get_s("scope")?.to_owned(),
+            code_challenge: item.get_code_challenge("code_challenge")?,
+            user_id: UserId::new(item.get_s("user_id")?),
+            scope: item.get_scope("scope")?,
             resource: item.get_s("resource")?.to_owned(),
             account_id: item.opt_get_s("account_id")?.unwrap_or_default().to_owned(),
-            family_id: item.get_s("family_id")?.to_owned(),
+            family_id: FamilyId::new(item.get_s("family_id")?),
             created_at: item.get_n("created_at")?,
             expires_at: item.get_n("expires_at")?,
         };
@@ -81,8 +82,8 @@ impl CodeStore for DynamoStore {
     async fn put_redeemed_code(&self, r: &RedeemedCode) -> Result<(), StoreError> {
         let item = Item::new()
             .s("code_hash", format!("redeemed#{}", r.code_hash.as_str()))
-            .s("family_id", &r.family_id)
-            .s("access_token_jti", &r.access_token_jti)
+            .s("family_id", r.family_id.as_str())
+            .s("access_token_jti", r.access_token_jti.as_str())
             .n("access_token_expires_at", r.access_token_expires_at)
             .n("expires_at", r.expires_at);
         self.client
@@ -118,8 +119,8 @@ impl CodeStore for DynamoStore {
         let item = Item::from(map);
         let redeemed = RedeemedCode {
             code_hash: code_hash.clone(),
-            family_id: item.get_s("family_id")?.to_owned(),
-            access_token_jti: item.get_s("access_token_jti")?.to_owned(),
+            family_id: FamilyId::new(item.get_s("family_id")?),
+            access_token_jti: Jti::new(item.get_s("access_token_jti")?),
             access_token_expires_at: item.get_n("access_token_expires_at")?,
             expires_at: item.get_n("expires_at")?,
         };

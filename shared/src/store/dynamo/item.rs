@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::pkce::CodeChallenge;
+use crate::scope::ScopeSet;
 use crate::store::StoreError;
 
 /// An item being built or read.
@@ -90,6 +92,21 @@ impl Item {
                 "attribute `{name}` is not a list"
             ))),
         }
+    }
+
+    /// A space-separated scope list; scopes this server no longer knows are dropped (a
+    /// grant never widens).
+    pub fn get_scope(&self, name: &str) -> Result<ScopeSet, StoreError> {
+        Ok(ScopeSet::parse_known(self.get_s(name)?))
+    }
+
+    pub fn opt_get_scope(&self, name: &str) -> Result<Option<ScopeSet>, StoreError> {
+        Ok(self.opt_get_s(name)?.map(ScopeSet::parse_known))
+    }
+
+    pub fn get_code_challenge(&self, name: &str) -> Result<CodeChallenge, StoreError> {
+        CodeChallenge::parse(self.get_s(name)?)
+            .map_err(|err| StoreError::Corrupt(format!("attribute `{name}`: {err}")))
     }
 }
 

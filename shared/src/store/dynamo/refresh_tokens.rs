@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, Item, map_sdk_error};
 use crate::records::grant::{GrantRecord, RefreshTokenRecord, TokenHash};
+use crate::records::ids::{ClientId, FamilyId, UserId};
 use crate::store::{RefreshTokenStore, StoreError};
 
-fn grants_key(user_id: &str) -> AttributeValue {
+fn grants_key(user_id: &UserId) -> AttributeValue {
     AttributeValue::S(format!("grants#{user_id}"))
 }
 
@@ -20,11 +21,11 @@ const GRANT_PREFIX: &str = "g_";
 fn grant_to_map(g: &GrantRecord) -> AttributeValue {
     AttributeValue::M(
         Item::new()
-            .s("grant_id", &g.grant_id)
-            .s("client_id", &g.client_id)
+            .s("grant_id", g.grant_id.as_str())
+            .s("client_id", g.client_id.as_str())
             .s("client_name", &g.client_name)
             .s("redirect_host", &g.redirect_host)
-            .s("scope", &g.scope)
+            .s("scope", g.scope.to_string())
             .s("resource", &g.resource)
             .s("account_id", &g.account_id)
             .n("created_at", g.created_at)
@@ -34,18 +35,18 @@ fn grant_to_map(g: &GrantRecord) -> AttributeValue {
     )
 }
 
-fn grant_from_map(user_id: &str, value: &AttributeValue) -> Result<GrantRecord, StoreError> {
+fn grant_from_map(user_id: &UserId, value: &AttributeValue) -> Result<GrantRecord, StoreError> {
     let AttributeValue::M(map) = value else {
         return Err(StoreError::Corrupt("a grant is not a map".into()));
     };
     let item = Item::from(map.clone());
     Ok(GrantRecord {
-        grant_id: item.get_s("grant_id")?.to_owned(),
-        user_id: user_id.to_owned(),
-        client_id: item.get_s("client_id")?.to_owned(),
+        grant_id: FamilyId::new(item.get_s("grant_id")?),
+        user_id: user_id.clone(),
+        client_id: ClientId::new(item.get_s("client_id")?),
         client_name: item.get_s("client_name")?.to_owned(),
         redirect_host: item.get_s("redirect_host")?.to_owned(),
-        scope: item.get_s("scope")?.to_owned(),
+        scope: item.get_scope("scope")?,
         resource: item.get_s("resource")?.to_owned(),
         account_id: item.get_s("account_id")?.to_owned(),
         created_at: item.get_n("created_at")?,
@@ -59,10 +60,10 @@ impl RefreshTokenStore for DynamoStore {
     async fn put_refresh_token(&self, t: &RefreshTokenRecord) -> Result<(), StoreError> {
         let mut item = Item::new()
             .s("token_hash", t.token_hash.as_str())
-            .s("family_id", &t.family_id)
-            .s("client_id", &t.client_id)
-            .s("user_id", &t.user_id)
-            .s("scope", &t.scope)
+            .s("family_id", t.family_id.as_str())
+            .s("client_id", t.client_id.as_str())
+            .s("user_id", t.user_id.as_str())
+            .s("scope", t.scope.to_string())
             .s("resource", &t.resource)
             .s("account_id", &t.account_id)
             .n("issued_at", t.issued_at)
@@ -106,10 +107,10 @@ impl RefreshTokenStore for DynamoStore {
         let item = Item::from(map);
         Ok(Some(RefreshTokenRecord {
             token_hash: token_hash.clone(),
-            family_id: item.get_s("family_id")?.to_owned(),
-            client_id: item.get_s("client_id")?.to_owned(),
-            user_id: item.get_s("user_id")?.to_owned(),
-            scope: item.get_s("scope")?.to_owned(),
+            family_id: FamilyId::new(item.get_s("family_id")?),
+            client_id: ClientId::new(item.get_s("client_id")?),
+            user_id: UserId::new(item.get_s("user_id")?),
+            scope: item.get_scope("scope")?,
             resource: item.get_s("resource")?.to_owned(),
             account_id: item.opt_get_s("account_id")?.unwrap_or_default().to_owned(),
             issued_at: item.get_n("issued_at")?,
@@ -151,7 +152,7 @@ impl RefreshTokenStore for DynamoStore {
         Ok(())
     }
 
-    async fn put_grant(&self, grant: &GrantRecord, ended: &[String]) -> Result<(), StoreError> {
+    async fn put_grant(&self, grant: &GrantRecord, ended: &[FamilyId]) -> Result<(), StoreError> {
         let mut names = HashMap::from([(
             "#new".to_owned(),
             format!("{GRANT_PREFIX}{}", grant.grant_id),
@@ -181,7 +182,7 @@ impl RefreshTokenStore for DynamoStore {
         Ok(())
     }
 
-    async fn grants(&self, user_id: &str, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
+    async fn grants(&self, user_id: &UserId, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -203,7 +204,12 @@ impl RefreshTokenStore for DynamoStore {
         Ok(grants)
     }
 
-    async fn touch_grant(&self, user_id: &str, grant_id: &str, now: u64) -> Result<(), StoreError> {
+    async fn touch_grant(
+        &self,
+        user_id: &UserId,
+        grant_id: &FamilyId,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -222,7 +228,7 @@ impl RefreshTokenStore for DynamoStore {
         }
     }
 
-    async fn remove_grant(&self, user_id: &str, grant_id: &str) -> Result<(), StoreError> {
+    async fn remove_grant(&self, user_id: &UserId, grant_id: &FamilyId) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.tables.refresh_tokens)

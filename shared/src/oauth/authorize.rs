@@ -364,7 +364,6 @@ fn render_with_field(
     error: Option<(StatusCode, &str, &str)>,
     set_cookie: bool,
 ) -> Response<Body> {
-    let scopes = &pending.scope;
     let host = client
         .redirect_uri_matching(&pending.redirect_uri)
         .map(|u| u.display_host())
@@ -378,7 +377,7 @@ fn render_with_field(
         &SignInPage {
             client_name: client.display_name(),
             redirect_host: &host,
-            scopes: &scopes,
+            scopes: &pending.scope,
             pending: field,
             email,
             error: message,
@@ -593,7 +592,6 @@ fn render_account_choice(
             role: membership.role.to_string(),
         })
         .collect();
-    let scopes = &pending.scope;
     let host = client
         .redirect_uri_matching(&pending.redirect_uri)
         .map(|u| u.display_host())
@@ -612,7 +610,7 @@ fn render_account_choice(
         &AccountPage {
             client_name: client.display_name(),
             redirect_host: &host,
-            scopes: &scopes,
+            scopes: &pending.scope,
             pending: &field,
             email,
             accounts: &choices,

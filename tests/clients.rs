@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alta_shared::clients::metadata_document::{FAILURE_CACHE_SECONDS, FETCH_BUDGET};
 use alta_shared::clock::Clock;
-use alta_shared::oauth::metadata_document::{FAILURE_CACHE_SECONDS, FETCH_BUDGET};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

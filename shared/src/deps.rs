@@ -8,12 +8,12 @@ use thiserror::Error;
 use tokio::sync::RwLock;
 
 use crate::aws;
+use crate::clients::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
 use crate::jwks::JwksClient;
 use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
 use crate::metrics::Metrics;
-use crate::oauth::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::memory::MemoryStore;

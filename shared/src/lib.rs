@@ -8,6 +8,7 @@ pub mod account_data;
 pub mod alta;
 pub mod aws;
 pub mod aws_calls;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod demo;

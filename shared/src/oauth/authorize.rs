@@ -10,6 +10,7 @@
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
+use crate::clients::{Client, ClientSource};
 use crate::deps::Deps;
 use crate::digest::sha256_hex;
 use crate::directory::{Account, Membership, normalize_email};
@@ -18,7 +19,6 @@ use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{Params, route_path};
 use crate::jwt;
 use crate::keys::KeySet;
-use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::connections;
 use crate::oauth::pages::{

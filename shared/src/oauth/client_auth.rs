@@ -7,12 +7,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::Request;
 
+use crate::clients::assertion::{self, ASSERTION_TYPE, AssertionError, Expected};
+use crate::clients::metadata_document::{MetadataDocumentError, is_metadata_document_url};
+use crate::clients::{Client, ClientCredential, ClientKeySource};
 use crate::deps::Deps;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::Params;
-use crate::oauth::client::{Client, ClientCredential, ClientKeySource};
-use crate::oauth::client_assertion::{self, ASSERTION_TYPE, AssertionError, Expected};
-use crate::oauth::metadata_document::{MetadataDocumentError, is_metadata_document_url};
 use crate::records::grant::TokenHash;
 use crate::store::StoreError;
 
@@ -146,8 +146,8 @@ fn presented_assertion(
             "use one client authentication method, not a client assertion and a secret",
         ));
     }
-    let client_id = client_assertion::claimed_client_id(assertion)
-        .map_err(|e| invalid_client(e.to_string()))?;
+    let client_id =
+        assertion::claimed_client_id(assertion).map_err(|e| invalid_client(e.to_string()))?;
     if form_id.is_some_and(|f| f != client_id) {
         return Err(invalid_client(
             "client_id differs from the client the assertion names".into(),
@@ -263,7 +263,7 @@ async fn verify_assertion(
         base.url("/token"),
         base.url("/revoke"),
     ];
-    let verified = client_assertion::verify(
+    let verified = assertion::verify(
         assertion,
         &keys,
         &Expected {

@@ -5,13 +5,13 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use crate::clients::assertion::SIGNING_ALGS;
 use crate::config::Config;
 use crate::deps::Deps;
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::OAuthError;
 use crate::http::{self as h, Headers};
 use crate::metrics::Measurement;
-use crate::oauth::client_assertion::SIGNING_ALGS;
 use crate::oauth::pages;
 use crate::records::client::TokenEndpointAuthMethod;
 

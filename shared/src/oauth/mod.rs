@@ -1,13 +1,10 @@
 //! The OAuth 2.1 authorization server: one handler per endpoint.
 
 pub mod authorize;
-pub mod client;
-pub mod client_assertion;
 pub mod client_auth;
 pub mod client_metadata;
 pub mod connections;
 pub mod discovery;
-pub mod metadata_document;
 pub mod pages;
 pub mod pending;
 pub mod register;

@@ -6,12 +6,12 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
+use crate::clients::Client;
 use crate::deps::Deps;
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::OAuthError;
 use crate::http::{self as h, Headers, Params};
 use crate::jwt::{self, verify_access_token};
-use crate::oauth::client::Client;
 use crate::oauth::client_auth::authenticate_client;
 use crate::records::grant::{
     REFRESH_FAMILY_MAX_SECONDS, TokenHash, revoked_family_key, revoked_jti_key,

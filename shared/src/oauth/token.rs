@@ -9,13 +9,13 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+use crate::clients::{Client, ClientSource};
 use crate::deps::Deps;
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{self as h, Headers, Params};
 use crate::jwt::{AccessTokenClaims, sign_access_token};
 use crate::metrics::Measurement;
-use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::resource::requested_resource;
 use crate::pkce::CodeVerifier;

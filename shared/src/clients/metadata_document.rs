@@ -18,8 +18,8 @@ use serde_json::Value;
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::oauth::client::{Client, ClientCredential, ClientKeySource, ClientSource};
-use crate::oauth::client_assertion::{ClientKeys, parse_signing_alg};
+use crate::clients::assertion::{ClientKeys, parse_signing_alg};
+use crate::clients::{Client, ClientCredential, ClientKeySource, ClientSource};
 use crate::records::client::GrantType;
 use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;

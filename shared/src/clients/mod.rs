@@ -1,5 +1,10 @@
 //! Any client, whatever its source (dynamic registration, configuration, metadata
-//! document): what the authorization, token and revocation endpoints check.
+//! document): what the authorization, token and revocation endpoints check. `assertion`
+//! verifies a `private_key_jwt` client's assertions; `metadata_document` fetches and
+//! validates Client ID Metadata Documents.
+
+pub mod assertion;
+pub mod metadata_document;
 
 use crate::records::client::{
     ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
@@ -40,7 +45,7 @@ pub enum ClientCredential {
 #[derive(Debug, Clone)]
 pub enum ClientKeySource {
     /// `jwks` in its metadata document.
-    Inline(std::sync::Arc<crate::oauth::client_assertion::ClientKeys>),
+    Inline(std::sync::Arc<crate::clients::assertion::ClientKeys>),
     /// `jwks_uri`: fetched (and cached) with the same guards as the document.
     Remote(url::Url),
 }

@@ -11,6 +11,7 @@ mod clients;
 mod deployed_stack;
 mod discovery_and_registration;
 mod events;
+mod layering;
 mod mcp_protocol;
 mod mcp_tools;
 mod oauth_flow;

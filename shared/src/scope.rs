@@ -122,11 +122,11 @@ impl Serialize for ScopeSet {
     }
 }
 
+/// Only ever what this server wrote (stored records, its own signed forms): scopes it no
+/// longer knows are dropped, so a grant never widens.
 impl<'de> Deserialize<'de> for ScopeSet {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        Self::parse(&raw)
-            .map_err(|unknown| serde::de::Error::custom(format!("unknown scope `{}`", unknown.0)))
+        Ok(Self::parse_known(&String::deserialize(deserializer)?))
     }
 }
 

@@ -81,6 +81,7 @@ impl ApplicationType {
 
 /// The SHA-256 of a client secret, as stored: the secret itself is shown once, at registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ClientSecretHash(String);
 
 impl ClientSecretHash {
@@ -108,23 +109,35 @@ impl ClientSecretHash {
 }
 
 /// A dynamically registered client, as stored in the clients table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredClient {
     pub client_id: ClientId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_hash: Option<ClientSecretHash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
+    #[serde(default)]
     pub redirect_uris: Vec<RedirectUri>,
+    #[serde(default)]
     pub grant_types: Vec<GrantType>,
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
     pub application_type: ApplicationType,
     /// The scopes the client may ask for; `None` means every supported scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_uri: Option<String>,
+    #[serde(default)]
     pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
     pub client_id_issued_at: u64,
     /// The client is forgotten when unused until then (a DynamoDB TTL attribute); each use

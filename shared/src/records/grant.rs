@@ -15,13 +15,16 @@ pub const REFRESH_FAMILY_MAX_SECONDS: u64 = 90 * 24 * 3600;
 /// response, not a thief: it gets a fresh successor instead of revoking the family.
 pub const REFRESH_REUSE_GRACE_SECONDS: u64 = 60;
 
+use serde::{Deserialize, Serialize};
+
 use crate::digest::sha256_hex;
 use crate::pkce::CodeChallenge;
 use crate::records::ids::{ClientId, FamilyId, Jti, UserId};
 use crate::scope::ScopeSet;
 
 /// The SHA-256 of a code or token, as its storage key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct TokenHash(String);
 
 impl TokenHash {
@@ -40,7 +43,7 @@ impl TokenHash {
 }
 
 /// An issued, not yet redeemed authorization code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationCodeRecord {
     pub code_hash: TokenHash,
     pub client_id: ClientId,
@@ -51,6 +54,7 @@ pub struct AuthorizationCodeRecord {
     pub scope: ScopeSet,
     pub resource: String,
     /// The Alta account chosen at consent.
+    #[serde(default)]
     pub account_id: String,
     /// The refresh-token family this grant will start, fixed at consent so that a
     /// replayed code can revoke what its first redemption issued.
@@ -60,7 +64,7 @@ pub struct AuthorizationCodeRecord {
 }
 
 /// What a redeemed code left behind, so that a second redemption can revoke its tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedeemedCode {
     pub code_hash: TokenHash,
     pub family_id: FamilyId,
@@ -69,7 +73,7 @@ pub struct RedeemedCode {
     pub expires_at: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshTokenRecord {
     pub token_hash: TokenHash,
     pub family_id: FamilyId,
@@ -79,6 +83,7 @@ pub struct RefreshTokenRecord {
     pub resource: String,
     /// The Alta account chosen at consent; empty for a family from before account choice
     /// (the first accessible account, as then).
+    #[serde(default)]
     pub account_id: String,
     pub issued_at: u64,
     /// Sliding: each rotation issues a token valid for another window.
@@ -86,7 +91,9 @@ pub struct RefreshTokenRecord {
     /// Absolute: no rotation carries a family past this.
     pub family_expires_at: u64,
     /// Set once the token has been exchanged for its successor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<TokenHash>,
 }
 
@@ -108,9 +115,11 @@ pub const MAX_GRANTS_PER_SHARED_CLIENT: usize = 5;
 /// A grant: one person's standing permission for one client at one resource, in one Alta
 /// account; its id is the refresh-token family's (`grant_id` in access tokens). What the
 /// connections page lists and Disconnect ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantRecord {
     pub grant_id: FamilyId,
+    /// Kept in the key of the person's grants item, not in each grant.
+    #[serde(skip)]
     pub user_id: UserId,
     pub client_id: ClientId,
     /// The app's name as the consent page showed it.

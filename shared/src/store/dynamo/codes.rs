@@ -4,26 +4,14 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{DynamoStore, Item, map_sdk_error};
+use super::{DynamoStore, map_sdk_error, record_from_item, record_to_item};
 use crate::records::grant::{AuthorizationCodeRecord, RedeemedCode, TokenHash};
-use crate::records::ids::{ClientId, FamilyId, Jti, UserId};
 use crate::store::{CodeStore, StoreError};
 
 #[async_trait]
 impl CodeStore for DynamoStore {
     async fn put_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
-        let item = Item::new()
-            .s("code_hash", c.code_hash.as_str())
-            .s("client_id", c.client_id.as_str())
-            .s("redirect_uri", &c.redirect_uri)
-            .s("code_challenge", c.code_challenge.as_str())
-            .s("user_id", c.user_id.as_str())
-            .s("scope", c.scope.to_string())
-            .s("resource", &c.resource)
-            .s("account_id", &c.account_id)
-            .s("family_id", c.family_id.as_str())
-            .n("created_at", c.created_at)
-            .n("expires_at", c.expires_at);
+        let item = record_to_item(c)?;
         self.client
             .put_item()
             .table_name(&self.tables.authorization_codes)
@@ -62,30 +50,13 @@ impl CodeStore for DynamoStore {
         let Some(map) = out.attributes else {
             return Ok(None);
         };
-        let item = Item::from(map);
-        let code = AuthorizationCodeRecord {
-            code_hash: TokenHash::from_stored(item.get_s("code_hash")?.to_owned()),
-            client_id: ClientId::new(item.get_s("client_id")?),
-            redirect_uri: item.get_s("redirect_uri")?.to_owned(),
-            code_challenge: item.get_code_challenge("code_challenge")?,
-            user_id: UserId::new(item.get_s("user_id")?),
-            scope: item.get_scope("scope")?,
-            resource: item.get_s("resource")?.to_owned(),
-            account_id: item.opt_get_s("account_id")?.unwrap_or_default().to_owned(),
-            family_id: FamilyId::new(item.get_s("family_id")?),
-            created_at: item.get_n("created_at")?,
-            expires_at: item.get_n("expires_at")?,
-        };
+        let code: AuthorizationCodeRecord = record_from_item(map)?;
         Ok((code.expires_at > now).then_some(code))
     }
 
     async fn put_redeemed_code(&self, r: &RedeemedCode) -> Result<(), StoreError> {
-        let item = Item::new()
-            .s("code_hash", format!("redeemed#{}", r.code_hash.as_str()))
-            .s("family_id", r.family_id.as_str())
-            .s("access_token_jti", r.access_token_jti.as_str())
-            .n("access_token_expires_at", r.access_token_expires_at)
-            .n("expires_at", r.expires_at);
+        // Beside the codes, under the code's hash with a prefix.
+        let item = record_to_item(r)?.s("code_hash", format!("redeemed#{}", r.code_hash.as_str()));
         self.client
             .put_item()
             .table_name(&self.tables.authorization_codes)
@@ -116,13 +87,9 @@ impl CodeStore for DynamoStore {
         let Some(map) = out.item else {
             return Ok(None);
         };
-        let item = Item::from(map);
         let redeemed = RedeemedCode {
             code_hash: code_hash.clone(),
-            family_id: FamilyId::new(item.get_s("family_id")?),
-            access_token_jti: Jti::new(item.get_s("access_token_jti")?),
-            access_token_expires_at: item.get_n("access_token_expires_at")?,
-            expires_at: item.get_n("expires_at")?,
+            ..record_from_item(map)?
         };
         Ok((redeemed.expires_at > now).then_some(redeemed))
     }

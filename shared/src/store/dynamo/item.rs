@@ -1,11 +1,13 @@
-//! Reading and writing DynamoDB attribute maps without a mapping framework.
+//! Reading and writing DynamoDB attribute maps: the records the authorization server keeps
+//! through their serde shape (`records`: attribute names are field names, absent options
+//! are left out), everything else attribute by attribute.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::pkce::CodeChallenge;
-use crate::scope::ScopeSet;
 use crate::store::StoreError;
 
 /// An item being built or read.
@@ -33,16 +35,6 @@ impl Item {
     pub fn n(mut self, name: &str, value: u64) -> Self {
         self.0
             .insert(name.into(), AttributeValue::N(value.to_string()));
-        self
-    }
-
-    /// A list of strings (a DynamoDB list, which, unlike a string set, keeps order and may be empty).
-    pub fn list_s<S: AsRef<str>>(mut self, name: &str, values: &[S]) -> Self {
-        let list = values
-            .iter()
-            .map(|v| AttributeValue::S(v.as_ref().to_owned()))
-            .collect();
-        self.0.insert(name.into(), AttributeValue::L(list));
         self
     }
 
@@ -93,21 +85,20 @@ impl Item {
             ))),
         }
     }
+}
 
-    /// A space-separated scope list; scopes this server no longer knows are dropped (a
-    /// grant never widens).
-    pub fn get_scope(&self, name: &str) -> Result<ScopeSet, StoreError> {
-        Ok(ScopeSet::parse_known(self.get_s(name)?))
-    }
+/// A record as an item.
+pub fn record_to_item<T: Serialize>(record: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(record)
+        .map(Item)
+        .map_err(|err| StoreError::Corrupt(format!("a record does not serialize: {err}")))
+}
 
-    pub fn opt_get_scope(&self, name: &str) -> Result<Option<ScopeSet>, StoreError> {
-        Ok(self.opt_get_s(name)?.map(ScopeSet::parse_known))
-    }
-
-    pub fn get_code_challenge(&self, name: &str) -> Result<CodeChallenge, StoreError> {
-        CodeChallenge::parse(self.get_s(name)?)
-            .map_err(|err| StoreError::Corrupt(format!("attribute `{name}`: {err}")))
-    }
+/// A record from an item (attributes it does not name are ignored).
+pub fn record_from_item<T: DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
 impl From<HashMap<String, AttributeValue>> for Item {
@@ -125,11 +116,9 @@ mod tests {
         let item = Item::new()
             .s("a", "x")
             .n("b", 42)
-            .list_s("c", &["p", "q"])
             .opt_s("d", None::<String>);
         assert_eq!(item.get_s("a").unwrap(), "x");
         assert_eq!(item.get_n("b").unwrap(), 42);
-        assert_eq!(item.get_list_s("c").unwrap(), ["p", "q"]);
         assert_eq!(item.opt_get_s("d").unwrap(), None);
     }
 
@@ -139,5 +128,94 @@ mod tests {
         assert!(matches!(item.get_n("a"), Err(StoreError::Corrupt(_))));
         assert!(matches!(item.get_s("b"), Err(StoreError::Corrupt(_))));
         assert!(matches!(item.get_s("missing"), Err(StoreError::Corrupt(_))));
+    }
+
+    /// The attributes a record is stored with, by kind: what deployed tables already hold.
+    fn shape(item: &Item) -> Vec<(String, &'static str)> {
+        let mut shape: Vec<(String, &'static str)> = item
+            .0
+            .iter()
+            .map(|(name, value)| {
+                let kind = match value {
+                    AttributeValue::S(_) => "S",
+                    AttributeValue::N(_) => "N",
+                    AttributeValue::L(_) => "L",
+                    _ => "other",
+                };
+                (name.clone(), kind)
+            })
+            .collect();
+        shape.sort();
+        shape
+    }
+
+    fn expect(pairs: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+        let mut expected: Vec<_> = pairs.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+        expected.sort();
+        expected
+    }
+
+    #[test]
+    fn records_keep_the_attributes_deployed_tables_hold() {
+        use crate::pkce::CodeChallenge;
+        use crate::records::grant::{RefreshTokenRecord, TokenHash};
+        use crate::scope::ScopeSet;
+
+        let token = RefreshTokenRecord {
+            token_hash: TokenHash::of("raw"),
+            family_id: "fam".into(),
+            client_id: "claude".into(),
+            user_id: "u".into(),
+            scope: ScopeSet::parse("inbox:read campaigns:read").unwrap(),
+            resource: "https://mcp.alta.example/mcp".into(),
+            account_id: "acct".into(),
+            issued_at: 1,
+            expires_at: 2,
+            family_expires_at: 3,
+            rotated_at: None,
+            replaced_by: None,
+        };
+        let item = record_to_item(&token).unwrap();
+        assert_eq!(
+            shape(&item),
+            expect(&[
+                ("token_hash", "S"),
+                ("family_id", "S"),
+                ("client_id", "S"),
+                ("user_id", "S"),
+                ("scope", "S"),
+                ("resource", "S"),
+                ("account_id", "S"),
+                ("issued_at", "N"),
+                ("expires_at", "N"),
+                ("family_expires_at", "N"),
+            ]),
+            "absent options are left out, never NULL"
+        );
+        assert_eq!(item.get_s("scope").unwrap(), "campaigns:read inbox:read");
+        let rotated = RefreshTokenRecord {
+            rotated_at: Some(5),
+            replaced_by: Some(TokenHash::of("next")),
+            ..token.clone()
+        };
+        let item = record_to_item(&rotated).unwrap();
+        assert_eq!(item.get_n("rotated_at").unwrap(), 5);
+        assert_eq!(record_from_item::<RefreshTokenRecord>(item.0).unwrap(), rotated);
+
+        // A token written before account choice has no `account_id`; one whose scope this
+        // server no longer knows keeps the rest.
+        let mut old = record_to_item(&token).unwrap().0;
+        old.remove("account_id");
+        old.insert("scope".into(), AttributeValue::S("campaigns:read retired:scope".into()));
+        let read: RefreshTokenRecord = record_from_item(old).unwrap();
+        assert_eq!(read.account_id, "");
+        assert_eq!(read.scope, ScopeSet::parse("campaigns:read").unwrap());
+
+        // A stored challenge that is not one is corrupt, not a panic.
+        let mut code = record_to_item(&token).unwrap().0;
+        code.insert("code_challenge".into(), AttributeValue::S("short".into()));
+        let err = record_from_item::<crate::records::grant::AuthorizationCodeRecord>(code);
+        assert!(matches!(err, Err(StoreError::Corrupt(_))), "{err:?}");
+        assert!(CodeChallenge::parse("short").is_err());
     }
 }

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use super::StoreError;
 use crate::config::TableNames;
 
-pub use item::Item;
+pub use item::{Item, record_from_item, record_to_item};
 
 #[derive(Clone)]
 pub struct DynamoStore {

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{DynamoStore, Item, map_sdk_error};
+use super::{DynamoStore, map_sdk_error, record_from_item, record_to_item};
 use crate::records::grant::{GrantRecord, RefreshTokenRecord, TokenHash};
-use crate::records::ids::{ClientId, FamilyId, UserId};
+use crate::records::ids::{FamilyId, UserId};
 use crate::store::{RefreshTokenStore, StoreError};
 
 fn grants_key(user_id: &UserId) -> AttributeValue {
@@ -18,62 +18,25 @@ fn grants_key(user_id: &UserId) -> AttributeValue {
 
 const GRANT_PREFIX: &str = "g_";
 
-fn grant_to_map(g: &GrantRecord) -> AttributeValue {
-    AttributeValue::M(
-        Item::new()
-            .s("grant_id", g.grant_id.as_str())
-            .s("client_id", g.client_id.as_str())
-            .s("client_name", &g.client_name)
-            .s("redirect_host", &g.redirect_host)
-            .s("scope", g.scope.to_string())
-            .s("resource", &g.resource)
-            .s("account_id", &g.account_id)
-            .n("created_at", g.created_at)
-            .n("last_used_at", g.last_used_at)
-            .n("expires_at", g.expires_at)
-            .into_map(),
-    )
+fn grant_to_map(g: &GrantRecord) -> Result<AttributeValue, StoreError> {
+    Ok(AttributeValue::M(record_to_item(g)?.into_map()))
 }
 
 fn grant_from_map(user_id: &UserId, value: &AttributeValue) -> Result<GrantRecord, StoreError> {
     let AttributeValue::M(map) = value else {
         return Err(StoreError::Corrupt("a grant is not a map".into()));
     };
-    let item = Item::from(map.clone());
     Ok(GrantRecord {
-        grant_id: FamilyId::new(item.get_s("grant_id")?),
         user_id: user_id.clone(),
-        client_id: ClientId::new(item.get_s("client_id")?),
-        client_name: item.get_s("client_name")?.to_owned(),
-        redirect_host: item.get_s("redirect_host")?.to_owned(),
-        scope: item.get_scope("scope")?,
-        resource: item.get_s("resource")?.to_owned(),
-        account_id: item.get_s("account_id")?.to_owned(),
-        created_at: item.get_n("created_at")?,
-        last_used_at: item.get_n("last_used_at")?,
-        expires_at: item.get_n("expires_at")?,
+        ..record_from_item(map.clone())?
     })
 }
 
 #[async_trait]
 impl RefreshTokenStore for DynamoStore {
     async fn put_refresh_token(&self, t: &RefreshTokenRecord) -> Result<(), StoreError> {
-        let mut item = Item::new()
-            .s("token_hash", t.token_hash.as_str())
-            .s("family_id", t.family_id.as_str())
-            .s("client_id", t.client_id.as_str())
-            .s("user_id", t.user_id.as_str())
-            .s("scope", t.scope.to_string())
-            .s("resource", &t.resource)
-            .s("account_id", &t.account_id)
-            .n("issued_at", t.issued_at)
-            // The TTL attribute: a family outlives no token of it.
-            .n("expires_at", t.expires_at)
-            .n("family_expires_at", t.family_expires_at)
-            .opt_s("replaced_by", t.replaced_by.as_ref().map(|h| h.as_str()));
-        if let Some(rotated_at) = t.rotated_at {
-            item = item.n("rotated_at", rotated_at);
-        }
+        // `expires_at` is the TTL attribute: a family outlives no token of it.
+        let item = record_to_item(t)?;
         self.client
             .put_item()
             .table_name(&self.tables.refresh_tokens)
@@ -104,27 +67,7 @@ impl RefreshTokenStore for DynamoStore {
         let Some(map) = out.item else {
             return Ok(None);
         };
-        let item = Item::from(map);
-        Ok(Some(RefreshTokenRecord {
-            token_hash: token_hash.clone(),
-            family_id: FamilyId::new(item.get_s("family_id")?),
-            client_id: ClientId::new(item.get_s("client_id")?),
-            user_id: UserId::new(item.get_s("user_id")?),
-            scope: item.get_scope("scope")?,
-            resource: item.get_s("resource")?.to_owned(),
-            account_id: item.opt_get_s("account_id")?.unwrap_or_default().to_owned(),
-            issued_at: item.get_n("issued_at")?,
-            expires_at: item.get_n("expires_at")?,
-            family_expires_at: item.get_n("family_expires_at")?,
-            rotated_at: item
-                .0
-                .contains_key("rotated_at")
-                .then(|| item.get_n("rotated_at"))
-                .transpose()?,
-            replaced_by: item
-                .opt_get_s("replaced_by")?
-                .map(|h| TokenHash::from_stored(h.to_owned())),
-        }))
+        record_from_item(map).map(Some)
     }
 
     async fn mark_rotated(
@@ -174,7 +117,7 @@ impl RefreshTokenStore for DynamoStore {
             .key("token_hash", grants_key(&grant.user_id))
             .update_expression(update)
             .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":grant", grant_to_map(grant))
+            .expression_attribute_values(":grant", grant_to_map(grant)?)
             .expression_attribute_values(":exp", AttributeValue::N(grant.expires_at.to_string()))
             .send()
             .await

@@ -28,15 +28,8 @@ impl ClientStore for DynamoStore {
     }
 
     async fn insert_client(&self, client: &RegisteredClient) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.clients)
-            .set_item(Some(record_to_item(client)?.into_map()))
-            .condition_expression("attribute_not_exists(client_id)")
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
-        Ok(())
+        let item = record_to_item(client)?;
+        self.put_new(&self.tables.clients, "client_id", item).await
     }
 
     async fn get_client(

@@ -12,15 +12,8 @@ use crate::store::{CodeStore, StoreError};
 impl CodeStore for DynamoStore {
     async fn put_code(&self, c: &AuthorizationCodeRecord) -> Result<(), StoreError> {
         let item = record_to_item(c)?;
-        self.client
-            .put_item()
-            .table_name(&self.tables.authorization_codes)
-            .set_item(Some(item.into_map()))
-            .condition_expression("attribute_not_exists(code_hash)")
-            .send()
+        self.put_new(&self.tables.authorization_codes, "code_hash", item)
             .await
-            .map_err(map_sdk_error)?;
-        Ok(())
     }
 
     async fn take_code(

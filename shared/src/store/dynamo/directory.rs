@@ -41,15 +41,7 @@ impl DirectoryStore for DynamoStore {
             .s("name", &user.name)
             .s("password_hash", user.password_hash.as_str())
             .n("created_at", user.created_at);
-        self.client
-            .put_item()
-            .table_name(&self.tables.directory)
-            .set_item(Some(item.into_map()))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
-        Ok(())
+        self.put_new(&self.tables.directory, "pk", item).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {

@@ -200,13 +200,19 @@ mod tests {
         };
         let item = record_to_item(&rotated).unwrap();
         assert_eq!(item.get_n("rotated_at").unwrap(), 5);
-        assert_eq!(record_from_item::<RefreshTokenRecord>(item.0).unwrap(), rotated);
+        assert_eq!(
+            record_from_item::<RefreshTokenRecord>(item.0).unwrap(),
+            rotated
+        );
 
         // A token written before account choice has no `account_id`; one whose scope this
         // server no longer knows keeps the rest.
         let mut old = record_to_item(&token).unwrap().0;
         old.remove("account_id");
-        old.insert("scope".into(), AttributeValue::S("campaigns:read retired:scope".into()));
+        old.insert(
+            "scope".into(),
+            AttributeValue::S("campaigns:read retired:scope".into()),
+        );
         let read: RefreshTokenRecord = record_from_item(old).unwrap();
         assert_eq!(read.account_id, "");
         assert_eq!(read.scope, ScopeSet::parse("campaigns:read").unwrap());

@@ -38,6 +38,26 @@ impl DynamoStore {
     pub fn tables(&self) -> &TableNames {
         &self.tables
     }
+
+    /// Writes an item that must be new: `Conflict` if one with its key (`key_attribute`)
+    /// is there already.
+    async fn put_new(
+        &self,
+        table: &str,
+        key_attribute: &str,
+        item: Item,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item.into_map()))
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", key_attribute)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
 }
 
 /// Maps an SDK failure: a failed condition is a `Conflict`, anything else means the store

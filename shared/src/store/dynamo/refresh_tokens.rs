@@ -37,15 +37,8 @@ impl RefreshTokenStore for DynamoStore {
     async fn put_refresh_token(&self, t: &RefreshTokenRecord) -> Result<(), StoreError> {
         // `expires_at` is the TTL attribute: a family outlives no token of it.
         let item = record_to_item(t)?;
-        self.client
-            .put_item()
-            .table_name(&self.tables.refresh_tokens)
-            .set_item(Some(item.into_map()))
-            .condition_expression("attribute_not_exists(token_hash)")
-            .send()
+        self.put_new(&self.tables.refresh_tokens, "token_hash", item)
             .await
-            .map_err(map_sdk_error)?;
-        Ok(())
     }
 
     async fn refresh_token(

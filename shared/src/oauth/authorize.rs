@@ -221,14 +221,8 @@ async fn show(req: &Request, deps: &Deps) -> Response<Body> {
         state: None,
         issuer: deps.config.base_url.issuer().to_owned(),
     };
-    match validate_request(&params, &client, deps, &mut to_client) {
-        Ok(pending) => {
-            let pending = PendingAuthorization {
-                redirect_uri_sent,
-                ..pending
-            };
-            render_sign_in(deps, &client, pending).await
-        }
+    match validate_request(&params, &client, deps, &mut to_client, redirect_uri_sent) {
+        Ok(pending) => render_sign_in(deps, &client, pending).await,
         // Only a pre-configured client's redirect URI is Alta's to trust before the person
         // has done anything: anyone can register (or publish) any URI, and redirecting
         // their malformed requests there would make this page an open redirector (RFC 9700
@@ -252,6 +246,7 @@ fn validate_request(
     client: &Client,
     deps: &Deps,
     to_client: &mut ClientRedirect,
+    redirect_uri_sent: bool,
 ) -> Result<PendingAuthorization, OAuthError> {
     let single = |name: &str| params.single(name);
     let state = single("state")?;
@@ -317,7 +312,7 @@ fn validate_request(
     let request = AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: to_client.redirect_uri.clone(),
-        redirect_uri_sent: false,
+        redirect_uri_sent,
         scope,
         resource,
         code_challenge: challenge,
@@ -365,7 +360,7 @@ fn render_with_field(
     set_cookie: bool,
 ) -> Response<Body> {
     let host = client
-        .redirect_uri_matching(&pending.redirect_uri)
+        .redirect_uri_matching(&pending.request.redirect_uri)
         .map(|u| u.display_host())
         .unwrap_or_default();
     let (status, email, message) = match error {
@@ -377,11 +372,11 @@ fn render_with_field(
         &SignInPage {
             client_name: client.display_name(),
             redirect_host: &host,
-            scopes: &pending.scope,
+            scopes: &pending.request.scope,
             pending: field,
             email,
             error: message,
-            redirect_origin: &redirect_origin(&pending.redirect_uri),
+            redirect_origin: &redirect_origin(&pending.request.redirect_uri),
         },
     );
     if set_cookie
@@ -426,12 +421,12 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             "The sign-in form was too old, was opened in another browser, or was not issued by Alta. Start again from the app.",
         );
     };
-    let client = match resolve_client(deps, &pending.client_id).await {
+    let client = match resolve_client(deps, &pending.request.client_id).await {
         Ok(client) => client,
         Err(err) => return client_error_page(err),
     };
     if client
-        .redirect_uri_matching(&pending.redirect_uri)
+        .redirect_uri_matching(&pending.request.redirect_uri)
         .is_none()
     {
         return error_page(
@@ -441,8 +436,8 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         );
     }
     let to_client = ClientRedirect {
-        redirect_uri: pending.redirect_uri.clone(),
-        state: pending.state.clone(),
+        redirect_uri: pending.request.redirect_uri.clone(),
+        state: pending.request.state.clone(),
         issuer: deps.config.base_url.issuer().to_owned(),
     };
     let retry = |status: StatusCode, email: &str, message: &str| {
@@ -560,7 +555,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
     .await
     {
         Ok(code) => {
-            tracing::info!(client_id = %client.client_id, user_id = %signed_in.user_id, account_id = %account.account_id, scope = %pending.scope, "authorization granted");
+            tracing::info!(client_id = %client.client_id, user_id = %signed_in.user_id, account_id = %account.account_id, scope = %pending.request.scope, "authorization granted");
             let mut resp = to_client.code(&code);
             if let Some(value) = nonce_cookie(deps).set("", 0) {
                 resp.headers_mut().append("set-cookie", value);
@@ -593,7 +588,7 @@ fn render_account_choice(
         })
         .collect();
     let host = client
-        .redirect_uri_matching(&pending.redirect_uri)
+        .redirect_uri_matching(&pending.request.redirect_uri)
         .map(|u| u.display_host())
         .unwrap_or_default();
     let email = pending
@@ -610,12 +605,12 @@ fn render_account_choice(
         &AccountPage {
             client_name: client.display_name(),
             redirect_host: &host,
-            scopes: &pending.scope,
+            scopes: &pending.request.scope,
             pending: &field,
             email,
             accounts: &choices,
             error,
-            redirect_origin: &redirect_origin(&pending.redirect_uri),
+            redirect_origin: &redirect_origin(&pending.request.redirect_uri),
         },
     )
 }
@@ -636,15 +631,15 @@ async fn grant_code(
         .put_code(&AuthorizationCodeRecord {
             code_hash: TokenHash::of(code.secret()),
             client_id: client.client_id.clone(),
-            redirect_uri: if pending.redirect_uri_sent {
-                pending.redirect_uri.clone()
+            redirect_uri: if pending.request.redirect_uri_sent {
+                pending.request.redirect_uri.clone()
             } else {
                 String::new()
             },
-            code_challenge: pending.code_challenge.clone(),
+            code_challenge: pending.request.code_challenge.clone(),
             user_id: user_id.clone(),
-            scope: pending.scope.clone(),
-            resource: pending.resource.clone(),
+            scope: pending.request.scope.clone(),
+            resource: pending.request.resource.clone(),
             account_id: account_id.to_owned(),
             family_id: FamilyId::new(random::token(16)),
             created_at: now,

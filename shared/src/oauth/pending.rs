@@ -23,16 +23,9 @@ pub struct PendingAuthorization {
     pub exp: u64,
     /// Equal to the nonce cookie.
     pub nonce: String,
-    pub client_id: ClientId,
-    /// The redirect URI as the request sent it, or the client's only one when it sent none.
-    pub redirect_uri: String,
-    /// Whether the request named `redirect_uri` (the token request must then repeat it).
-    pub redirect_uri_sent: bool,
-    pub scope: ScopeSet,
-    pub resource: String,
-    pub code_challenge: CodeChallenge,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    /// Its members sit beside the others in the signed claims.
+    #[serde(flatten)]
+    pub request: AuthorizationRequest,
     /// Set once the person has signed in and has several accounts to choose from: the
     /// account page's form carries it instead of the password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,41 +74,30 @@ pub fn verify(
 }
 
 /// What the authorization request asked for, once checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: ClientId,
+    /// The redirect URI as the request sent it, or the client's only one when it sent none.
     pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (the token request must then repeat it).
     pub redirect_uri_sent: bool,
     pub scope: ScopeSet,
     pub resource: String,
     pub code_challenge: CodeChallenge,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
 
 impl PendingAuthorization {
     /// A request awaiting sign-in, for `PENDING_LIFETIME_SECONDS` from `now`.
     pub fn new(base: &BaseUrl, now: u64, nonce: String, request: AuthorizationRequest) -> Self {
-        let AuthorizationRequest {
-            client_id,
-            redirect_uri,
-            redirect_uri_sent,
-            scope,
-            resource,
-            code_challenge,
-            state,
-        } = request;
         Self {
             iss: base.issuer().to_owned(),
             aud: audience(base),
             iat: now,
             exp: now + PENDING_LIFETIME_SECONDS,
             nonce,
-            client_id,
-            redirect_uri,
-            redirect_uri_sent,
-            scope,
-            resource,
-            code_challenge,
-            state,
+            request,
             signed_in: None,
         }
     }

@@ -148,25 +148,15 @@ impl Deps {
             _ => StoreSet::of(Arc::new(MemoryStore::new())),
         };
 
-        Ok(Self {
+        let jwks = JwksClient::new(config.jwks_url.clone(), config.jwks_cache_ttl);
+        Ok(Self::assemble(
+            config,
             clock,
-            keys: Arc::new(keys),
-            clients: stores.clients,
-            directory: stores.directory,
-            codes: stores.codes,
-            refresh_tokens: stores.refresh_tokens,
-            revocations: stores.revocations,
-            alta: stores.alta,
-            client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
-            metadata_documents: metadata_documents(&config),
-            token_verifier: Arc::new(TokenVerifier::new(JwksClient::new(
-                config.jwks_url.clone(),
-                config.jwks_cache_ttl,
-            ))),
-            metrics: Metrics::new(config.metrics_namespace.clone()),
-            password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
-            config: Arc::new(config),
-        })
+            keys,
+            stores,
+            secrets_client,
+            jwks,
+        ))
     }
 
     /// The same dependencies on another clock (tests that need time to pass).
@@ -185,7 +175,18 @@ impl Deps {
         );
         let keys = KeyRing::fixed(key_set);
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
-        Ok(Self {
+        Ok(Self::assemble(config, clock, keys, stores, None, jwks))
+    }
+
+    fn assemble(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        keys: KeyRing,
+        stores: StoreSet,
+        secrets_client: Option<aws_sdk_secretsmanager::Client>,
+        jwks: JwksClient,
+    ) -> Self {
+        Self {
             clock,
             keys: Arc::new(keys),
             clients: stores.clients,
@@ -194,13 +195,13 @@ impl Deps {
             refresh_tokens: stores.refresh_tokens,
             revocations: stores.revocations,
             alta: stores.alta,
-            client_secrets: Arc::new(PreconfiguredSecrets::new(None)),
+            client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
             token_verifier: Arc::new(TokenVerifier::new(jwks)),
             metrics: Metrics::new(config.metrics_namespace.clone()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),
-        })
+        }
     }
 }
 

@@ -17,7 +17,6 @@ use crate::directory::{Account, Membership, normalize_email};
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{Params, route_path};
-use crate::jwt;
 use crate::keys::KeySet;
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::connections;
@@ -29,7 +28,7 @@ use crate::oauth::pending::{
 };
 use crate::oauth::resource::requested_resource;
 use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
-use crate::oauth::signed_form::NonceCookie;
+use crate::oauth::signed_form::{self, NonceCookie, Posted, Unread};
 use crate::pkce::{ChallengeMethod, CodeChallenge};
 use crate::random;
 use crate::records::client::GrantType;
@@ -42,7 +41,6 @@ pub use crate::oauth::sign_in::{
     MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_FAILURE_WINDOW_SECONDS,
 };
 
-const MAX_FORM_BYTES: usize = 16 * 1024;
 const MAX_STATE_LEN: usize = 4096;
 /// 256 bits: a code is a bearer credential for 60 seconds.
 const CODE_BYTES: usize = 32;
@@ -388,38 +386,28 @@ fn render_with_field(
 }
 
 async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
-    let params = match Params::from_form(req, MAX_FORM_BYTES) {
-        Ok(params) => params,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()),
-    };
-    let field = params
-        .single("request")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
-    let keys = match deps.keys.with_kid(jwt::key_id(&field).as_deref()).await {
-        Ok(keys) => keys,
-        Err(err) => {
-            tracing::error!(cause = %err, "signing keys unavailable");
+    let audience = pending::audience(&deps.config.base_url);
+    let cookie = nonce_cookie(deps);
+    let posted =
+        signed_form::read_posted::<PendingAuthorization>(req, deps, "request", &audience, &cookie);
+    let Posted {
+        params,
+        field,
+        keys,
+        claims: pending,
+    } = match posted.await {
+        Ok(posted) => posted,
+        Err(Unread::Malformed(e)) => {
+            return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string());
+        }
+        Err(Unread::Unavailable(err)) => return unavailable(err),
+        Err(Unread::Invalid) => {
             return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Alta is unavailable",
-                "Please try again in a moment.",
+                StatusCode::BAD_REQUEST,
+                "This sign-in page has expired",
+                "The sign-in form was too old, was opened in another browser, or was not issued by Alta. Start again from the app.",
             );
         }
-    };
-    let Some(pending) = pending::verify(
-        &keys,
-        &deps.config.base_url,
-        &field,
-        nonce_cookie(deps).read(req),
-    ) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in page has expired",
-            "The sign-in form was too old, was opened in another browser, or was not issued by Alta. Start again from the app.",
-        );
     };
     let client = match resolve_client(deps, &pending.request.client_id).await {
         Ok(client) => client,

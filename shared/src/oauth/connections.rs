@@ -14,20 +14,19 @@ use crate::clock::civil_date;
 use crate::config::BaseUrl;
 use crate::deps::Deps;
 use crate::directory::normalize_email;
-use crate::http::Params;
-use crate::jwt;
 use crate::keys::KeySet;
 use crate::oauth::pages::{ConnectionRow, connections_page, connections_sign_in_page, error_page};
 use crate::oauth::pending::SignedIn;
 use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
-use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims, NonceCookie};
+use crate::oauth::signed_form::{
+    self, FORM_LIFETIME_SECONDS, FormClaims, NonceCookie, Posted, Unread,
+};
 use crate::random;
 use crate::records::grant::{GrantRecord, revoked_family_key};
 use crate::records::ids::UserId;
 use crate::store::StoreError;
 
 pub const PATH: &str = "/connections";
-const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// The connections page's signed state: before sign-in, and after it (`signed_in`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,34 +96,28 @@ async fn fresh_sign_in(deps: &Deps, status: StatusCode, error: Option<&str>) -> 
 }
 
 pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
-    let params = match Params::from_form(req, MAX_FORM_BYTES) {
-        Ok(params) => params,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string()),
-    };
-    let field = params
-        .single("form")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
-    let keys = match deps.keys.with_kid(jwt::key_id(&field).as_deref()).await {
-        Ok(keys) => keys,
-        Err(err) => return unavailable(err),
-    };
-    let base = &deps.config.base_url;
-    let Some(form) = signed_form::verify::<ConnectionsForm>(
-        &keys,
-        base,
-        &audience(base),
-        &field,
-        nonce_cookie(deps).read(req),
-    ) else {
-        return fresh_sign_in(
-            deps,
-            StatusCode::BAD_REQUEST,
-            Some("This page has expired or was opened in another browser. Sign in again."),
-        )
-        .await;
+    let audience = audience(&deps.config.base_url);
+    let cookie = nonce_cookie(deps);
+    let posted = signed_form::read_posted::<ConnectionsForm>(req, deps, "form", &audience, &cookie);
+    let Posted {
+        params,
+        field,
+        keys,
+        claims: form,
+    } = match posted.await {
+        Ok(posted) => posted,
+        Err(Unread::Malformed(e)) => {
+            return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string());
+        }
+        Err(Unread::Unavailable(err)) => return unavailable(err),
+        Err(Unread::Invalid) => {
+            return fresh_sign_in(
+                deps,
+                StatusCode::BAD_REQUEST,
+                Some("This page has expired or was opened in another browser. Sign in again."),
+            )
+            .await;
+        }
     };
     let action = params.single("action").ok().flatten();
     match (&form.signed_in, action) {

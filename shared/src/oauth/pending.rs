@@ -51,7 +51,8 @@ impl FormClaims for PendingAuthorization {
     }
 }
 
-fn audience(base: &BaseUrl) -> String {
+/// The pending request's signed form is for the consent page only.
+pub fn audience(base: &BaseUrl) -> String {
     base.url("/authorize")
 }
 
@@ -61,16 +62,6 @@ pub fn sign(
     pending: &PendingAuthorization,
 ) -> Result<String, String> {
     signed_form::sign(keys, activation, pending)
-}
-
-/// The pending request, if the field was signed here, is unexpired, and matches the cookie.
-pub fn verify(
-    keys: &KeySet,
-    base: &BaseUrl,
-    field: &str,
-    cookie_nonce: Option<&str>,
-) -> Option<PendingAuthorization> {
-    signed_form::verify(keys, base, &audience(base), field, cookie_nonce)
 }
 
 /// What the authorization request asked for, once checked.
@@ -106,6 +97,15 @@ impl PendingAuthorization {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verify(
+        keys: &KeySet,
+        base: &BaseUrl,
+        field: &str,
+        cookie_nonce: Option<&str>,
+    ) -> Option<PendingAuthorization> {
+        signed_form::verify(keys, base, &audience(base), field, cookie_nonce)
+    }
     use crate::clock::{Clock, SystemClock};
 
     fn sample(base: &BaseUrl) -> PendingAuthorization {

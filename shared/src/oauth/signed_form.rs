@@ -3,6 +3,7 @@
 //! cookie, so that a field lifted from one browser is useless in another (CSRF included:
 //! another site can post the field only with a cookie it cannot read or set).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -12,10 +13,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::BaseUrl;
-use crate::keys::KeySet;
+use crate::deps::Deps;
+use crate::http::{BodyError, Params};
+use crate::keys::{KeyError, KeySet};
 use crate::secret::SecretString;
 
 pub const FORM_LIFETIME_SECONDS: u64 = 600;
+/// The pages' forms are a signed field and a few short values.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// What every signed form's claims carry.
 pub trait FormClaims: Serialize + DeserializeOwned {
@@ -62,6 +67,57 @@ pub fn verify<T: FormClaims>(
     let nonce = SecretString::new(claims.nonce().to_owned());
     cookie_nonce.filter(|c| nonce.constant_time_eq(c))?;
     Some(claims)
+}
+
+/// A signed form posted back, verified.
+pub struct Posted<T> {
+    pub params: Params,
+    /// The signed field as posted: a page shown again carries it unchanged.
+    pub field: String,
+    /// The key set that verified it, which also signs what the page shows next.
+    pub keys: Arc<KeySet>,
+    pub claims: T,
+}
+
+/// Why a posted form was not read.
+pub enum Unread {
+    /// Not a form body at all.
+    Malformed(BodyError),
+    /// The signing keys could not be read: worth retrying.
+    Unavailable(KeyError),
+    /// Expired, lifted from another browser, tampered with, or not signed here.
+    Invalid,
+}
+
+/// The form posted to a page: its parameters and its signed field `field_name`, verified
+/// for `audience` against the page's nonce cookie.
+pub async fn read_posted<T: FormClaims>(
+    req: &Request,
+    deps: &Deps,
+    field_name: &str,
+    audience: &str,
+    cookie: &NonceCookie,
+) -> Result<Posted<T>, Unread> {
+    let params = Params::from_form(req, MAX_FORM_BYTES).map_err(Unread::Malformed)?;
+    let field = params
+        .single(field_name)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    let keys = deps
+        .keys
+        .with_kid(crate::jwt::key_id(&field).as_deref())
+        .await
+        .map_err(Unread::Unavailable)?;
+    let base = &deps.config.base_url;
+    let claims = verify(&keys, base, audience, &field, cookie.read(req)).ok_or(Unread::Invalid)?;
+    Ok(Posted {
+        params,
+        field,
+        keys,
+        claims,
+    })
 }
 
 /// A form's nonce cookie. Over https it is a `__Host-` cookie (Secure, Path=/, no Domain).

@@ -15,7 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use support::mcp::Mcp;
 use support::oauth::{
-    Authorization, FlowClient, SignIn, challenge, offered_accounts, pending_field, verifier,
+    Authorization, FlowClient, SignIn, challenge, get_page, offered_accounts, pending_field,
+    post_authorize, verifier,
 };
 use support::{Backend, DEMO_PASSWORD, TestServer, http};
 
@@ -44,29 +45,17 @@ async fn a_person_with_several_accounts_chooses_one_at_consent(backend: Backend)
     let client = FlowClient::register(&server).await;
     let pkce = verifier();
     let url = client.authorize_url(&server, &challenge(&pkce), &[]);
-    let page = client
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_page(&client.http, &url).await;
     // demo@ is Admin of Acme (first) and Member of Globex: the account page lists both,
     // with their roles, the first preselected.
-    let resp = client
-        .http
-        .post(server.url("/authorize"))
-        .form(&[
-            ("request", pending_field(&page).as_str()),
-            ("email", "demo@alta.local"),
-            ("password", DEMO_PASSWORD),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let pending = pending_field(&page);
+    let fields = [
+        ("request", pending.as_str()),
+        ("email", "demo@alta.local"),
+        ("password", DEMO_PASSWORD),
+        ("decision", "allow"),
+    ];
+    let resp = post_authorize(&client.http, &server, &fields).await;
     assert_eq!(resp.status(), 200);
     let csp = resp.headers()["content-security-policy"]
         .to_str()
@@ -170,27 +159,15 @@ async fn a_person_with_several_accounts_chooses_one_at_consent(backend: Backend)
     );
 
     // Deny on the account page goes back as access_denied.
-    let page = client
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = client
-        .http
-        .post(server.url("/authorize"))
-        .form(&[
-            ("request", pending_field(&page).as_str()),
-            ("email", "demo@alta.local"),
-            ("password", DEMO_PASSWORD),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = get_page(&client.http, &url).await;
+    let pending = pending_field(&page);
+    let fields = [
+        ("request", pending.as_str()),
+        ("email", "demo@alta.local"),
+        ("password", DEMO_PASSWORD),
+        ("decision", "allow"),
+    ];
+    let resp = post_authorize(&client.http, &server, &fields).await;
     let choice = pending_field(&resp.text().await.unwrap());
     let SignIn::Redirected(denied) = client
         .choose_account(&server, &choice, "acct_acme", "deny")

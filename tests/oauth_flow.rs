@@ -13,7 +13,7 @@ use alta_shared::oauth::authorize::{MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_P
 use alta_shared::records::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
 use serde_json::Value;
 use support::mcp::ping_status;
-use support::oauth::{FlowClient, REDIRECT_URI, SignIn, challenge, verifier};
+use support::oauth::{FlowClient, REDIRECT_URI, SignIn, challenge, get_page, verifier};
 use support::{Backend, DEMO_PASSWORD, TestServer, http};
 
 on_every_store!(
@@ -635,16 +635,7 @@ async fn forged_or_cookieless_form_is_refused(backend: Backend) {
     let server = TestServer::start(backend).await;
     let client = FlowClient::register(&server).await;
     let url = client.authorize_url(&server, &challenge(&verifier()), &[]);
-    let html = client
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let field = support::oauth::pending_field(&html);
+    let field = support::oauth::pending_field(&get_page(&client.http, &url).await);
     // The same field from a browser that never saw the page (no nonce cookie).
     let stranger = FlowClient::new(client.client_id.clone());
     let SignIn::Page(status, page) = stranger

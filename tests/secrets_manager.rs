@@ -10,6 +10,7 @@ use std::time::Duration;
 use alta_shared::aws;
 use alta_shared::keys::KeySet;
 use serde_json::{Value, json};
+use support::oauth::{get_page, post_authorize};
 use support::{Backend, TestServer, http, secretsmanager_endpoint};
 
 async fn secrets() -> aws_sdk_secretsmanager::Client {
@@ -190,26 +191,16 @@ async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token
         .append_pair("redirect_uri", redirect)
         .append_pair("code_challenge", &support::oauth::challenge(&verifier))
         .append_pair("code_challenge_method", "S256");
-    let html = browser
-        .get(url.as_str())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = browser
-        .post(server.url("/authorize"))
-        .form(&[
-            ("request", support::oauth::pending_field(&html).as_str()),
-            ("email", "demo@alta.local"),
-            ("password", support::DEMO_PASSWORD),
-            ("account", "acct_acme"),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let html = get_page(&browser, url.as_str()).await;
+    let pending = support::oauth::pending_field(&html);
+    let fields = [
+        ("request", pending.as_str()),
+        ("email", "demo@alta.local"),
+        ("password", support::DEMO_PASSWORD),
+        ("account", "acct_acme"),
+        ("decision", "allow"),
+    ];
+    let resp = post_authorize(&browser, &server, &fields).await;
     let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     assert!(location.as_str().starts_with(redirect));
     let code = location

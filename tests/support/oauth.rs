@@ -77,6 +77,24 @@ pub fn offered_accounts(html: &str) -> Vec<String> {
 }
 
 /// The value of the hidden `request` field of the sign-in page.
+/// GETs a page (following no redirect): its HTML.
+pub async fn get_page(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// POSTs the consent page's form with these fields (`request` among them).
+pub async fn post_authorize(
+    http: &reqwest::Client,
+    server: &impl Server,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    http.post(server.url("/authorize"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn pending_field(html: &str) -> String {
     let marker = "name=\"request\" value=\"";
     let start = html
@@ -198,18 +216,13 @@ impl FlowClient {
         password: &str,
         decision: &str,
     ) -> SignIn {
-        let resp = self
-            .http
-            .post(server.url("/authorize"))
-            .form(&[
-                ("request", pending),
-                ("email", email),
-                ("password", password),
-                ("decision", decision),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let fields = [
+            ("request", pending),
+            ("email", email),
+            ("password", password),
+            ("decision", decision),
+        ];
+        let resp = post_authorize(&self.http, server, &fields).await;
         let answer = self.answer(resp).await;
         // A person with several accounts chooses one on a second page, as a browser would.
         if let SignIn::Page(200, html) = &answer
@@ -232,17 +245,12 @@ impl FlowClient {
         account: &str,
         decision: &str,
     ) -> SignIn {
-        let resp = self
-            .http
-            .post(server.url("/authorize"))
-            .form(&[
-                ("request", pending),
-                ("account", account),
-                ("decision", decision),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let fields = [
+            ("request", pending),
+            ("account", account),
+            ("decision", decision),
+        ];
+        let resp = post_authorize(&self.http, server, &fields).await;
         self.answer(resp).await
     }
 
@@ -368,16 +376,7 @@ pub async fn parallel_wrong_sign_ins(
 ) -> Vec<(u16, String)> {
     let client = FlowClient::register(server).await;
     let url = client.authorize_url(server, &challenge(&verifier()), &[]);
-    let page = client
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pending = pending_field(&page);
+    let pending = pending_field(&get_page(&client.http, &url).await);
     let attempts: Vec<_> = (0..n)
         .map(|i| {
             let (http, url, pending, email) = (

@@ -183,7 +183,7 @@ fn with_origin_cors(mut resp: Response<Body>, req: &Request, allowed: bool) -> R
 
 /// What the per-request log line says about a request: method and path only, since
 /// query strings and bodies carry codes, tokens and passwords.
-pub struct RequestLog {
+struct RequestLog {
     function: &'static str,
     method: Method,
     path: String,
@@ -191,7 +191,7 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    pub fn start(function: &'static str, req: &Request) -> Self {
+    fn start(function: &'static str, req: &Request) -> Self {
         Self {
             function,
             method: req.method().clone(),
@@ -200,7 +200,7 @@ impl RequestLog {
         }
     }
 
-    pub fn finish(self, resp: &Response<Body>) {
+    fn finish(self, resp: &Response<Body>) {
         match crate::aws_calls::take_summary() {
             // Benchmarks only (ALTA_MEASURE_AWS_CALLS): what the request cost in AWS calls.
             Some(aws) => tracing::info!(
@@ -227,6 +227,141 @@ impl RequestLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const PAGE: Endpoint = Endpoint {
+        name: "page",
+        paths: &["/page"],
+        methods: Methods::Page,
+        cors: Cors::None,
+    };
+    const API: Endpoint = Endpoint {
+        name: "api",
+        paths: &["/api"],
+        methods: Methods::Post,
+        cors: Cors::Public,
+    };
+    const MCP: Endpoint = Endpoint {
+        name: "mcp",
+        paths: &["/mcp"],
+        methods: Methods::Post,
+        cors: Cors::AllowedOrigins,
+    };
+
+    fn deps() -> Deps {
+        let lookup = |name: &str| {
+            (name == "ALTA_ALLOWED_ORIGINS").then(|| "https://inspector.example".to_owned())
+        };
+        let config = crate::Config::from_lookup(lookup, Some("https://mcp.alta.example")).unwrap();
+        Deps::in_memory(config, Arc::new(crate::clock::SystemClock)).unwrap()
+    }
+
+    fn request(method: &str, path: &str, origin: Option<&str>) -> Request {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("https://mcp.alta.example{path}"));
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.body(Body::Empty).unwrap()
+    }
+
+    /// Serves one request; the status, the headers named, and whether the handler ran.
+    async fn answer(
+        endpoint: &Endpoint,
+        req: Request,
+        headers: &[&str],
+    ) -> (u16, Vec<Option<String>>, bool) {
+        let ran = AtomicBool::new(false);
+        let resp = serve(endpoint, req, &deps(), async |_, _| {
+            ran.store(true, Ordering::SeqCst);
+            Response::new(Body::Empty)
+        })
+        .await;
+        let named = headers
+            .iter()
+            .map(|h| {
+                resp.headers()
+                    .get(*h)
+                    .map(|v| v.to_str().unwrap().to_owned())
+            })
+            .collect();
+        (resp.status().as_u16(), named, ran.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn only_the_endpoints_paths_and_methods_reach_the_handler() {
+        let allow = &["allow"];
+        assert_eq!(
+            answer(&PAGE, request("GET", "/other", None), allow).await,
+            (404, vec![None], false)
+        );
+        assert_eq!(
+            answer(&PAGE, request("HEAD", "/page/", None), allow).await,
+            (200, vec![None], true)
+        );
+        assert_eq!(
+            answer(&PAGE, request("OPTIONS", "/page", None), allow).await,
+            (405, vec![Some("GET, POST".into())], false),
+            "a page answers no preflight"
+        );
+        assert_eq!(
+            answer(&API, request("GET", "/api", None), allow).await,
+            (405, vec![Some("POST, OPTIONS".into())], false)
+        );
+    }
+
+    #[tokio::test]
+    async fn public_endpoints_answer_any_origin_without_credentials() {
+        let cors = &[
+            "access-control-allow-origin",
+            "access-control-allow-methods",
+        ];
+        let preflight = request("OPTIONS", "/api", Some("https://anywhere.example"));
+        assert_eq!(
+            answer(&API, preflight, cors).await,
+            (
+                204,
+                vec![Some("*".into()), Some("POST, OPTIONS".into())],
+                false
+            )
+        );
+        let post = request("POST", "/api", Some("https://anywhere.example"));
+        assert_eq!(
+            answer(&API, post, cors).await,
+            (200, vec![Some("*".into()), None], true)
+        );
+        let page = request("GET", "/page", Some("https://anywhere.example"));
+        assert_eq!(
+            answer(&PAGE, page, cors).await,
+            (200, vec![None, None], true)
+        );
+    }
+
+    #[tokio::test]
+    async fn mcp_answers_its_own_and_configured_origins_only() {
+        let cors = &["access-control-allow-origin", "vary"];
+        for origin in ["https://mcp.alta.example", "https://inspector.example/"] {
+            let preflight = request("OPTIONS", "/mcp", Some(origin));
+            let (status, headers, ran) = answer(&MCP, preflight, cors).await;
+            assert_eq!((status, ran), (204, false), "{origin}");
+            assert_eq!(headers, [Some(origin.to_owned()), Some("Origin".into())]);
+        }
+        for method in ["OPTIONS", "POST"] {
+            let foreign = request(method, "/mcp", Some("https://evil.example"));
+            assert_eq!(
+                answer(&MCP, foreign, cors).await,
+                (403, vec![None, None], false),
+                "{method}"
+            );
+        }
+        let native = request("POST", "/mcp", None);
+        assert_eq!(
+            answer(&MCP, native, cors).await,
+            (200, vec![None, None], true)
+        );
+    }
 
     #[test]
     fn preflight_allows_the_mcp_headers() {

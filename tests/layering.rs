@@ -1,6 +1,8 @@
 //! The shared library's layering, read from its source: no two modules (files, nor
-//! top-level modules) import each other however indirectly, and the stores import nothing
-//! from the handlers or what wires them. Test-only code (`#[cfg(test)]`) is left out.
+//! top-level modules) import each other however indirectly, each imports only from its
+//! layer and those below (the README's architecture section), and the stores import
+//! nothing from the handlers or what wires them. Test-only code (`#[cfg(test)]`) is left
+//! out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -183,6 +185,71 @@ fn no_module_imports_one_that_imports_it() {
         None,
         "an import cycle between top-level modules"
     );
+}
+
+/// The layers of the README's architecture section, lowest first.
+const LAYERS: [&[&str]; 6] = [
+    // base
+    &[
+        "http",
+        "config",
+        "pkce",
+        "scope",
+        "redirect_uri",
+        "secret",
+        "random",
+        "digest",
+        "clock",
+        "password",
+        "aws",
+        "aws_calls",
+        "metrics",
+        "telemetry",
+    ],
+    // domain
+    &[
+        "clients",
+        "records",
+        "alta",
+        "directory",
+        "rbac",
+        "token_verifier",
+        "jwt",
+        "jwks",
+        "keys",
+        "key_rotation",
+    ],
+    // storage
+    &["store", "account_data", "demo"],
+    // wiring
+    &["deps", "error"],
+    // frame
+    &["endpoint"],
+    // handlers
+    &["oauth", "mcp", "routes"],
+];
+
+#[test]
+fn each_module_imports_only_from_its_layer_and_those_below() {
+    let layer_of = |module: &str| {
+        LAYERS
+            .iter()
+            .position(|layer| layer.contains(&module))
+            .unwrap_or_else(|| panic!("{module} is in no layer: add it here and to the README"))
+    };
+    for (module, targets) in imports(&modules()) {
+        let from = top(&module);
+        if from == "crate" {
+            continue;
+        }
+        for target in targets {
+            let to = top(&target);
+            assert!(
+                layer_of(&to) <= layer_of(&from),
+                "{module} imports {target}, from a layer above it"
+            );
+        }
+    }
 }
 
 #[test]

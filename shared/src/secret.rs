@@ -27,11 +27,19 @@ impl SecretString {
     /// For a response field that hands the secret out (`#[serde(serialize_with)]`): the
     /// one place it is written, so that nothing else serializes it by accident.
     pub fn serialize_exposed<S: serde::Serializer>(
+        value: &SecretString,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.0)
+    }
+
+    /// `serialize_exposed` for an optional field.
+    pub fn serialize_exposed_option<S: serde::Serializer>(
         value: &Option<SecretString>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(secret) => serializer.serialize_str(&secret.0),
+            Some(secret) => Self::serialize_exposed(secret, serializer),
             None => serializer.serialize_none(),
         }
     }

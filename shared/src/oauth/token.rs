@@ -58,12 +58,13 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
 
 #[derive(Debug, Serialize)]
 struct TokenResponse {
-    access_token: String,
+    #[serde(serialize_with = "SecretString::serialize_exposed")]
+    access_token: SecretString,
     token_type: &'static str,
     expires_in: u64,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "SecretString::serialize_exposed"
+        serialize_with = "SecretString::serialize_exposed_option"
     )]
     refresh_token: Option<SecretString>,
     scope: String,
@@ -500,7 +501,7 @@ async fn issue_access_token(
     scope: &ScopeSet,
     resource: &str,
     now: u64,
-) -> Result<(String, Jti), OAuthError> {
+) -> Result<(SecretString, Jti), OAuthError> {
     let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
     let jti = Jti::new(random::token(16));
     let claims = AccessTokenClaims {
@@ -517,5 +518,39 @@ async fn issue_access_token(
     };
     let key = keys.signing_key(now, deps.config.key_activation());
     let token = sign_access_token(key, &claims).map_err(OAuthError::internal)?;
-    Ok((token, jti))
+    Ok((SecretString::new(token), jti))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_response_hands_out_the_tokens_and_its_debug_form_does_not() {
+        let response = TokenResponse {
+            access_token: SecretString::new("at-123"),
+            token_type: "Bearer",
+            expires_in: 3600,
+            refresh_token: Some(SecretString::new("rt-456")),
+            scope: "campaigns:read".into(),
+        };
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["access_token"], "at-123");
+        assert_eq!(json["refresh_token"], "rt-456");
+        let debug = format!("{response:?}");
+        assert!(
+            !debug.contains("at-123") && !debug.contains("rt-456"),
+            "{debug}"
+        );
+        let without = TokenResponse {
+            refresh_token: None,
+            ..response
+        };
+        assert!(
+            serde_json::to_value(&without)
+                .unwrap()
+                .get("refresh_token")
+                .is_none()
+        );
+    }
 }

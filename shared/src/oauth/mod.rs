@@ -1,4 +1,6 @@
-//! The OAuth 2.1 authorization server: one handler per endpoint.
+//! The OAuth 2.1 authorization server: one handler file per endpoint (`authorize` with
+//! `connections`, `token`, `register`, `revoke`, `discovery`), and the pieces only they
+//! use.
 
 pub mod authorize;
 pub mod client_auth;

@@ -10,7 +10,11 @@ use alta_shared::clock::Clock;
 use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;
 use alta_shared::oauth::authorize::{MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS};
-use alta_shared::records::grant::{REFRESH_REUSE_GRACE_SECONDS, revoked_jti_key};
+use alta_shared::records::grant::{
+    GrantRecord, MAX_GRANT_HOST_BYTES, MAX_GRANT_NAME_BYTES, REFRESH_FAMILY_MAX_SECONDS,
+    REFRESH_REUSE_GRACE_RETRIES, REFRESH_REUSE_GRACE_SECONDS, revoked_family_key, revoked_jti_key,
+};
+use alta_shared::records::ids::UserId;
 use serde_json::Value;
 use support::mcp::ping_status;
 use support::oauth::{FlowClient, REDIRECT_URI, SignIn, challenge, get_page, verifier};
@@ -21,6 +25,12 @@ on_every_store!(
     refresh_rotates_and_a_replayed_token_revokes_its_family,
     rotated_token_retried_within_the_grace_gets_a_successor,
     a_reuse_after_the_successor_was_used_revokes_the_family_even_within_the_grace,
+    a_rotated_token_is_retried_four_times_at_most_and_the_fifth_revokes_the_family,
+    parallel_refreshes_of_one_token_cannot_fork_the_family_past_the_grace,
+    a_used_grace_successor_ends_the_grace_of_its_predecessor,
+    a_revoked_familys_last_access_token_stays_dead_past_the_familys_end,
+    ended_grants_leave_the_persons_grants_and_the_least_recently_used_is_crowded_out,
+    scopes_clients_add_on_their_own_are_accepted_and_never_granted,
     replayed_code_fails_and_revokes_what_it_issued,
     expired_code_is_invalid_grant,
     twenty_concurrent_redemptions_of_one_code_succeed_once,
@@ -176,6 +186,230 @@ async fn a_reuse_after_the_successor_was_used_revokes_the_family_even_within_the
     );
     let (status, _) = client.refresh(&server, &third).await;
     assert_eq!(status, 400, "the whole family is revoked");
+}
+
+fn refresh_token_of(tokens: &Value) -> String {
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
+async fn a_rotated_token_is_retried_four_times_at_most_and_the_fifth_revokes_the_family(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let first = refresh_token_of(&tokens);
+    let (_, rotated) = client.refresh(&server, &first).await;
+    let mut successors = vec![refresh_token_of(&rotated)];
+    // Four processes of one app, sharing one credential file, each refreshing with it.
+    for _ in 0..REFRESH_REUSE_GRACE_RETRIES {
+        let (status, retried) = client.refresh(&server, &first).await;
+        assert_eq!(status, 200, "{retried}");
+        successors.push(refresh_token_of(&retried));
+    }
+    let (status, err) = client.refresh(&server, &first).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "one presentation more is theft"
+    );
+    for successor in &successors {
+        let (status, _) = client.refresh(&server, successor).await;
+        assert_eq!(status, 400, "every successor is revoked with its family");
+    }
+}
+
+async fn parallel_refreshes_of_one_token_cannot_fork_the_family_past_the_grace(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let first = refresh_token_of(&tokens);
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| client.refresh(&server, &first))).await;
+    let successors: Vec<String> = answers
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, tokens)| refresh_token_of(tokens))
+        .collect();
+    assert!(
+        successors.len() <= 1 + REFRESH_REUSE_GRACE_RETRIES as usize,
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|(status, err)| *status == 400 && err["error"] == "invalid_grant"),
+        "{answers:?}"
+    );
+    for successor in &successors {
+        let (status, _) = client.refresh(&server, successor).await;
+        assert_eq!(status, 400, "no live chain is left: the family is revoked");
+    }
+}
+
+async fn a_used_grace_successor_ends_the_grace_of_its_predecessor(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let first = refresh_token_of(&tokens);
+    let (_, rotated) = client.refresh(&server, &first).await;
+    let second = refresh_token_of(&rotated);
+    let (status, retried) = client.refresh(&server, &first).await;
+    assert_eq!(status, 200, "{retried}");
+    // The retry's successor is used: that response was not lost.
+    let (status, used) = client.refresh(&server, &refresh_token_of(&retried)).await;
+    assert_eq!(status, 200, "{used}");
+    let (status, err) = client.refresh(&server, &first).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    for token in [second, refresh_token_of(&used)] {
+        let (status, _) = client.refresh(&server, &token).await;
+        assert_eq!(status, 400, "the whole family is revoked");
+    }
+}
+
+async fn a_revoked_familys_last_access_token_stays_dead_past_the_familys_end(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, tokens) = signed_in(&server).await;
+    let family_end = server.deps.clock.now() + REFRESH_FAMILY_MAX_SECONDS;
+    // Refreshed often enough to stay alive to the family's last minutes.
+    let mut refresh = refresh_token_of(&tokens);
+    for _ in 0..3 {
+        server.clock.advance(29 * 24 * 3600);
+        let (status, rotated) = client.refresh(&server, &refresh).await;
+        assert_eq!(status, 200, "{rotated}");
+        refresh = refresh_token_of(&rotated);
+    }
+    server
+        .clock
+        .advance(family_end - 600 - server.deps.clock.now());
+    let (status, last) = client.refresh(&server, &refresh).await;
+    assert_eq!(status, 200, "{last}");
+    let access = last["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(ping_status(&server, &access).await.0, 200);
+    assert_eq!(client.revoke(&server, &refresh_token_of(&last)).await, 200);
+    assert_eq!(ping_status(&server, &access).await.0, 401);
+    // Past the family's end, the access token minted in its last minutes still lives…
+    server.clock.advance(1200);
+    // …and must still be refused.
+    assert_eq!(ping_status(&server, &access).await.0, 401);
+}
+
+/// A grant as large as a stored grant can be: a 2,000-byte client id (a metadata
+/// document's URL at its limit), and the name and host at theirs.
+fn largest_grant(user_id: &str, n: usize, now: u64) -> GrantRecord {
+    GrantRecord {
+        grant_id: format!("seeded-{n:03}").as_str().into(),
+        user_id: user_id.into(),
+        client_id: format!("https://app.example/{}{n:03}", "c".repeat(1977))
+            .as_str()
+            .into(),
+        client_name: "n".repeat(MAX_GRANT_NAME_BYTES),
+        redirect_host: "h".repeat(MAX_GRANT_HOST_BYTES),
+        scope: alta_shared::scope::ScopeSet::all(),
+        resource: "x".repeat(200),
+        account_id: "a".repeat(64),
+        created_at: now - 10_000 + n as u64,
+        // The oldest-created is the most recently used.
+        last_used_at: now - n as u64,
+        expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
+    }
+}
+
+async fn ended_grants_leave_the_persons_grants_and_the_least_recently_used_is_crowded_out(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    let user: UserId = alta_shared::demo::DEMO_USER.into();
+    let grants = || async { server.deps.refresh_tokens.grants(&user).await.unwrap() };
+    let family_revoked = |id: String| {
+        let server = &server;
+        async move {
+            let now = server.deps.clock.now();
+            server
+                .deps
+                .revocations
+                .is_revoked(&revoked_family_key(&id), now)
+                .await
+                .unwrap()
+        }
+    };
+    // A grant its client revokes is forgotten, not kept to crowd out live ones.
+    let (client, tokens) = signed_in(&server).await;
+    assert_eq!(grants().await.len(), 1);
+    assert_eq!(
+        client.revoke(&server, &refresh_token_of(&tokens)).await,
+        200
+    );
+    assert_eq!(grants().await, vec![]);
+
+    // A person at the cap of 100, every grant at its largest.
+    let now = server.deps.clock.now();
+    for n in 0..100 {
+        server
+            .deps
+            .refresh_tokens
+            .put_grant(&largest_grant(alta_shared::demo::DEMO_USER, n, now), &[])
+            .await
+            .unwrap();
+    }
+    let (_, tokens) = signed_in(&server).await;
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    let ids: Vec<String> = grants()
+        .await
+        .iter()
+        .map(|g| g.grant_id.to_string())
+        .collect();
+    assert_eq!(ids.len(), 100, "at the cap");
+    assert!(
+        !ids.contains(&"seeded-099".to_owned()),
+        "the least recently used is crowded out"
+    );
+    assert!(family_revoked("seeded-099".into()).await);
+    assert!(
+        ids.contains(&"seeded-000".to_owned()),
+        "the oldest-created, used most recently, stays"
+    );
+    assert!(!family_revoked("seeded-000".into()).await);
+}
+
+async fn scopes_clients_add_on_their_own_are_accepted_and_never_granted(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = FlowClient::register(&server).await;
+    // Claude Code's, with its leading space.
+    let auth = client
+        .authorize_with_scope(&server, "demo@alta.local", " campaigns:read offline_access")
+        .await;
+    let (status, tokens) = client.exchange(&server, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "campaigns:read");
+    assert!(tokens["refresh_token"].is_string(), "issued regardless");
+    // A generic OIDC client's, with nothing else: every scope the client may have.
+    let auth = client
+        .authorize_with_scope(&server, "demo@alta.local", "openid email profile")
+        .await;
+    let (status, tokens) = client.exchange(&server, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "campaigns:read campaigns:write inbox:read");
+    let (status, refreshed) = client
+        .token(
+            &server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token_of(&tokens)),
+                ("scope", "offline_access campaigns:read"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(refreshed["scope"], "campaigns:read");
+    let claims = verify_access_token(
+        refreshed["access_token"].as_str().unwrap(),
+        &jwks(&server).await,
+        &server.base,
+        &server.url("/mcp"),
+    )
+    .unwrap();
+    assert_eq!(claims.scope, "campaigns:read");
 }
 
 async fn a_submitted_form_replayed_with_its_cookie_gets_no_second_code(backend: Backend) {

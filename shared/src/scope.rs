@@ -63,10 +63,17 @@ impl ScopeSet {
         Self(Scope::ALL.into_iter().collect())
     }
 
-    /// Parses a `scope` parameter; every token must be a known scope.
+    /// Scopes that clients add on their own and that mean nothing here: Claude Code and
+    /// claude.ai connectors ask for `offline_access`, generic OIDC clients for
+    /// `openid email profile`. Accepted and dropped, never granted: a refresh token is
+    /// issued regardless, and this server issues no ID token.
+    pub const IGNORED: [&str; 4] = ["offline_access", "openid", "profile", "email"];
+
+    /// Parses a `scope` parameter; every token must be a known scope or one of
+    /// [`Self::IGNORED`], which is dropped.
     pub fn parse(raw: &str) -> Result<Self, UnknownScope> {
         raw.split(' ')
-            .filter(|t| !t.is_empty())
+            .filter(|t| !t.is_empty() && !Self::IGNORED.contains(t))
             .map(|t| Scope::parse(t).ok_or_else(|| UnknownScope(t.to_owned())))
             .collect::<Result<BTreeSet<_>, _>>()
             .map(Self)
@@ -138,6 +145,13 @@ mod tests {
     fn scope_parameter_round_trips_in_canonical_order() {
         let set = ScopeSet::parse("inbox:read campaigns:read").unwrap();
         assert_eq!(set.to_string(), "campaigns:read inbox:read");
+    }
+
+    #[test]
+    fn scopes_clients_add_on_their_own_are_accepted_and_dropped() {
+        let set = ScopeSet::parse(" campaigns:read offline_access openid profile email").unwrap();
+        assert_eq!(set.to_string(), "campaigns:read");
+        assert!(ScopeSet::parse(" offline_access").unwrap().is_empty());
     }
 
     #[test]

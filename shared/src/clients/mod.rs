@@ -82,6 +82,18 @@ impl Client {
         self.client_name.as_deref().unwrap_or(&self.client_id)
     }
 
+    /// Where a metadata-document client's self-chosen name comes from: the host of its
+    /// `client_id` URL, which the consent page shows beside the name
+    /// (draft-ietf-oauth-client-id-metadata-document §6, "client_name" spoofing).
+    pub fn document_host(&self) -> Option<String> {
+        match self.source {
+            ClientSource::MetadataDocument => url::Url::parse(&self.client_id)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned)),
+            ClientSource::Registered { .. } | ClientSource::Preconfigured => None,
+        }
+    }
+
     pub fn from_registered(c: RegisteredClient) -> Self {
         Self {
             allowed_scopes: c.scope,

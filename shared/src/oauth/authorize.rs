@@ -365,10 +365,12 @@ fn render_with_field(
         Some((status, email, message)) => (status, email, Some(message)),
         None => (StatusCode::OK, "", None),
     };
+    let document_host = client.document_host();
     let mut resp = sign_in_page(
         status,
         &SignInPage {
             client_name: client.display_name(),
+            client_host: document_host.as_deref(),
             redirect_host: &host,
             scopes: &pending.request.scope,
             pending: field,
@@ -584,6 +586,7 @@ fn render_account_choice(
         .as_ref()
         .map(|s| s.email.as_str())
         .unwrap_or_default();
+    let document_host = client.document_host();
     account_page(
         if error.is_some() {
             StatusCode::BAD_REQUEST
@@ -592,6 +595,7 @@ fn render_account_choice(
         },
         &AccountPage {
             client_name: client.display_name(),
+            client_host: document_host.as_deref(),
             redirect_host: &host,
             scopes: &pending.request.scope,
             pending: &field,

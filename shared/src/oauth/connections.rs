@@ -15,6 +15,7 @@ use crate::config::BaseUrl;
 use crate::deps::Deps;
 use crate::directory::normalize_email;
 use crate::keys::KeySet;
+use crate::oauth::grant_end::end_grant;
 use crate::oauth::pages::{ConnectionRow, connections_page, connections_sign_in_page, error_page};
 use crate::oauth::pending::SignedIn;
 use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
@@ -171,16 +172,14 @@ async fn disconnect(
     grant_id: &str,
 ) -> Result<Option<String>, StoreError> {
     let now = deps.clock.now();
-    let grants = deps.refresh_tokens.grants(user_id, now).await?;
-    let Some(grant) = grants.into_iter().find(|g| g.grant_id == grant_id) else {
+    let grants = deps.refresh_tokens.grants(user_id).await?;
+    let Some(grant) = grants
+        .into_iter()
+        .find(|g| g.grant_id == grant_id && g.is_live(now))
+    else {
         return Ok(None);
     };
-    deps.revocations
-        .revoke(&revoked_family_key(&grant.grant_id), grant.expires_at)
-        .await?;
-    deps.refresh_tokens
-        .remove_grant(user_id, &grant.grant_id)
-        .await?;
+    end_grant(deps, Some(user_id), &grant.grant_id, grant.expires_at).await?;
     tracing::info!(%user_id, grant_id, client_id = %grant.client_id, "grant disconnected by the person");
     Ok(Some(grant.client_name))
 }
@@ -190,11 +189,12 @@ async fn disconnect(
 async fn live_grants(deps: &Deps, user_id: &UserId) -> Result<Vec<GrantRecord>, StoreError> {
     let now = deps.clock.now();
     let mut live = Vec::new();
-    for grant in deps.refresh_tokens.grants(user_id, now).await? {
-        if !deps
-            .revocations
-            .is_revoked(&revoked_family_key(&grant.grant_id), now)
-            .await?
+    for grant in deps.refresh_tokens.grants(user_id).await? {
+        if grant.is_live(now)
+            && !deps
+                .revocations
+                .is_revoked(&revoked_family_key(&grant.grant_id), now)
+                .await?
         {
             live.push(grant);
         }

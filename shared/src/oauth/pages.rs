@@ -26,7 +26,7 @@ main{max-width:420px;margin:48px auto;background:#fff;border-radius:12px;box-sha
 h1{font-size:20px;margin:0 0 8px}p{line-height:1.5}.muted{color:#5b6475;font-size:14px}\
 ul{padding-left:20px}label{display:block;font-size:14px;margin:16px 0 4px}\
 input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #c9ced8;border-radius:8px;font-size:16px}\
-.actions{display:flex;gap:12px;margin-top:24px}button{flex:1;padding:10px;border-radius:8px;font-size:16px;cursor:pointer;border:1px solid #c9ced8;background:#fff}\
+.actions{display:flex;flex-direction:row-reverse;gap:12px;margin-top:24px}button{flex:1;padding:10px;border-radius:8px;font-size:16px;cursor:pointer;border:1px solid #c9ced8;background:#fff}\
 button.primary{background:#3b5bdb;color:#fff;border-color:#3b5bdb}.error{background:#fff0f0;border:1px solid #f0b4b4;color:#8a1c1c;padding:10px;border-radius:8px}\
 .brand{font-weight:700;color:#3b5bdb;letter-spacing:.5px;margin-bottom:16px}\
 fieldset{border:0;padding:0;margin:16px 0 0}legend{font-size:14px}.choice{display:block;font-size:16px;margin:8px 0}\
@@ -107,6 +107,8 @@ pub fn service_page(mcp_url: &str) -> Response<Body> {
 
 pub struct SignInPage<'a> {
     pub client_name: &'a str,
+    /// A metadata-document client's host (its `client_id`'s), shown beside the name.
+    pub client_host: Option<&'a str>,
     pub redirect_host: &'a str,
     pub scopes: &'a ScopeSet,
     /// The signed pending request, carried in a hidden field.
@@ -125,6 +127,19 @@ fn scope_items(scopes: &ScopeSet) -> String {
         .collect()
 }
 
+/// The client's name as the pages show it: escaped, and followed by the host it comes
+/// from when its name is self-chosen in a metadata document.
+fn client_label(name: &str, host: Option<&str>) -> String {
+    match host {
+        Some(host) => format!(
+            "<strong>{}</strong> <span class=\"muted\">(from {})</span>",
+            escape(name),
+            escape(host)
+        ),
+        None => format!("<strong>{}</strong>", escape(name)),
+    }
+}
+
 /// A form's error, announced to screen readers; nothing without one.
 fn error_notice(error: Option<&str>) -> String {
     error
@@ -137,7 +152,7 @@ pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
     let error = error_notice(p.error);
     let body = format!(
         "<h1>Sign in to connect {client}</h1>\
-         <p><strong>{client}</strong> wants to use your Alta account to:</p><ul>{scopes}</ul>\
+         <p>{label} wants to use your Alta account to:</p><ul>{scopes}</ul>\
          <p class=\"muted\">After you choose, you will be sent back to <strong>{host}</strong>.</p>{error}\
          <form method=\"post\" action=\"authorize\">\
          <input type=\"hidden\" name=\"request\" value=\"{pending}\">\
@@ -146,10 +161,11 @@ pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
          <div class=\"actions\">\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
          <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
          </div></form>",
         client = escape(p.client_name),
+        label = client_label(p.client_name, p.client_host),
         host = escape(p.redirect_host),
         pending = escape(p.pending),
         email = escape(p.email),
@@ -166,6 +182,7 @@ pub struct AccountChoice<'a> {
 
 pub struct AccountPage<'a> {
     pub client_name: &'a str,
+    pub client_host: Option<&'a str>,
     pub redirect_host: &'a str,
     pub scopes: &'a ScopeSet,
     /// The signed pending request, now naming who signed in.
@@ -199,17 +216,18 @@ pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
     let body = format!(
         "<h1>Connect {client} to which account?</h1>\
          <p class=\"muted\">Signed in as {email}.</p>\
-         <p><strong>{client}</strong> will act in the account you choose, with your role there, to:</p><ul>{scopes}</ul>{error}\
+         <p>{label} will act in the account you choose, with your role there, to:</p><ul>{scopes}</ul>{error}\
          <form method=\"post\" action=\"authorize\">\
          <input type=\"hidden\" name=\"request\" value=\"{pending}\">\
          <fieldset><legend>Account</legend>{accounts}</fieldset>\
          <p class=\"muted\">To use another account later, disconnect the app and connect again. \
          After you choose, you will be sent back to <strong>{host}</strong>.</p>\
          <div class=\"actions\">\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
          <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
          </div></form>",
         client = escape(p.client_name),
+        label = client_label(p.client_name, p.client_host),
         email = escape(p.email),
         host = escape(p.redirect_host),
         pending = escape(p.pending),
@@ -316,6 +334,7 @@ mod tests {
             StatusCode::OK,
             &SignInPage {
                 client_name: "<img src=x onerror=alert(1)>",
+                client_host: None,
                 redirect_host: "evil.example",
                 scopes: &ScopeSet::all(),
                 pending: "abc",
@@ -334,5 +353,72 @@ mod tests {
         assert!(csp.contains("form-action 'self' https://evil.example"));
         assert_eq!(resp.headers()["cache-control"], "no-store");
         assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+    }
+
+    fn html(resp: &Response<Body>) -> &str {
+        std::str::from_utf8(resp.body().as_ref()).unwrap()
+    }
+
+    /// Enter in a form submits its first submit button (HTML's implicit submission):
+    /// that must be Allow, never Deny.
+    fn first_submit_value(html: &str) -> &str {
+        let button = html.find("<button").expect("a button");
+        let value = html[button..].find("value=\"").expect("a value") + button + 7;
+        let end = html[value..].find('"').unwrap() + value;
+        &html[value..end]
+    }
+
+    fn sign_in(client_host: Option<&str>) -> Response<Body> {
+        sign_in_page(
+            StatusCode::OK,
+            &SignInPage {
+                client_name: "Claude",
+                client_host,
+                redirect_host: "claude.ai",
+                scopes: &ScopeSet::all(),
+                pending: "abc",
+                email: "",
+                error: None,
+                redirect_origin: "https://claude.ai",
+            },
+        )
+    }
+
+    #[test]
+    fn enter_on_the_sign_in_and_account_pages_means_allow() {
+        assert_eq!(first_submit_value(html(&sign_in(None))), "allow");
+        let accounts = [AccountChoice {
+            id: "acc_1",
+            name: "Acme",
+            role: "Admin".into(),
+        }];
+        let page = account_page(
+            StatusCode::OK,
+            &AccountPage {
+                client_name: "Claude",
+                client_host: None,
+                redirect_host: "claude.ai",
+                scopes: &ScopeSet::all(),
+                pending: "abc",
+                email: "demo@alta.local",
+                accounts: &accounts,
+                error: None,
+                redirect_origin: "https://claude.ai",
+            },
+        );
+        assert_eq!(first_submit_value(html(&page)), "allow");
+    }
+
+    #[test]
+    fn a_metadata_document_clients_host_is_named_beside_its_name() {
+        let page = sign_in(Some("evil.example"));
+        assert!(
+            html(&page).contains(
+                "<strong>Claude</strong> <span class=\"muted\">(from evil.example)</span>"
+            ),
+            "{}",
+            html(&page)
+        );
+        assert!(!html(&sign_in(None)).contains("(from "));
     }
 }

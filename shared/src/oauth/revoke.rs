@@ -13,9 +13,9 @@ use crate::error::OAuthError;
 use crate::http::{self as h, Headers, Params};
 use crate::jwt::{self, verify_access_token};
 use crate::oauth::client_auth::authenticate_client;
-use crate::records::grant::{
-    REFRESH_FAMILY_MAX_SECONDS, TokenHash, revoked_family_key, revoked_jti_key,
-};
+use crate::oauth::grant_end::end_grant;
+use crate::records::grant::{REFRESH_FAMILY_MAX_SECONDS, TokenHash, revoked_jti_key};
+use crate::records::ids::{FamilyId, UserId};
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -70,12 +70,13 @@ async fn revoke_refresh_token(
         return Ok(false);
     };
     if record.client_id == client.client_id {
-        deps.revocations
-            .revoke(
-                &revoked_family_key(&record.family_id),
-                record.family_expires_at,
-            )
-            .await?;
+        end_grant(
+            deps,
+            Some(&record.user_id),
+            &record.family_id,
+            record.family_expires_at,
+        )
+        .await?;
         tracing::info!(client_id = %client.client_id, family_id = %record.family_id, "refresh token family revoked");
     }
     Ok(true)
@@ -107,12 +108,13 @@ async fn revoke_access_token(
         // Revoking either token of a grant ends the grant: its refresh tokens and every
         // access token minted under it. No family outlives its start plus 90 days.
         if let Some(grant_id) = &claims.grant_id {
-            deps.revocations
-                .revoke(
-                    &revoked_family_key(grant_id),
-                    claims.iat + REFRESH_FAMILY_MAX_SECONDS,
-                )
-                .await?;
+            end_grant(
+                deps,
+                Some(&UserId::new(claims.sub.clone())),
+                &FamilyId::new(grant_id.clone()),
+                claims.iat + REFRESH_FAMILY_MAX_SECONDS,
+            )
+            .await?;
         }
         tracing::info!(client_id = %client.client_id, "access token revoked, and its grant");
     }

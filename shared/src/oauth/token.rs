@@ -17,15 +17,17 @@ use crate::http::{self as h, Headers, Params};
 use crate::jwt::{AccessTokenClaims, sign_access_token};
 use crate::metrics::Measurement;
 use crate::oauth::client_auth::authenticate_client;
+use crate::oauth::grant_end::{end_grant, revoke_family};
 use crate::oauth::resource::requested_resource;
 use crate::pkce::CodeVerifier;
 use crate::random;
 use crate::records::client::GrantType;
 use crate::records::grant::{
-    ACCESS_TOKEN_LIFETIME_SECONDS, AuthorizationCodeRecord, GrantRecord,
-    MAX_GRANTS_PER_SHARED_CLIENT, REDEEMED_CODE_MEMORY_SECONDS, REFRESH_FAMILY_MAX_SECONDS,
-    REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_SLIDING_SECONDS, RedeemedCode, RefreshTokenRecord,
-    TokenHash, revoked_family_key, revoked_jti_key,
+    ACCESS_TOKEN_LIFETIME_SECONDS, AuthorizationCodeRecord, GrantRecord, MAX_GRANT_HOST_BYTES,
+    MAX_GRANT_NAME_BYTES, MAX_GRANTS_PER_SHARED_CLIENT, REDEEMED_CODE_MEMORY_SECONDS,
+    REFRESH_FAMILY_MAX_SECONDS, REFRESH_REUSE_GRACE_RETRIES, REFRESH_REUSE_GRACE_SECONDS,
+    REFRESH_TOKEN_SLIDING_SECONDS, RedeemedCode, RefreshTokenRecord, TokenHash, revoked_family_key,
+    revoked_jti_key, truncated,
 };
 use crate::records::ids::{FamilyId, Jti, UserId};
 use crate::scope::ScopeSet;
@@ -36,8 +38,8 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 const CLIENT_EXTENSION_STEP_SECONDS: u64 = 86_400;
 /// 256 bits for a refresh token.
 const REFRESH_TOKEN_BYTES: usize = 32;
-/// Grants one person keeps in all: beyond this, the least recent end (a person's grants
-/// are one stored item, and nobody uses a hundred apps at once).
+/// Grants one person keeps in all: beyond this, the least recently used end (a person's
+/// grants are one stored item, and nobody uses a hundred apps at once).
 const MAX_GRANTS_PER_PERSON: usize = 100;
 
 const ENDPOINT: Endpoint = Endpoint {
@@ -161,12 +163,14 @@ async fn redeem_code(
         // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
         if let Some(redeemed) = deps.codes.redeemed_code(&code_hash, now).await? {
             tracing::warn!(family_id = %redeemed.family_id, "authorization code replayed; revoking its tokens");
-            deps.revocations
-                .revoke(
-                    &revoked_family_key(&redeemed.family_id),
-                    now + REFRESH_FAMILY_MAX_SECONDS,
-                )
-                .await?;
+            // The family began at the redemption, before now: it ends before now + 90 days.
+            end_grant(
+                deps,
+                redeemed.user_id.as_ref(),
+                &redeemed.family_id,
+                now + REFRESH_FAMILY_MAX_SECONDS,
+            )
+            .await?;
             deps.revocations
                 .revoke(
                     &revoked_jti_key(&redeemed.access_token_jti),
@@ -229,6 +233,9 @@ async fn redeem_code(
                 family_expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
                 rotated_at: None,
                 replaced_by: None,
+                previous: None,
+                grace_retries: 0,
+                successor_used_at: None,
             })
             .await?;
         Some(raw)
@@ -239,6 +246,7 @@ async fn redeem_code(
         .put_redeemed_code(&RedeemedCode {
             code_hash,
             family_id: record.family_id.clone(),
+            user_id: Some(record.user_id.clone()),
             access_token_jti: jti,
             access_token_expires_at: now + ACCESS_TOKEN_LIFETIME_SECONDS,
             expires_at: now + REDEEMED_CODE_MEMORY_SECONDS,
@@ -257,7 +265,9 @@ async fn redeem_code(
 
 /// The refresh_token grant: rotate on every use. A rotated token presented again revokes
 /// its whole family, unless it comes back within a short grace (a client retrying after a
-/// lost response), which gets a fresh successor instead of signing the person out.
+/// lost response, or several processes of one app refreshing together), which gets a
+/// fresh successor in the same family instead of signing the person out: at most
+/// [`REFRESH_REUSE_GRACE_RETRIES`] times, and never once one of its successors was used.
 async fn rotate_refresh_token(
     params: &Params,
     record: Option<RefreshTokenRecord>,
@@ -296,13 +306,18 @@ async fn rotate_refresh_token(
                     format!("scope `{}` is not supported", unknown.0),
                 )
             })?;
-            if !asked.is_subset(granted) || asked.is_empty() {
+            if !asked.is_subset(granted) {
                 return Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
                     "a refresh may only narrow the granted scope",
                 ));
             }
-            asked
+            // Nothing but scopes this server ignores (`offline_access`): the grant's.
+            if asked.is_empty() {
+                granted.clone()
+            } else {
+                asked
+            }
         }
     };
 
@@ -324,65 +339,84 @@ async fn rotate_refresh_token(
         family_expires_at: record.family_expires_at,
         rotated_at: None,
         replaced_by: None,
+        previous: Some(presented.clone()),
+        grace_retries: 0,
+        successor_used_at: None,
     };
-    let within_grace =
-        |rotated_at: u64| now.saturating_sub(rotated_at) <= REFRESH_REUSE_GRACE_SECONDS;
+    let grace_since = now.saturating_sub(REFRESH_REUSE_GRACE_SECONDS);
+    let retry_within_grace = || {
+        deps.refresh_tokens
+            .retry_rotated(&presented, grace_since, REFRESH_REUSE_GRACE_RETRIES)
+    };
     match record.rotated_at {
         None => {
-            // The usual refresh: the family's revocation check, the rotation, the successor
-            // and the grant's "last used", all in one round trip. If the family turns out
-            // revoked, the successor written beside it belongs to a revoked family and
-            // can never be used.
-            let (revoked, rotated, stored, touched) = tokio::join!(
+            // The usual refresh: the family's revocation check, the rotation, the successor,
+            // the grant's "last used" and (while the predecessor's grace may still run) the
+            // end of that grace, all in one round trip. If the family turns out revoked,
+            // the successor written beside it belongs to a revoked family and can never
+            // be used.
+            let end_previous_grace = async {
+                match &record.previous {
+                    Some(previous) if record.issued_at >= grace_since => {
+                        deps.refresh_tokens.mark_successor_used(previous, now).await
+                    }
+                    _ => Ok(()),
+                }
+            };
+            let (revoked, rotated, stored, touched, ended) = tokio::join!(
                 deps.revocations.is_revoked(&family_key, now),
                 deps.refresh_tokens
                     .mark_rotated(&presented, now, &successor),
                 deps.refresh_tokens.put_refresh_token(&successor_record),
                 deps.refresh_tokens
-                    .touch_grant(&record.user_id, &record.family_id, now)
+                    .touch_grant(&record.user_id, &record.family_id, now),
+                end_previous_grace,
             );
             if revoked? {
                 return Err(dead());
             }
             match rotated {
-                // Another request rotated it a moment ago: the same client racing itself.
-                Ok(()) | Err(StoreError::Conflict) => {}
+                Ok(()) => {}
+                // Another request rotated it a moment ago: the same app racing itself,
+                // which the grace counts like any other presentation of a rotated token.
+                Err(StoreError::Conflict) => match retry_within_grace().await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict) => return Err(replayed(deps, &record).await),
+                    Err(err) => return Err(err.into()),
+                },
                 Err(err) => return Err(err.into()),
             }
             stored?;
+            ended?;
             // "Last used" on the connections page; a failure costs that date, not the refresh.
             if let Err(err) = touched {
                 tracing::warn!(error = %err, "could not record the grant's use");
             }
         }
-        Some(rotated_at) if within_grace(rotated_at) => {
-            if deps.revocations.is_revoked(&family_key, now).await? {
+        Some(rotated_at) if rotated_at >= grace_since => {
+            let (revoked, retried, stored) = tokio::join!(
+                deps.revocations.is_revoked(&family_key, now),
+                retry_within_grace(),
+                deps.refresh_tokens.put_refresh_token(&successor_record),
+            );
+            if revoked? {
                 return Err(dead());
             }
-            // The grace is for a client that lost the response carrying the successor.
-            // Once that successor has been used, the response was not lost: this is a
-            // stolen copy.
-            let successor_used = match &record.replaced_by {
-                Some(next) => deps
-                    .refresh_tokens
-                    .refresh_token(next)
-                    .await?
-                    .is_some_and(|r| r.rotated_at.is_some()),
-                None => false,
-            };
-            if successor_used {
-                return Err(replayed(deps, &record, now).await);
+            match retried {
+                Ok(()) => {}
+                // Past the count, or a successor was used (the response was not lost):
+                // a stolen copy.
+                Err(StoreError::Conflict) => return Err(replayed(deps, &record).await),
+                Err(err) => return Err(err.into()),
             }
+            stored?;
             tracing::info!(family_id = %record.family_id, "rotated refresh token retried within the grace period");
-            deps.refresh_tokens
-                .put_refresh_token(&successor_record)
-                .await?;
         }
         Some(_) => {
             if deps.revocations.is_revoked(&family_key, now).await? {
                 return Err(dead());
             }
-            return Err(replayed(deps, &record, now).await);
+            return Err(replayed(deps, &record).await);
         }
     }
 
@@ -401,16 +435,16 @@ async fn rotate_refresh_token(
     })
 }
 
-async fn replayed(deps: &Deps, record: &RefreshTokenRecord, now: u64) -> OAuthError {
+async fn replayed(deps: &Deps, record: &RefreshTokenRecord) -> OAuthError {
     tracing::warn!(family_id = %record.family_id, client_id = %record.client_id, "rotated refresh token replayed; revoking its family");
     deps.metrics.record(Measurement::RefreshReuseDetected);
-    if let Err(err) = deps
-        .revocations
-        .revoke(
-            &revoked_family_key(&record.family_id),
-            record.family_expires_at.max(now + 1),
-        )
-        .await
+    if let Err(err) = end_grant(
+        deps,
+        Some(&record.user_id),
+        &record.family_id,
+        record.family_expires_at,
+    )
+    .await
     {
         return err.into();
     }
@@ -428,47 +462,48 @@ struct Grant<'a> {
 /// Records the grant a redeemed code starts, and ends the grants it replaces: for a
 /// dynamically registered client (one install), its previous grant for this person and
 /// resource; for a client whose id every install shares (pre-configured, metadata
-/// document), all but the most recent [`MAX_GRANTS_PER_SHARED_CLIENT`], so that signing in
-/// on a second laptop does not sign the first one out.
+/// document), all but the [`MAX_GRANTS_PER_SHARED_CLIENT`] most recently used, so that
+/// signing in on a second laptop does not sign the first one out. Past
+/// [`MAX_GRANTS_PER_PERSON`], the least recently used grants end; grants past their end
+/// are forgotten in the same write.
 async fn record_grant(
     deps: &Deps,
     client: &Client,
     code: &AuthorizationCodeRecord,
     now: u64,
 ) -> Result<(), OAuthError> {
-    let existing = deps.refresh_tokens.grants(&code.user_id, now).await?;
+    let (mut live, expired): (Vec<GrantRecord>, Vec<GrantRecord>) = deps
+        .refresh_tokens
+        .grants(&code.user_id)
+        .await?
+        .into_iter()
+        .filter(|g| g.grant_id != code.family_id)
+        .partition(|g| g.is_live(now));
+    // Least recently used first: those end first.
+    live.sort_by(|a, b| (a.last_used_at, &a.grant_id).cmp(&(b.last_used_at, &b.grant_id)));
     let keep = match client.source {
         ClientSource::Registered { .. } => 0,
         ClientSource::Preconfigured | ClientSource::MetadataDocument => {
             MAX_GRANTS_PER_SHARED_CLIENT - 1
         }
     };
-    // Oldest first, as the store answers.
-    let same: Vec<&GrantRecord> = existing
-        .iter()
-        .filter(|g| {
-            g.client_id == client.client_id
-                && g.resource == code.resource
-                && g.grant_id != code.family_id
-        })
-        .collect();
-    let mut ended: Vec<&GrantRecord> = same[..same.len().saturating_sub(keep)].to_vec();
-    let others = existing.len() - ended.len();
-    if others >= MAX_GRANTS_PER_PERSON {
-        let oldest: Vec<&GrantRecord> = existing
-            .iter()
-            .filter(|g| !ended.iter().any(|e| e.grant_id == g.grant_id))
-            .take(others + 1 - MAX_GRANTS_PER_PERSON)
-            .collect();
-        ended.extend(oldest);
+    let same = |g: &GrantRecord| g.client_id == client.client_id && g.resource == code.resource;
+    let same_count = live.iter().filter(|g| same(g)).count();
+    let mut to_end = same_count.saturating_sub(keep);
+    let (mut ended, mut kept) = (Vec::new(), Vec::new());
+    for grant in live {
+        if to_end > 0 && same(&grant) {
+            to_end -= 1;
+            ended.push(grant);
+        } else {
+            kept.push(grant);
+        }
     }
+    // The new grant takes one place of MAX_GRANTS_PER_PERSON.
+    let crowded = (kept.len() + 1).saturating_sub(MAX_GRANTS_PER_PERSON);
+    ended.extend(kept.drain(..crowded));
     for grant in &ended {
-        deps.revocations
-            .revoke(
-                &revoked_family_key(&grant.grant_id),
-                grant.expires_at.max(now + 1),
-            )
-            .await?;
+        revoke_family(deps, &grant.grant_id, grant.expires_at).await?;
         tracing::info!(user_id = %code.user_id, grant_id = %grant.grant_id, client_id = %grant.client_id, "grant replaced by a newer one");
     }
     let redirect_host = client
@@ -480,8 +515,8 @@ async fn record_grant(
         grant_id: code.family_id.clone(),
         user_id: code.user_id.clone(),
         client_id: client.client_id.clone(),
-        client_name: client.display_name().to_owned(),
-        redirect_host,
+        client_name: truncated(client.display_name(), MAX_GRANT_NAME_BYTES),
+        redirect_host: truncated(&redirect_host, MAX_GRANT_HOST_BYTES),
         scope: code.scope.clone(),
         resource: code.resource.clone(),
         account_id: code.account_id.clone(),
@@ -489,8 +524,12 @@ async fn record_grant(
         last_used_at: now,
         expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
     };
-    let ended: Vec<FamilyId> = ended.iter().map(|g| g.grant_id.clone()).collect();
-    deps.refresh_tokens.put_grant(&grant, &ended).await?;
+    let forgotten: Vec<FamilyId> = ended
+        .iter()
+        .chain(&expired)
+        .map(|g| g.grant_id.clone())
+        .collect();
+    deps.refresh_tokens.put_grant(&grant, &forgotten).await?;
     Ok(())
 }
 

@@ -12,8 +12,12 @@ pub const REFRESH_TOKEN_SLIDING_SECONDS: u64 = 30 * 24 * 3600;
 /// No family of refresh tokens outlives this, however often it rotates: the person signs in again.
 pub const REFRESH_FAMILY_MAX_SECONDS: u64 = 90 * 24 * 3600;
 /// A rotated refresh token presented again this soon is a client retrying after a lost
-/// response, not a thief: it gets a fresh successor instead of revoking the family.
+/// response, or another process of the same app refreshing at the same moment, not a
+/// thief: it gets a fresh successor instead of revoking the family…
 pub const REFRESH_REUSE_GRACE_SECONDS: u64 = 60;
+/// …at most this many times. One more presentation is theft (docs/security.md, "Refresh
+/// tokens"): an unbounded grace would let a thief who races the owner mint live chains.
+pub const REFRESH_REUSE_GRACE_RETRIES: u32 = 4;
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +72,10 @@ pub struct AuthorizationCodeRecord {
 pub struct RedeemedCode {
     pub code_hash: TokenHash,
     pub family_id: FamilyId,
+    /// Whose grant the code started, so that a replay can end it (absent in items
+    /// written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
     pub access_token_jti: Jti,
     pub access_token_expires_at: u64,
     pub expires_at: u64,
@@ -95,6 +103,20 @@ pub struct RefreshTokenRecord {
     pub rotated_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<TokenHash>,
+    /// The token this one succeeded: its use tells the predecessor's grace that the
+    /// response carrying it was not lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<TokenHash>,
+    /// Presentations after the rotation that got a successor within the grace.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub grace_retries: u32,
+    /// Set when one of its successors was used: the grace is over for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor_used_at: Option<u64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The keys of the revocations table.
@@ -106,11 +128,34 @@ pub fn revoked_family_key(family_id: &str) -> String {
     format!("family#{family_id}")
 }
 
+/// How long a family's revocation is kept: until the last access token the family can
+/// have minted is dead too (a refresh in the family's last hour mints one that lives an
+/// hour past the family's end; were the revocation gone by then, that token would work
+/// again until its own `exp`).
+pub fn family_revocation_expiry(family_expires_at: u64) -> u64 {
+    family_expires_at + ACCESS_TOKEN_LIFETIME_SECONDS
+}
+
 /// How many grants one person keeps for one client and resource when the client's id is
 /// shared by every install (pre-configured clients, metadata documents): a new sign-in on
 /// a sixth laptop ends the least recent of the five before it. A dynamically registered
 /// client is one install, so its new grant replaces its previous one.
 pub const MAX_GRANTS_PER_SHARED_CLIENT: usize = 5;
+
+/// The most bytes a grant keeps of the app's name and of its redirect host. With client
+/// ids of at most 2,000 bytes (a metadata document's URL) a grant stays under 3 KB, so
+/// a person's grants item at its cap of 100 stays well below DynamoDB's 400 KB.
+pub const MAX_GRANT_NAME_BYTES: usize = 200;
+pub const MAX_GRANT_HOST_BYTES: usize = 253;
+
+/// `text` cut to at most `max_bytes`, on a character boundary.
+pub fn truncated(text: &str, max_bytes: usize) -> String {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
 
 /// A grant: one person's standing permission for one client at one resource, in one Alta
 /// account; its id is the refresh-token family's (`grant_id` in access tokens). What the
@@ -136,9 +181,31 @@ pub struct GrantRecord {
     pub expires_at: u64,
 }
 
+impl GrantRecord {
+    /// Not yet past the family's absolute end (a revoked grant is live here until it is
+    /// forgotten: the revocations table says whether it was ended early).
+    pub fn is_live(&self, now: u64) -> bool {
+        self.expires_at > now
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncated("Claude", 200), "Claude");
+        assert_eq!(truncated("ééé", 5), "éé");
+        assert_eq!(truncated("ééé", 4), "éé");
+    }
+
+    #[test]
+    fn a_family_revocation_outlives_the_last_access_token_it_can_mint() {
+        let family_end = 1_000_000;
+        let minted_in_last_second = family_end - 1 + ACCESS_TOKEN_LIFETIME_SECONDS;
+        assert!(family_revocation_expiry(family_end) > minted_in_last_second);
+    }
 
     #[test]
     fn token_hash_is_hex_sha256() {

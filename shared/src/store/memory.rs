@@ -318,6 +318,38 @@ impl RefreshTokenStore for MemoryStore {
         }
     }
 
+    async fn retry_rotated(
+        &self,
+        token_hash: &TokenHash,
+        rotated_since: u64,
+        max_retries: u32,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        match t.refresh_tokens.get_mut(token_hash) {
+            Some(token)
+                if token.rotated_at.is_some_and(|at| at >= rotated_since)
+                    && token.grace_retries < max_retries
+                    && token.successor_used_at.is_none() =>
+            {
+                token.grace_retries += 1;
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn mark_successor_used(
+        &self,
+        token_hash: &TokenHash,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if let Some(token) = t.refresh_tokens.get_mut(token_hash) {
+            token.successor_used_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+
     async fn put_grant(&self, grant: &GrantRecord, ended: &[FamilyId]) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         let grants = t.grants.entry(grant.user_id.clone()).or_default();
@@ -328,14 +360,13 @@ impl RefreshTokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn grants(&self, user_id: &UserId, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
+    async fn grants(&self, user_id: &UserId) -> Result<Vec<GrantRecord>, StoreError> {
         let t = self.lock()?;
         let mut grants: Vec<GrantRecord> = t
             .grants
             .get(user_id)
             .into_iter()
             .flat_map(|g| g.values())
-            .filter(|g| g.expires_at > now)
             .cloned()
             .collect();
         grants.sort_by(|a, b| (a.created_at, &a.grant_id).cmp(&(b.created_at, &b.grant_id)));

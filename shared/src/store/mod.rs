@@ -137,11 +137,25 @@ pub trait RefreshTokenStore: Send + Sync {
         now: u64,
         successor: &TokenHash,
     ) -> Result<(), StoreError>;
+    /// Counts one more presentation of a rotated token within its grace, atomically:
+    /// `Conflict` unless it was rotated at or after `rotated_since`, has had fewer than
+    /// `max_retries` such presentations, and none of its successors has been used (so
+    /// that concurrent presentations cannot get around the count).
+    async fn retry_rotated(
+        &self,
+        token_hash: &TokenHash,
+        rotated_since: u64,
+        max_retries: u32,
+    ) -> Result<(), StoreError>;
+    /// Records that a successor of this token was used at `now`, ending its grace; a
+    /// token already gone is not an error.
+    async fn mark_successor_used(&self, token_hash: &TokenHash, now: u64)
+    -> Result<(), StoreError>;
     /// Records a new grant of its person's, and forgets the grants `ended` (by id) in
     /// the same write.
     async fn put_grant(&self, grant: &GrantRecord, ended: &[FamilyId]) -> Result<(), StoreError>;
-    /// A person's grants that have not reached their end at `now`, oldest first.
-    async fn grants(&self, user_id: &UserId, now: u64) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Every grant recorded for a person, past its end or not, oldest first.
+    async fn grants(&self, user_id: &UserId) -> Result<Vec<GrantRecord>, StoreError>;
     /// Records a token issued for a grant at `now`; a grant no longer recorded stays gone.
     async fn touch_grant(
         &self,

@@ -174,6 +174,9 @@ mod tests {
             family_expires_at: 3,
             rotated_at: None,
             replaced_by: None,
+            previous: None,
+            grace_retries: 0,
+            successor_used_at: None,
         };
         let item = record_to_item(&token).unwrap();
         assert_eq!(

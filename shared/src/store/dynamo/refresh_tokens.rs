@@ -88,6 +88,60 @@ impl RefreshTokenStore for DynamoStore {
         Ok(())
     }
 
+    async fn retry_rotated(
+        &self,
+        token_hash: &TokenHash,
+        rotated_since: u64,
+        max_retries: u32,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.refresh_tokens)
+            .key(
+                "token_hash",
+                AttributeValue::S(token_hash.as_str().to_owned()),
+            )
+            .update_expression("ADD grace_retries :one")
+            .condition_expression(
+                "rotated_at >= :since AND attribute_not_exists(successor_used_at) \
+                 AND (attribute_not_exists(grace_retries) OR grace_retries < :max)",
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":since", AttributeValue::N(rotated_since.to_string()))
+            .expression_attribute_values(":max", AttributeValue::N(max_retries.to_string()))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn mark_successor_used(
+        &self,
+        token_hash: &TokenHash,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.refresh_tokens)
+            .key(
+                "token_hash",
+                AttributeValue::S(token_hash.as_str().to_owned()),
+            )
+            .update_expression("SET successor_used_at = :now")
+            .condition_expression(
+                "attribute_exists(token_hash) AND attribute_not_exists(successor_used_at)",
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await
+            .map_err(map_sdk_error);
+        match result {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
     async fn put_grant(&self, grant: &GrantRecord, ended: &[FamilyId]) -> Result<(), StoreError> {
         let mut names = HashMap::from([(
             "#new".to_owned(),
@@ -118,7 +172,7 @@ impl RefreshTokenStore for DynamoStore {
         Ok(())
     }
 
-    async fn grants(&self, user_id: &UserId, now: u64) -> Result<Vec<GrantRecord>, StoreError> {
+    async fn grants(&self, user_id: &UserId) -> Result<Vec<GrantRecord>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -135,7 +189,6 @@ impl RefreshTokenStore for DynamoStore {
             .filter(|(name, _)| name.starts_with(GRANT_PREFIX))
             .map(|(_, value)| grant_from_map(user_id, value))
             .collect::<Result<Vec<_>, _>>()?;
-        grants.retain(|g| g.expires_at > now);
         grants.sort_by(|a, b| (a.created_at, &a.grant_id).cmp(&(b.created_at, &b.grant_id)));
         Ok(grants)
     }

@@ -17,6 +17,21 @@ install_test_dependencies() {
   install_venv .venv-test tests/python/requirements.txt
 }
 
+# Debian's Chromium for the browser walk (tests/python/test_browser.py, through
+# Playwright's Python package, which never downloads a browser of its own), when missing.
+# apt-get update only if the install fails without it; sudo only when not root.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+  if ! "${install[@]}"; then
+    "${sudo[@]}" apt-get update -q
+    "${install[@]}"
+  fi
+  [ -x /usr/bin/chromium ] || { echo "apt-get did not install /usr/bin/chromium" >&2; return 1; }
+}
+
 install_venv() { # directory requirements
   if [ ! -x "$1/bin/python" ]; then
     python3 -m venv "$1"

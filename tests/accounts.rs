@@ -183,7 +183,7 @@ async fn a_person_with_several_accounts_chooses_one_at_consent(backend: Backend)
 
     // A token that names no account (an external identity provider's, or one from before
     // account choice) acts in the person's first account.
-    let keys = server.deps.keys.current().await.unwrap();
+    let keys = server.deps.signing_keys.current().await.unwrap();
     let now = server.deps.clock.now();
     let unnamed = sign_access_token(
         keys.newest_key(),

@@ -499,7 +499,7 @@ async fn every_bad_token_gets_a_401_challenge(backend: Backend) {
         "no error when no token was presented"
     );
 
-    let keys = server.deps.keys.current().await.unwrap();
+    let keys = server.deps.signing_keys.current().await.unwrap();
     let now = server.deps.clock.now();
     let claims = AccessTokenClaims {
         iss: server.base.clone(),

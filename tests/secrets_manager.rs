@@ -1,5 +1,6 @@
-//! Signing keys and pre-configured client secrets read from Secrets Manager, against moto
-//! on loopback (started by scripts/test).
+//! Keys and pre-configured client secrets read from Secrets Manager, against moto on
+//! loopback (started by scripts/test). The JWKS is read from the public-keys secret, as
+//! the discovery function does.
 
 use crate::support;
 
@@ -40,10 +41,11 @@ async fn jwks(server: &TestServer) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
+/// A server that publishes the public keys in `secret_id`, as the discovery function.
 async fn server_reading(secret_id: &str, extra: &[(&str, &str)]) -> TestServer {
     let endpoint = secretsmanager_endpoint();
     let mut vars = vec![
-        ("ALTA_SIGNING_KEY_SECRET_ID", secret_id),
+        ("ALTA_PUBLIC_KEYS_SECRET_ID", secret_id),
         ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
     ];
     vars.extend_from_slice(extra);
@@ -67,7 +69,7 @@ async fn an_empty_secret_is_503_and_read_again_only_after_the_retry_interval() {
         .await
         .put_secret_value()
         .secret_id(&secret_id)
-        .secret_string(keys.to_secret_json())
+        .secret_string(keys.public().to_secret_json())
         .send()
         .await
         .unwrap();
@@ -81,9 +83,9 @@ async fn an_empty_secret_is_503_and_read_again_only_after_the_retry_interval() {
 
 #[tokio::test]
 #[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
-async fn signing_keys_come_from_the_secret() {
+async fn published_keys_come_from_the_public_keys_secret() {
     let keys = KeySet::generate(1).unwrap();
-    let secret_id = create_secret(&keys.to_secret_json()).await;
+    let secret_id = create_secret(&keys.public().to_secret_json()).await;
     let server = server_reading(&secret_id, &[]).await;
     let (status, body) = jwks(&server).await;
     assert_eq!(status, 200);
@@ -95,7 +97,7 @@ async fn signing_keys_come_from_the_secret() {
 async fn a_rotation_reaches_a_warm_container_after_the_cache_ttl() {
     let first = KeySet::generate(1).unwrap();
     let first_kid = first.newest_key().kid().to_owned();
-    let secret_id = create_secret(&first.to_secret_json()).await;
+    let secret_id = create_secret(&first.public().to_secret_json()).await;
     let server = server_reading(&secret_id, &[("ALTA_SIGNING_KEY_CACHE_SECONDS", "2")]).await;
     assert_eq!(jwks(&server).await.1["keys"][0]["kid"], first_kid);
 
@@ -106,7 +108,7 @@ async fn a_rotation_reaches_a_warm_container_after_the_cache_ttl() {
         .await
         .put_secret_value()
         .secret_id(&secret_id)
-        .secret_string(rotated.to_secret_json())
+        .secret_string(rotated.public().to_secret_json())
         .send()
         .await
         .unwrap();
@@ -257,12 +259,19 @@ async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token
 #[tokio::test]
 #[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
 async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
-    use alta_shared::key_rotation::{RotationError, RotationEvent, rotate, run_step};
-    use alta_shared::keys::{KeyRing, SecretsManagerKeys};
+    use alta_shared::key_rotation::{
+        RotationError, RotationEvent, RotationTarget, rotate, run_step,
+    };
+    use alta_shared::keys::{KeyRing, KeySet, PublicKeySet, SecretsManagerKeys};
 
-    const ACTIVATION: Duration = Duration::from_secs(1200);
     let client = secrets().await;
     let secret_id = create_secret(r#"{"keys":[]}"#).await;
+    let public_id = create_secret(r#"{"keys":[]}"#).await;
+    let target = RotationTarget {
+        public_keys_secret_id: public_id.clone(),
+        activation: Duration::from_secs(1200),
+    };
+    let target = &target;
     let event = |step: &str, token: &str| RotationEvent {
         secret_id: secret_id.clone(),
         token: token.into(),
@@ -274,7 +283,7 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
             &client,
             &event("createSecret", "token-0000000000000000000000000001"),
             100,
-            ACTIVATION
+            target
         )
         .await,
         Err(RotationError::NotEnabled)
@@ -292,7 +301,7 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
                 "finishSecret",
             ];
             for step in steps {
-                run_step(&client, &event(step, token), now, ACTIVATION)
+                run_step(&client, &event(step, token), now, target)
                     .await
                     .unwrap();
             }
@@ -313,10 +322,17 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
             .all(|stages| !stages.iter().any(|s| s == "AWSPENDING")),
         "a finished rotation leaves no version pending, so the next one can start"
     );
-    let ring = KeyRing::from_secrets_manager(
+    let ring: KeyRing<KeySet> = KeyRing::from_secrets_manager(
         SecretsManagerKeys {
             client: client.clone(),
             secret_id: secret_id.clone(),
+        },
+        Duration::ZERO,
+    );
+    let public_ring: KeyRing<PublicKeySet> = KeyRing::from_secrets_manager(
+        SecretsManagerKeys {
+            client: client.clone(),
+            secret_id: public_id.clone(),
         },
         Duration::ZERO,
     );
@@ -327,6 +343,11 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
         "a fresh stack has a key with no manual step"
     );
     let first_kid = first.newest_key().kid().to_owned();
+    assert_eq!(
+        public_ring.current().await.unwrap().jwks().keys,
+        first.jwks().keys,
+        "the public half is published beside it, without a private key"
+    );
 
     rotate_once("token-0000000000000000000000000002", 2_000).await;
     let second = ring.current().await.unwrap();
@@ -340,5 +361,9 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
         second.keys()[1].kid(),
         first_kid,
         "the previous key stays published"
+    );
+    assert_eq!(
+        public_ring.current().await.unwrap().jwks().keys,
+        second.jwks().keys
     );
 }

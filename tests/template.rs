@@ -387,3 +387,147 @@ fn the_tables_keys_and_indexes_are_those_the_store_uses() {
         assert_eq!(defined, keys, "{}: attribute definitions", spec.name);
     }
 }
+
+/// A function's policy statements as CloudFormation would resolve them (`arn:<LogicalId>`
+/// for a resource's ARN), and the environment its code is given.
+fn statements(template: &Template, function: &str) -> Vec<serde_json::Value> {
+    let resolver = Resolver::undeployed(template, &BTreeMap::new()).unwrap();
+    let policies = resolver
+        .resolve(&resource(template, function)["Properties"]["Policies"])
+        .unwrap()
+        .unwrap_or_default();
+    policies
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn actions(statement: &serde_json::Value) -> Vec<String> {
+    match &statement["Action"] {
+        serde_json::Value::String(a) => vec![a.clone()],
+        serde_json::Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+        _ => vec![],
+    }
+}
+
+fn resources_of(statement: &serde_json::Value) -> Vec<String> {
+    match &statement["Resource"] {
+        serde_json::Value::String(r) => vec![r.clone()],
+        serde_json::Value::Array(r) => r
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The secrets a function may read or write, by logical id.
+fn secrets_used(template: &Template, function: &str) -> BTreeSet<String> {
+    statements(template, function)
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("secretsmanager:")))
+        .flat_map(resources_of)
+        // `!Ref` of a secret is its ARN; undeployed, its logical id.
+        .map(|r| r.trim_start_matches("arn:").to_owned())
+        .filter(|r| r.ends_with("Secret"))
+        .collect()
+}
+
+fn environment_names(template: &Template, function: &str) -> BTreeSet<String> {
+    let own = resource(template, function)["Properties"]["Environment"]["Variables"].clone();
+    let global = template.function_globals()["Environment"]["Variables"].clone();
+    [own, global]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys().cloned())
+        .collect()
+}
+
+#[test]
+fn only_the_token_function_can_read_the_private_signing_keys() {
+    let template = template();
+    let expected: [(&str, &[&str], &str); 6] = [
+        (
+            "DiscoveryFunction",
+            &["PublicKeysSecret"],
+            "ALTA_PUBLIC_KEYS_SECRET_ID",
+        ),
+        (
+            "RevokeFunction",
+            &["PublicKeysSecret"],
+            "ALTA_PUBLIC_KEYS_SECRET_ID",
+        ),
+        (
+            "AuthorizeFunction",
+            &["FormKeySecret"],
+            "ALTA_FORM_KEY_SECRET_ID",
+        ),
+        (
+            "TokenFunction",
+            &["SigningKeySecret"],
+            "ALTA_SIGNING_KEY_SECRET_ID",
+        ),
+        (
+            "RotateKeysFunction",
+            &["PublicKeysSecret", "SigningKeySecret"],
+            "ALTA_PUBLIC_KEYS_SECRET_ID",
+        ),
+        ("McpFunction", &[], ""),
+    ];
+    for (function, secrets, variable) in expected {
+        let used = secrets_used(&template, function);
+        let expected: BTreeSet<String> = secrets.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(used, expected, "{function}");
+        let keys: BTreeSet<String> = environment_names(&template, function)
+            .into_iter()
+            .filter(|v| v.ends_with("_SECRET_ID"))
+            .collect();
+        let expected: BTreeSet<String> = [variable]
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(keys, expected, "{function}'s key secrets");
+    }
+    assert!(secrets_used(&template, "RegisterFunction").is_empty());
+}
+
+#[test]
+fn writes_to_the_revocations_table_are_fenced_by_key_prefix() {
+    let template = template();
+    let fences: [(&str, &[&str]); 3] = [
+        ("AuthorizeFunction", &["form#*", "family#*"]),
+        ("TokenFunction", &["family#*", "jti#*", "assertion#*"]),
+        ("RevokeFunction", &["family#*", "jti#*", "assertion#*"]),
+    ];
+    for (function, prefixes) in fences {
+        let writes: Vec<serde_json::Value> = statements(&template, function)
+            .into_iter()
+            .filter(|s| resources_of(s).contains(&"arn:RevocationsTable".to_owned()))
+            .filter(|s| {
+                actions(s).iter().any(|a| {
+                    [
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ]
+                    .contains(&a.as_str())
+                })
+            })
+            .collect();
+        assert!(!writes.is_empty(), "{function} writes revocations");
+        for statement in writes {
+            assert_eq!(
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                serde_json::json!(prefixes),
+                "{function}: {statement}"
+            );
+        }
+    }
+    // The keys the code writes carry those prefixes.
+    use alta_shared::records::grant::{revoked_family_key, revoked_jti_key};
+    assert!(revoked_family_key("f").starts_with("family#"));
+    assert!(revoked_jti_key("j").starts_with("jti#"));
+}

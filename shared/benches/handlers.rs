@@ -41,7 +41,7 @@ fn deps(rt: &tokio::runtime::Runtime) -> Arc<Deps> {
 }
 
 fn access_token(rt: &tokio::runtime::Runtime, deps: &Deps) -> String {
-    let keys = rt.block_on(deps.keys.current()).unwrap();
+    let keys = rt.block_on(deps.signing_keys.current()).unwrap();
     let now = SystemClock.now();
     sign_access_token(
         keys.newest_key(),
@@ -65,7 +65,7 @@ fn jwt_verification(c: &mut Criterion) {
     let rt = runtime();
     let deps = deps(&rt);
     let token = access_token(&rt, &deps);
-    let keys = rt.block_on(deps.keys.current()).unwrap();
+    let keys = rt.block_on(deps.signing_keys.current()).unwrap();
     let verification = VerificationKeys::from(&keys.jwks());
     let audience = format!("{BASE}/mcp");
     c.bench_function("jwt_verify_es256", |b| {

@@ -55,12 +55,16 @@ impl TableNames {
     }
 }
 
-/// Where the ES256 signing keys come from.
+/// Where one kind of key comes from: the signing key set, its public half, the form key
+/// (`keys`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SigningKeySource {
-    /// A fresh key generated at start: the local server and tests (tokens die with the process).
+pub enum KeySecret {
+    /// Fresh keys generated at start: the local server and tests (tokens die with the
+    /// process). Only when no key secret at all is configured.
     Generated,
-    /// A Secrets Manager secret holding the key set (see `keys::KeySet`).
+    /// A deployed function given other key secrets but not this one: it never uses it.
+    Absent,
+    /// A Secrets Manager secret.
     SecretsManager { secret_id: String },
 }
 
@@ -173,8 +177,14 @@ pub struct Config {
     pub store: StoreBackend,
     /// `ALTA_TABLE_PREFIX` (default `alta-`) or one `ALTA_<NAME>_TABLE` per table.
     pub tables: TableNames,
-    /// `ALTA_SIGNING_KEY_SECRET_ID`: unset means a key generated at start.
-    pub signing_keys: SigningKeySource,
+    /// `ALTA_SIGNING_KEY_SECRET_ID`: the private signing key set (the token function).
+    /// With none of the three key secrets set, every key is generated at start.
+    pub signing_keys: KeySecret,
+    /// `ALTA_PUBLIC_KEYS_SECRET_ID`: its public half (discovery, revoke; the rotation
+    /// writes it).
+    pub public_keys: KeySecret,
+    /// `ALTA_FORM_KEY_SECRET_ID`: the key of the pages' signed forms (authorize).
+    pub form_key: KeySecret,
     /// `ALTA_SECRETSMANAGER_ENDPOINT`: an alternative Secrets Manager endpoint (tests: moto).
     pub secretsmanager_endpoint: Option<String>,
     /// `ALTA_SIGNING_KEY_CACHE_SECONDS` (default 300): how long a container trusts its
@@ -271,10 +281,18 @@ impl Config {
             alta_data: get("ALTA_ALTA_DATA_TABLE").unwrap_or(defaults.alta_data),
         };
 
-        let signing_keys = match get("ALTA_SIGNING_KEY_SECRET_ID") {
-            Some(secret_id) => SigningKeySource::SecretsManager { secret_id },
-            None => SigningKeySource::Generated,
-        };
+        let key_secrets = [
+            "ALTA_SIGNING_KEY_SECRET_ID",
+            "ALTA_PUBLIC_KEYS_SECRET_ID",
+            "ALTA_FORM_KEY_SECRET_ID",
+        ]
+        .map(&get);
+        let deployed = key_secrets.iter().any(Option::is_some);
+        let [signing_keys, public_keys, form_key] = key_secrets.map(|id| match id {
+            Some(secret_id) => KeySecret::SecretsManager { secret_id },
+            None if deployed => KeySecret::Absent,
+            None => KeySecret::Generated,
+        });
 
         let preconfigured_clients = match get("ALTA_PRECONFIGURED_CLIENTS") {
             Some(json) => parse_preconfigured_clients(&json)?,
@@ -306,6 +324,8 @@ impl Config {
             store,
             tables,
             signing_keys,
+            public_keys,
+            form_key,
             secretsmanager_endpoint: get("ALTA_SECRETSMANAGER_ENDPOINT"),
             signing_key_cache_ttl: Duration::from_secs(signing_key_cache_seconds),
             jwks_cache_ttl: Duration::from_secs(jwks_cache_seconds),
@@ -434,10 +454,29 @@ mod tests {
     }
 
     #[test]
+    fn a_function_given_some_key_secrets_never_generates_the_others() {
+        let cfg = config(&[
+            ("ALTA_BASE_URL", "http://127.0.0.1:3000"),
+            ("ALTA_PUBLIC_KEYS_SECRET_ID", "public"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.public_keys,
+            KeySecret::SecretsManager {
+                secret_id: "public".into()
+            }
+        );
+        assert_eq!(cfg.signing_keys, KeySecret::Absent);
+        assert_eq!(cfg.form_key, KeySecret::Absent);
+    }
+
+    #[test]
     fn defaults_are_memory_store_generated_keys_and_claude_and_cursor() {
         let cfg = config(&[("ALTA_BASE_URL", "http://127.0.0.1:3000")]).unwrap();
         assert_eq!(cfg.store, StoreBackend::Memory);
-        assert_eq!(cfg.signing_keys, SigningKeySource::Generated);
+        assert_eq!(cfg.signing_keys, KeySecret::Generated);
+        assert_eq!(cfg.public_keys, KeySecret::Generated);
+        assert_eq!(cfg.form_key, KeySecret::Generated);
         assert_eq!(cfg.tables.clients, "alta-clients");
         let ids: Vec<_> = cfg
             .preconfigured_clients

@@ -10,9 +10,9 @@ use tokio::sync::RwLock;
 use crate::aws;
 use crate::clients::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError, PreconfiguredClient, SigningKeySource, StoreBackend};
+use crate::config::{Config, ConfigError, KeySecret, PreconfiguredClient, StoreBackend};
 use crate::jwks::JwksClient;
-use crate::keys::{KeyError, KeyRing, KeySet, SecretsManagerKeys};
+use crate::keys::{FormKey, KeyError, KeyRing, KeySet, PublicKeySet, RingKeys, SecretsManagerKeys};
 use crate::metrics::Metrics;
 use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
@@ -36,7 +36,12 @@ pub enum StartupError {
 pub struct Deps {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
-    pub keys: Arc<KeyRing>,
+    /// The private signing keys: only the token function is given their secret.
+    pub signing_keys: Arc<KeyRing<KeySet>>,
+    /// Their public half: the JWKS (discovery) and revocation's check of access tokens.
+    pub public_keys: Arc<KeyRing<PublicKeySet>>,
+    /// The pages' signed forms (authorize).
+    pub form_keys: Arc<KeyRing<FormKey>>,
     pub clients: Arc<dyn ClientStore>,
     pub directory: Arc<dyn DirectoryStore>,
     pub codes: Arc<dyn CodeStore>,
@@ -99,7 +104,9 @@ impl Deps {
         let local_endpoint = matches!(&config.store, StoreBackend::DynamoDb { endpoint: Some(_) })
             || config.secretsmanager_endpoint.is_some();
         let needs_aws = matches!(config.store, StoreBackend::DynamoDb { .. })
-            || matches!(config.signing_keys, SigningKeySource::SecretsManager { .. })
+            || [&config.signing_keys, &config.public_keys, &config.form_key]
+                .iter()
+                .any(|k| matches!(k, KeySecret::SecretsManager { .. }))
             || config
                 .preconfigured_clients
                 .iter()
@@ -124,17 +131,14 @@ impl Deps {
             .map(|sdk| aws::secretsmanager_client(sdk, config.secretsmanager_endpoint.as_deref()));
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let keys = match (&config.signing_keys, &secrets_client) {
-            (SigningKeySource::SecretsManager { secret_id }, Some(client)) => {
-                KeyRing::from_secrets_manager(
-                    SecretsManagerKeys {
-                        client: client.clone(),
-                        secret_id: secret_id.clone(),
-                    },
-                    config.signing_key_cache_ttl,
-                )
-            }
-            _ => KeyRing::fixed(KeySet::generate(clock.now())?),
+        // Generated only when no key secret is configured at all (`Config`): then the
+        // three are one process's own.
+        let generated = KeySet::generate(clock.now())?;
+        let (sm, ttl) = (secrets_client.as_ref(), config.signing_key_cache_ttl);
+        let keys = Keys {
+            public: key_ring(&config.public_keys, sm, ttl, generated.public()),
+            form: key_ring(&config.form_key, sm, ttl, FormKey::generate()?),
+            signing: key_ring(&config.signing_keys, sm, ttl, generated),
         };
 
         let stores = match (&config.store, &sdk) {
@@ -173,7 +177,11 @@ impl Deps {
             config.jwks_cache_ttl,
             key_set.verification_keys().clone(),
         );
-        let keys = KeyRing::fixed(key_set);
+        let keys = Keys {
+            public: KeyRing::fixed(key_set.public()),
+            form: KeyRing::fixed(FormKey::generate()?),
+            signing: KeyRing::fixed(key_set),
+        };
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
         Ok(Self::assemble(config, clock, keys, stores, None, jwks))
     }
@@ -181,14 +189,16 @@ impl Deps {
     fn assemble(
         config: Config,
         clock: Arc<dyn Clock>,
-        keys: KeyRing,
+        keys: Keys,
         stores: StoreSet,
         secrets_client: Option<aws_sdk_secretsmanager::Client>,
         jwks: JwksClient,
     ) -> Self {
         Self {
             clock,
-            keys: Arc::new(keys),
+            signing_keys: Arc::new(keys.signing),
+            public_keys: Arc::new(keys.public),
+            form_keys: Arc::new(keys.form),
             clients: stores.clients,
             directory: stores.directory,
             codes: stores.codes,
@@ -202,6 +212,34 @@ impl Deps {
             password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),
         }
+    }
+}
+
+/// The three key rings, before they are shared.
+struct Keys {
+    signing: KeyRing<KeySet>,
+    public: KeyRing<PublicKeySet>,
+    form: KeyRing<FormKey>,
+}
+
+/// One kind of key, from its secret, or the process's own generated one.
+fn key_ring<T: RingKeys>(
+    source: &KeySecret,
+    client: Option<&aws_sdk_secretsmanager::Client>,
+    ttl: std::time::Duration,
+    generated: T,
+) -> KeyRing<T> {
+    match (source, client) {
+        (KeySecret::SecretsManager { secret_id }, Some(client)) => KeyRing::from_secrets_manager(
+            SecretsManagerKeys {
+                client: client.clone(),
+                secret_id: secret_id.clone(),
+            },
+            ttl,
+        ),
+        (KeySecret::Generated, _) => KeyRing::fixed(generated),
+        // A secret with no client cannot happen (`needs_aws`); absent is never generated.
+        (KeySecret::SecretsManager { .. } | KeySecret::Absent, _) => KeyRing::absent(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Rotation of the signing-key secret, in Secrets Manager's four steps (createSecret,
 //! setSecret, testSecret, finishSecret). Each rotation adds a fresh key that signs from
 //! then on; a superseded key stays published until every token it signed has expired.
+//! setSecret publishes the pending set's public half in the public-keys secret (what
+//! discovery and revoke read), before finishSecret makes the new private set current.
 
 use std::time::Duration;
 
@@ -39,6 +41,8 @@ pub enum RotationError {
     UnknownVersion(String),
     #[error("unknown rotation step `{0}`")]
     UnknownStep(String),
+    #[error("ALTA_PUBLIC_KEYS_SECRET_ID is not set: the rotation could not publish its keys")]
+    NoPublicKeysSecret,
     #[error(transparent)]
     Keys(#[from] KeyError),
 }
@@ -77,11 +81,33 @@ async fn describe(
         .map_err(sm_error)
 }
 
+/// Where a rotation writes: the public-keys secret, and when the new key may sign.
+#[derive(Debug, Clone)]
+pub struct RotationTarget {
+    pub public_keys_secret_id: String,
+    /// `Config::key_activation`.
+    pub activation: Duration,
+}
+
+impl RotationTarget {
+    /// A rotation function without the public-keys secret fails its cold start: it
+    /// could never publish the keys it makes.
+    pub fn from_config(config: &crate::Config) -> Result<Self, RotationError> {
+        match &config.public_keys {
+            crate::config::KeySecret::SecretsManager { secret_id } => Ok(Self {
+                public_keys_secret_id: secret_id.clone(),
+                activation: config.key_activation(),
+            }),
+            _ => Err(RotationError::NoPublicKeysSecret),
+        }
+    }
+}
+
 pub async fn rotate(
     client: &Client,
     event: &RotationEvent,
     now: u64,
-    activation: Duration,
+    target: &RotationTarget,
 ) -> Result<(), RotationError> {
     let described = describe(client, event).await?;
     if described.rotation_enabled() != Some(true) {
@@ -100,7 +126,7 @@ pub async fn rotate(
     if !stages.iter().any(|s| s == "AWSPENDING") {
         return Err(RotationError::UnknownVersion(event.token.clone()));
     }
-    run_step(client, event, now, activation).await
+    run_step(client, event, now, target).await
 }
 
 /// One rotation step, once `rotate` has checked that the version is staged for it.
@@ -108,12 +134,11 @@ pub async fn run_step(
     client: &Client,
     event: &RotationEvent,
     now: u64,
-    activation: Duration,
+    target: &RotationTarget,
 ) -> Result<(), RotationError> {
     match event.step.as_str() {
-        "createSecret" => create(client, event, now, activation).await,
-        // The keys are used by this stack alone: there is no other system to update.
-        "setSecret" => Ok(()),
+        "createSecret" => create(client, event, now, target.activation).await,
+        "setSecret" => publish(client, event, &target.public_keys_secret_id).await,
         "testSecret" => {
             let pending = pending_value(client, event).await?.unwrap_or_default();
             KeySet::from_secret_json(&pending)?;
@@ -170,6 +195,29 @@ async fn create(
         .await
         .map_err(sm_error)?;
     tracing::info!(kid = %next.newest_key().kid(), keys = next.keys().len(), signs_after_seconds = activation.as_secs(), "new signing key staged");
+    Ok(())
+}
+
+/// The pending set's public keys, written where discovery and revoke read them: the new
+/// key is published before it can sign (it signs only after the activation delay, and
+/// only once finishSecret has made it current), and the retired ones leave with it.
+async fn publish(
+    client: &Client,
+    event: &RotationEvent,
+    public_keys_secret_id: &str,
+) -> Result<(), RotationError> {
+    let pending = pending_value(client, event)
+        .await?
+        .ok_or_else(|| RotationError::UnknownVersion(event.token.clone()))?;
+    let public = KeySet::from_secret_json(&pending)?.public();
+    client
+        .put_secret_value()
+        .secret_id(public_keys_secret_id)
+        .secret_string(public.to_secret_json())
+        .send()
+        .await
+        .map_err(sm_error)?;
+    tracing::info!(keys = public.jwks().keys.len(), "public keys published");
     Ok(())
 }
 

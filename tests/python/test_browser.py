@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx2
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 DEMO_PASSWORD = "alta-demo"
@@ -101,7 +103,7 @@ class Tab:
         self.page.set_default_timeout(10_000)
         self.shots = shots
         self.server_name = server_name
-        self.console: list[tuple[str, str, str]] = []  # (type, text, page url)
+        self.console: list[tuple[str, str, str]] = []  # (type, text, where it came from)
         self.page.on("console", lambda m: self.console.append((m.type, m.text, m.location.get("url", ""))))
         self.page.on("pageerror", lambda e: self.console.append(("pageerror", str(e), "")))
 
@@ -125,7 +127,7 @@ class Tab:
 
 
 @pytest.fixture
-def tab(chromium, server_name, request):
+def tab(chromium, server_name):
     shots = SCREENSHOTS / server_name
     shots.mkdir(parents=True, exist_ok=True)
     context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
@@ -259,6 +261,19 @@ def account_of(base_url: str, access_token: str) -> str:
     return result["structuredContent"]["id"]
 
 
+@contextmanager
+def sent_to(tab: Tab, redirect_uri: str):
+    """Expects the browser to be sent to `redirect_uri` (with a query) by what the body
+    does; yields the request's info (`.value`). If it is not, fails naming what the
+    console said (a CSP refusal blocks the redirect after the form's POST)."""
+    try:
+        with tab.page.expect_request(lambda r: r.url.startswith(redirect_uri + "?")) as request:
+            yield request
+    except PlaywrightTimeout:
+        pytest.fail(f"the browser was not sent to {redirect_uri}; its console: {tab.console}")
+    assert request.value.is_navigation_request()
+
+
 def type_credentials(tab: Tab, email: str) -> None:
     """Types into the sign-in form, key by key, as a person does."""
     page = tab.page
@@ -307,7 +322,8 @@ def test_enter_at_sign_in_and_account_page_means_allow(tab, base_url):
         page.locator("input[name=account]:checked").focus()
         page.keyboard.press("ArrowDown")
         assert page.locator("input[name=account]:checked").get_attribute("value") == "acct_globex"
-        page.keyboard.press("Enter")
+        with sent_to(tab, callback.redirect_uri):
+            page.keyboard.press("Enter")
         page.wait_for_url(callback.redirect_uri + "?**")
         tab.screenshot("loopback-callback")
 
@@ -330,8 +346,9 @@ def test_enter_on_the_consent_form_means_allow_for_a_single_account_user(tab, ba
         page.goto(auth.url)
         type_credentials(tab, "manager@alta.local")
         tab.screenshot("loopback-consent")
-        page.locator("#password").press("Enter")
-        page.wait_for_url(lambda url: not url.startswith(f"{base_url}/authorize"))
+        with sent_to(tab, callback.redirect_uri):
+            page.locator("#password").press("Enter")
+        page.wait_for_url(callback.redirect_uri + "?**")
         code = auth.check_callback(page.url)
         assert len(callback.hits) == 1
     tokens = auth.exchange(code)
@@ -350,7 +367,8 @@ def test_deny_button_sends_access_denied(tab, base_url):
         auth = Authorization(base_url, client["client_id"], callback.redirect_uri)
         page.goto(auth.url)
         type_credentials(tab, "manager@alta.local")
-        page.get_by_role("button", name="Deny").click()
+        with sent_to(tab, callback.redirect_uri):
+            page.get_by_role("button", name="Deny").click()
         page.wait_for_url(callback.redirect_uri + "?**")
         query = parse_qs(urlparse(page.url).query)
         assert query["error"] == ["access_denied"]
@@ -383,14 +401,13 @@ def test_claude_https_callback_is_reached_without_csp_refusal(tab, base_url, ema
     single = email == "manager@alta.local"
     if single:
         tab.screenshot("claude-consent", docs_name="consent.png")
-    with page.expect_request(lambda r: r.url.startswith(CLAUDE_REDIRECT + "?")) as request:
+    with sent_to(tab, CLAUDE_REDIRECT):
         allow = lambda: page.get_by_role("button", name="Allow").click()  # noqa: E731
         if single:
             allow()
         else:
             to_account_page(tab, auth, allow, "claude-account")
             allow()
-    assert request.value.is_navigation_request()
     page.wait_for_url(CLAUDE_REDIRECT + "?**")
     assert reached == [page.url]
     code = auth.check_callback(page.url)
@@ -412,14 +429,13 @@ def test_cursor_scheme_callback_is_attempted_without_csp_refusal(tab, base_url, 
     page.goto(auth.url)
     assert page.locator("h1").inner_text() == "Sign in to connect Cursor"
     type_credentials(tab, email)
-    with page.expect_request(lambda r: r.url.startswith(CURSOR_REDIRECT + "?")) as request:
+    with sent_to(tab, CURSOR_REDIRECT) as request:
         enter = lambda: page.locator("#password").press("Enter")  # noqa: E731
         if email == "demo@alta.local":
             to_account_page(tab, auth, enter, "cursor-account")
             page.locator("input[name=account]:checked").press("Enter")
         else:
             enter()
-    assert request.value.is_navigation_request()
     code = auth.check_callback(request.value.url)
     assert tab.csp_refusals() == []
     assert tab.errors() == []
@@ -437,7 +453,8 @@ def test_connected_apps_page_lists_the_app_and_disconnect_ends_its_access(tab, b
         auth = Authorization(base_url, client["client_id"], callback.redirect_uri)
         page.goto(auth.url)
         type_credentials(tab, "viewer@alta.local")
-        page.get_by_role("button", name="Allow").click()
+        with sent_to(tab, callback.redirect_uri):
+            page.get_by_role("button", name="Allow").click()
         page.wait_for_url(callback.redirect_uri + "?**")
         code = auth.check_callback(page.url)
     token = auth.exchange(code)["access_token"]

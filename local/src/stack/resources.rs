@@ -58,14 +58,30 @@ impl Services {
         Self { dynamodb, secrets }
     }
 
-    /// `CreateSecret` as CloudFormation names it (`<LogicalId>-<suffix>`); its ARN.
+    /// `CreateSecret` as CloudFormation names it (`<LogicalId>-<suffix>`), with its
+    /// `SecretString` or, as CloudFormation does for `GenerateSecretString`, a random one of
+    /// `PasswordLength` letters and digits (the only options the template uses); its ARN.
     pub async fn create_secret(&self, id: &str, properties: &Value) -> Result<String, StackError> {
+        let generate = &properties["GenerateSecretString"];
+        let value = match properties["SecretString"].as_str() {
+            Some(value) => Some(value.to_owned()),
+            None if generate.is_object() => {
+                let length = generate["PasswordLength"].as_u64().unwrap_or(32) as usize;
+                Some(
+                    std::iter::repeat_with(|| random_id(16))
+                        .flat_map(|s| s.chars().collect::<Vec<_>>())
+                        .take(length)
+                        .collect(),
+                )
+            }
+            None => None,
+        };
         let created = self
             .secrets
             .create_secret()
             .name(format!("{id}-{}", random_id(12)))
             .set_description(properties["Description"].as_str().map(str::to_owned))
-            .set_secret_string(properties["SecretString"].as_str().map(str::to_owned))
+            .set_secret_string(value)
             .send()
             .await
             .map_err(|e| deploy_error(&format!("creating secret {id}"), DisplayErrorContext(e)))?;

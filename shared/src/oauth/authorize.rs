@@ -17,7 +17,7 @@ use crate::directory::{Account, Membership, normalize_email};
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{Params, route_path};
-use crate::keys::KeySet;
+use crate::keys::FormKey;
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::connections;
 use crate::oauth::pages::{
@@ -331,11 +331,11 @@ async fn render_sign_in(
     client: &Client,
     pending: PendingAuthorization,
 ) -> Response<Body> {
-    let keys = match deps.keys.current().await {
+    let keys = match deps.form_keys.current().await {
         Ok(keys) => keys,
         Err(err) => return unavailable(err),
     };
-    let field = match pending::sign(&keys, deps.config.key_activation(), &pending) {
+    let field = match pending::sign(&keys, &pending) {
         Ok(field) => field,
         Err(err) => {
             tracing::error!(cause = %err, "signing the pending authorization failed");
@@ -527,7 +527,7 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             signed_in: Some(signed_in),
             ..pending.clone()
         };
-        return render_account_choice(deps, &keys, &client, &signed_in_pending, &accounts, error);
+        return render_account_choice(&keys, &client, &signed_in_pending, &accounts, error);
     };
 
     match use_form().await {
@@ -558,14 +558,13 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
 
 /// The second page for a person with several accounts: which one the app acts in.
 fn render_account_choice(
-    deps: &Deps,
-    keys: &KeySet,
+    keys: &FormKey,
     client: &Client,
     pending: &PendingAuthorization,
     accounts: &[(Membership, Account)],
     error: Option<&str>,
 ) -> Response<Body> {
-    let field = match pending::sign(keys, deps.config.key_activation(), pending) {
+    let field = match pending::sign(keys, pending) {
         Ok(field) => field,
         Err(err) => return unavailable(err),
     };

@@ -14,7 +14,7 @@ use crate::clock::civil_date;
 use crate::config::BaseUrl;
 use crate::deps::Deps;
 use crate::directory::normalize_email;
-use crate::keys::KeySet;
+use crate::keys::FormKey;
 use crate::oauth::grant_end::end_grant;
 use crate::oauth::pages::{ConnectionRow, connections_page, connections_sign_in_page, error_page};
 use crate::oauth::pending::SignedIn;
@@ -72,7 +72,7 @@ pub async fn show(deps: &Deps) -> Response<Body> {
 
 /// A new form with a new nonce cookie.
 async fn fresh_sign_in(deps: &Deps, status: StatusCode, error: Option<&str>) -> Response<Body> {
-    let keys = match deps.keys.current().await {
+    let keys = match deps.form_keys.current().await {
         Ok(keys) => keys,
         Err(err) => return unavailable(err),
     };
@@ -85,7 +85,7 @@ async fn fresh_sign_in(deps: &Deps, status: StatusCode, error: Option<&str>) -> 
         nonce: random::token(16),
         signed_in: None,
     };
-    let field = match signed_form::sign(&keys, deps.config.key_activation(), &form) {
+    let field = match signed_form::sign(&keys, &form) {
         Ok(field) => field,
         Err(err) => return unavailable(err),
     };
@@ -206,12 +206,12 @@ async fn live_grants(deps: &Deps, user_id: &UserId) -> Result<Vec<GrantRecord>, 
 
 async fn list(
     deps: &Deps,
-    keys: &KeySet,
+    keys: &FormKey,
     form: &ConnectionsForm,
     signed_in: &SignedIn,
     notice: Option<&str>,
 ) -> Response<Body> {
-    let field = match signed_form::sign(keys, deps.config.key_activation(), form) {
+    let field = match signed_form::sign(keys, form) {
         Ok(field) => field,
         Err(err) => return unavailable(err),
     };

@@ -57,13 +57,10 @@ async fn document_at(path: &str, deps: &Deps) -> Response<Body> {
             document(&protected_resource_metadata(config))
         }
         SERVICE_PAGE_PATH => pages::service_page(&config.base_url.mcp_resource()),
-        _ => match deps.keys.current().await {
+        _ => match deps.public_keys.current().await {
             Ok(keys) => {
                 // Served often (every /mcp container fetches it): the rotation alarm's gauge.
-                let age = deps
-                    .clock
-                    .now()
-                    .saturating_sub(keys.newest_key().created_at());
+                let age = deps.clock.now().saturating_sub(keys.newest_created_at());
                 deps.metrics
                     .record(Measurement::SigningKeyAgeDays(age as f64 / 86_400.0));
                 h::json_response(
@@ -258,7 +255,7 @@ mod tests {
     async fn jwks_publishes_the_signing_key() {
         let deps = deps();
         let kid = deps
-            .keys
+            .signing_keys
             .current()
             .await
             .unwrap()

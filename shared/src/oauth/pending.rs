@@ -2,12 +2,10 @@
 //! carried as a signed form (`signed_form`): the sign-in form, and the account choice
 //! after it for a person with several accounts.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::config::BaseUrl;
-use crate::keys::KeySet;
+use crate::keys::FormKey;
 use crate::oauth::signed_form::{self, FORM_LIFETIME_SECONDS, FormClaims};
 use crate::pkce::CodeChallenge;
 use crate::records::ids::{ClientId, UserId};
@@ -56,12 +54,8 @@ pub fn audience(base: &BaseUrl) -> String {
     base.url("/authorize")
 }
 
-pub fn sign(
-    keys: &KeySet,
-    activation: Duration,
-    pending: &PendingAuthorization,
-) -> Result<String, String> {
-    signed_form::sign(keys, activation, pending)
+pub fn sign(key: &FormKey, pending: &PendingAuthorization) -> Result<String, String> {
+    signed_form::sign(key, pending)
 }
 
 /// What the authorization request asked for, once checked.
@@ -99,7 +93,7 @@ mod tests {
     use super::*;
 
     fn verify(
-        keys: &KeySet,
+        keys: &FormKey,
         base: &BaseUrl,
         field: &str,
         cookie_nonce: Option<&str>,
@@ -125,8 +119,8 @@ mod tests {
     #[test]
     fn signed_field_verifies_with_its_cookie_only() {
         let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
-        let keys = KeySet::generate(1).unwrap();
-        let field = sign(&keys, Duration::from_secs(1200), &sample(&base)).unwrap();
+        let keys = FormKey::generate().unwrap();
+        let field = sign(&keys, &sample(&base)).unwrap();
         assert_eq!(
             verify(&keys, &base, &field, Some("nonce-1")),
             Some(sample(&base))
@@ -138,11 +132,11 @@ mod tests {
     #[test]
     fn tampered_or_foreign_fields_are_refused() {
         let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
-        let keys = KeySet::generate(1).unwrap();
-        let other_keys = KeySet::generate(1).unwrap();
-        let foreign = sign(&other_keys, Duration::from_secs(1200), &sample(&base)).unwrap();
+        let keys = FormKey::generate().unwrap();
+        let other_keys = FormKey::generate().unwrap();
+        let foreign = sign(&other_keys, &sample(&base)).unwrap();
         assert_eq!(verify(&keys, &base, &foreign, Some("nonce-1")), None);
-        let field = sign(&keys, Duration::from_secs(1200), &sample(&base)).unwrap();
+        let field = sign(&keys, &sample(&base)).unwrap();
         let mut tampered = field.clone();
         tampered.insert(field.find('.').unwrap() + 5, 'A');
         assert_eq!(verify(&keys, &base, &tampered, Some("nonce-1")), None);
@@ -153,11 +147,11 @@ mod tests {
     #[test]
     fn expired_field_is_refused() {
         let base = BaseUrl::parse("https://mcp.alta.example").unwrap();
-        let keys = KeySet::generate(1).unwrap();
+        let keys = FormKey::generate().unwrap();
         let mut old = sample(&base);
         old.iat -= 2 * PENDING_LIFETIME_SECONDS;
         old.exp -= 2 * PENDING_LIFETIME_SECONDS;
-        let field = sign(&keys, Duration::from_secs(1200), &old).unwrap();
+        let field = sign(&keys, &old).unwrap();
         assert_eq!(verify(&keys, &base, &field, Some("nonce-1")), None);
     }
 }

@@ -88,7 +88,7 @@ async fn revoke_access_token(
     deps: &Deps,
 ) -> Result<bool, OAuthError> {
     let keys = deps
-        .keys
+        .public_keys
         .with_kid(jwt::key_id(token).as_deref())
         .await
         .map_err(OAuthError::unavailable)?;

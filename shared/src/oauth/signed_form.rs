@@ -1,10 +1,9 @@
-//! State carried by Alta's own pages between a GET and its POSTs: signed (ES256, the
-//! server's key) into a hidden form field that lives 10 minutes, and bound to a nonce
+//! State carried by Alta's own pages between a GET and its POSTs: signed (HS256, the
+//! form key: `keys::FormKey`) into a hidden form field that lives 10 minutes, and bound to a nonce
 //! cookie, so that a field lifted from one browser is useless in another (CSRF included:
 //! another site can post the field only with a cookie it cannot read or set).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::HeaderValue;
 use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header, encode};
@@ -15,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::config::BaseUrl;
 use crate::deps::Deps;
 use crate::http::{BodyError, Params};
-use crate::keys::{KeyError, KeySet};
+use crate::keys::{FormKey, KeyError};
 use crate::secret::SecretString;
 
 pub const FORM_LIFETIME_SECONDS: u64 = 600;
@@ -31,15 +30,8 @@ pub trait FormClaims: Serialize + DeserializeOwned {
     fn nonce(&self) -> &str;
 }
 
-/// Signed with the key that signs at the form's `iat` (see `KeySet::signing_key`), so
-/// that a re-signed form (the same `iat`) verifies wherever the first one did.
-pub fn sign<T: FormClaims>(
-    keys: &KeySet,
-    activation: Duration,
-    claims: &T,
-) -> Result<String, String> {
-    let key = keys.signing_key(claims.iat(), activation);
-    let mut header = Header::new(Algorithm::ES256);
+pub fn sign<T: FormClaims>(key: &FormKey, claims: &T) -> Result<String, String> {
+    let mut header = Header::new(Algorithm::HS256);
     header.typ = Some(T::TYPE.into());
     header.kid = Some(key.kid().to_owned());
     encode(&header, claims, key.encoding_key()).map_err(|e| e.to_string())
@@ -48,22 +40,26 @@ pub fn sign<T: FormClaims>(
 /// The claims, if the field was signed here for `audience`, is unexpired, and matches the
 /// cookie.
 pub fn verify<T: FormClaims>(
-    keys: &KeySet,
+    key: &FormKey,
     base: &BaseUrl,
     audience: &str,
     field: &str,
     cookie_nonce: Option<&str>,
 ) -> Option<T> {
     let header = decode_header(field).ok()?;
-    if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(T::TYPE) {
+    if header.alg != Algorithm::HS256
+        || header.typ.as_deref() != Some(T::TYPE)
+        || header.kid.as_deref() != Some(key.kid())
+    {
         return None;
     }
-    let key = keys.verification_keys().get(header.kid.as_deref()?)?;
-    let mut validation = Validation::new(Algorithm::ES256);
+    let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_issuer(&[base.issuer()]);
     validation.set_audience(&[audience]);
-    let claims = decode::<T>(field, key, &validation).ok()?.claims;
+    let claims = decode::<T>(field, key.decoding_key(), &validation)
+        .ok()?
+        .claims;
     let nonce = SecretString::new(claims.nonce().to_owned());
     cookie_nonce.filter(|c| nonce.constant_time_eq(c))?;
     Some(claims)
@@ -74,8 +70,8 @@ pub struct Posted<T> {
     pub params: Params,
     /// The signed field as posted: a page shown again carries it unchanged.
     pub field: String,
-    /// The key set that verified it, which also signs what the page shows next.
-    pub keys: Arc<KeySet>,
+    /// The key that verified it, which also signs what the page shows next.
+    pub keys: Arc<FormKey>,
     pub claims: T,
 }
 
@@ -83,7 +79,7 @@ pub struct Posted<T> {
 pub enum Unread {
     /// Not a form body at all.
     Malformed(BodyError),
-    /// The signing keys could not be read: worth retrying.
+    /// The form key could not be read: worth retrying.
     Unavailable(KeyError),
     /// Expired, lifted from another browser, tampered with, or not signed here.
     Invalid,
@@ -106,7 +102,7 @@ pub async fn read_posted<T: FormClaims>(
         .unwrap_or_default()
         .to_owned();
     let keys = deps
-        .keys
+        .form_keys
         .with_kid(crate::jwt::key_id(&field).as_deref())
         .await
         .map_err(Unread::Unavailable)?;

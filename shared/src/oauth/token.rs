@@ -541,7 +541,11 @@ async fn issue_access_token(
     resource: &str,
     now: u64,
 ) -> Result<(SecretString, Jti), OAuthError> {
-    let keys = deps.keys.current().await.map_err(OAuthError::unavailable)?;
+    let keys = deps
+        .signing_keys
+        .current()
+        .await
+        .map_err(OAuthError::unavailable)?;
     let jti = Jti::new(random::token(16));
     let claims = AccessTokenClaims {
         iss: deps.config.base_url.issuer().to_owned(),

@@ -1,8 +1,18 @@
-//! ES256 signing keys: the key set kept in one Secrets Manager secret, the newest key
-//! signing, every key published in the JWKS, and a per-container cache of the set.
+//! Keys, each kind in a secret of its own so that a function reads only what it uses:
+//! the ES256 signing key set (the newest key signs; only the token function and the
+//! rotation read it), its public half (`public`: published as the JWKS, read by discovery
+//! and revoke, written by the rotation), the pages' form key (`form`: the authorize
+//! function's alone), and the per-container cache that reads any of them (`ring`).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod form;
+mod public;
+mod ring;
+
+pub use form::FormKey;
+pub use public::PublicKeySet;
+pub use ring::{KeyRing, RingKeys, SecretsManagerKeys};
+
+use std::time::Duration;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
@@ -11,7 +21,6 @@ use jsonwebtoken::EncodingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use tokio::sync::RwLock;
 
 use crate::jwks::{Jwk, Jwks, VerificationKeys};
 
@@ -33,8 +42,8 @@ pub struct SigningKey {
     created_at: u64,
     pkcs8: Vec<u8>,
     encoding: EncodingKey,
-    x: String,
-    y: String,
+    pub(crate) x: String,
+    pub(crate) y: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -97,7 +106,7 @@ impl SigningKey {
 }
 
 /// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
-fn thumbprint(x: &str, y: &str) -> String {
+pub(crate) fn thumbprint(x: &str, y: &str) -> String {
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
@@ -214,6 +223,11 @@ impl KeySet {
         &self.verification
     }
 
+    /// The public half, as the rotation publishes it for discovery and revoke.
+    pub fn public(&self) -> PublicKeySet {
+        PublicKeySet::of(&self.keys)
+    }
+
     /// The next key set of a rotation: a fresh key, which signs once `activation` has
     /// passed, and the keys whose tokens may still be alive. A key stops signing when its
     /// successor activates; it is dropped once `retain_after_superseded` has passed after
@@ -240,170 +254,15 @@ impl KeySet {
     }
 }
 
-/// Reads the key set secret from Secrets Manager.
-#[derive(Clone)]
-pub struct SecretsManagerKeys {
-    pub client: aws_sdk_secretsmanager::Client,
-    pub secret_id: String,
-}
+impl RingKeys for KeySet {
+    const WHAT: &'static str = "signing key set";
 
-impl SecretsManagerKeys {
-    pub async fn load(&self) -> Result<KeySet, KeyError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            // Explicit, so a rotation's pending version is never read by mistake.
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .map_err(|e| {
-                KeyError::Unavailable(
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
-        let json = out
-            .secret_string()
-            .ok_or_else(|| KeyError::InvalidSecret("the secret has no string value".into()))?;
-        KeySet::from_secret_json(json)
-    }
-}
-
-enum KeySource {
-    Fixed,
-    SecretsManager(SecretsManagerKeys),
-}
-
-/// The key set as one container sees it: loaded on first use (so a function that never
-/// signs never reads the secret) and re-read after `ttl` so rotations reach warm containers.
-/// If a re-read fails, the keys already held keep working; if the first read fails (an
-/// empty or unreadable secret), callers get the error, and the secret is read again only
-/// after `RETRY_AFTER_FAILURE`, not on every request.
-pub struct KeyRing {
-    source: KeySource,
-    ttl: Duration,
-    state: RwLock<RingState>,
-}
-
-#[derive(Default)]
-struct RingState {
-    keys: Option<(Arc<KeySet>, Instant)>,
-    failure: Option<(KeyError, Instant)>,
-    /// The last read for a key id the held set lacks.
-    forced_at: Option<Instant>,
-}
-
-impl RingState {
-    fn fresh(&self, ttl: Duration) -> Option<Arc<KeySet>> {
-        self.keys
-            .as_ref()
-            .filter(|(_, loaded)| loaded.elapsed() < ttl)
-            .map(|(keys, _)| keys.clone())
+    fn from_secret(value: &str) -> Result<Self, KeyError> {
+        Self::from_secret_json(value)
     }
 
-    fn failed_recently(&self, ttl: Duration) -> Option<KeyError> {
-        let retry = KeyRing::RETRY_AFTER_FAILURE.min(ttl);
-        self.failure
-            .as_ref()
-            .filter(|(_, at)| at.elapsed() < retry)
-            .map(|(err, _)| err.clone())
-    }
-}
-
-impl KeyRing {
-    /// After a failed read, the next one waits this long (or the key cache's TTL, if shorter).
-    pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
-    /// A token or form naming an unknown key re-reads the secret at most this often.
-    pub const MIN_FORCED_REFRESH: Duration = Duration::from_secs(30);
-
-    pub fn fixed(keys: KeySet) -> Self {
-        Self {
-            source: KeySource::Fixed,
-            ttl: Duration::MAX,
-            state: RwLock::new(RingState {
-                keys: Some((Arc::new(keys), Instant::now())),
-                ..RingState::default()
-            }),
-        }
-    }
-
-    pub fn from_secrets_manager(source: SecretsManagerKeys, ttl: Duration) -> Self {
-        Self {
-            source: KeySource::SecretsManager(source),
-            ttl,
-            state: RwLock::new(RingState::default()),
-        }
-    }
-
-    pub async fn current(&self) -> Result<Arc<KeySet>, KeyError> {
-        if let Some(keys) = self.state.read().await.fresh(self.ttl) {
-            return Ok(keys);
-        }
-        let mut state = self.state.write().await;
-        // Another task may have refreshed while this one waited for the lock.
-        if let Some(keys) = state.fresh(self.ttl) {
-            return Ok(keys);
-        }
-        self.load(&mut state).await
-    }
-
-    /// The key set to verify something signed with key `kid`: re-read first (at most
-    /// every `MIN_FORCED_REFRESH`) when it lacks that key, which may have been published
-    /// since this container last read the secret.
-    pub async fn with_kid(&self, kid: Option<&str>) -> Result<Arc<KeySet>, KeyError> {
-        let keys = self.current().await?;
-        let Some(kid) = kid else {
-            return Ok(keys);
-        };
-        if keys.verification_keys().get(kid).is_some() {
-            return Ok(keys);
-        }
-        let mut state = self.state.write().await;
-        if state
-            .forced_at
-            .is_some_and(|t| t.elapsed() < Self::MIN_FORCED_REFRESH)
-        {
-            return Ok(keys);
-        }
-        state.forced_at = Some(Instant::now());
-        self.load(&mut state).await
-    }
-
-    async fn load(&self, state: &mut RingState) -> Result<Arc<KeySet>, KeyError> {
-        let KeySource::SecretsManager(source) = &self.source else {
-            return state
-                .keys
-                .as_ref()
-                .map(|(k, _)| k.clone())
-                .ok_or(KeyError::Empty);
-        };
-        if let Some(err) = state.failed_recently(self.ttl) {
-            return match &state.keys {
-                Some((keys, _)) => Ok(keys.clone()),
-                None => Err(err),
-            };
-        }
-        match source.load().await {
-            Ok(keys) => {
-                let keys = Arc::new(keys);
-                state.keys = Some((keys.clone(), Instant::now()));
-                state.failure = None;
-                Ok(keys)
-            }
-            Err(err) => {
-                state.failure = Some((err.clone(), Instant::now()));
-                match &state.keys {
-                    Some((keys, _)) => {
-                        tracing::warn!(error = %err, secret = %source.secret_id, "keeping the cached signing keys: re-reading the secret failed");
-                        Ok(keys.clone())
-                    }
-                    None => {
-                        tracing::error!(error = %err, secret = %source.secret_id, "no signing key: requests that need one answer 503 until the secret holds a key set (tried again in 30 s)");
-                        Err(err)
-                    }
-                }
-            }
-        }
+    fn knows_kid(&self, kid: &str) -> bool {
+        self.verification.get(kid).is_some()
     }
 }
 
@@ -554,13 +413,5 @@ mod tests {
         let key = SigningKey::generate(1).unwrap();
         let printed = format!("{key:?}");
         assert!(!printed.contains(&STANDARD.encode(&key.pkcs8)));
-    }
-
-    #[tokio::test]
-    async fn fixed_ring_serves_its_keys() {
-        let set = KeySet::generate(1).unwrap();
-        let kid = set.newest_key().kid().to_owned();
-        let ring = KeyRing::fixed(set);
-        assert_eq!(ring.current().await.unwrap().newest_key().kid(), kid);
     }
 }

@@ -498,8 +498,5 @@ async fn the_connections_page_lists_and_disconnects_grants(backend: Backend) {
 
 /// The hidden `form` field of a connections page.
 fn form_field(html: &str) -> String {
-    let marker = "name=\"form\" value=\"";
-    let start = html.find(marker).expect("a form field") + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].to_owned()
+    support::oauth::hidden_field(html, "form")
 }

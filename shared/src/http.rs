@@ -213,8 +213,24 @@ pub fn source_ip(req: &Request) -> Option<String> {
 }
 
 /// The caller's address as a store key: its SHA-256, so no address is stored in clear.
+/// An IPv6 caller is its /64 (one subscriber's prefix: the interface half is theirs to
+/// change at will); anything else is keyed as written.
 pub fn source_address_key(req: &Request) -> Option<String> {
-    source_ip(req).map(|ip| crate::digest::sha256_hex(ip.as_bytes()))
+    source_ip(req).map(|ip| crate::digest::sha256_hex(address_block(&ip).as_bytes()))
+}
+
+fn address_block(ip: &str) -> String {
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(v6) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        Err(_) => ip.to_owned(),
+    }
 }
 
 /// `value` as an RFC 9110 quoted-string (§5.6.4), for an auth-param: `"` and `\` escaped,
@@ -239,6 +255,21 @@ pub fn quoted_string(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_ipv6_caller_is_its_64_and_an_ipv4_caller_its_address() {
+        assert_eq!(address_block("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_block("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            address_block("2001:db8:1:2::7")
+        );
+        assert_ne!(
+            address_block("2001:db8:1:3::1"),
+            address_block("2001:db8:1:2::1")
+        );
+        assert_eq!(address_block("203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_block("::ffff:203.0.113.7"), "203.0.113.7");
+    }
     use super::*;
 
     #[test]

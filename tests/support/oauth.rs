@@ -96,10 +96,16 @@ pub async fn post_authorize(
 }
 
 pub fn pending_field(html: &str) -> String {
-    let marker = "name=\"request\" value=\"";
+    hidden_field(html, "request")
+}
+
+/// The value of a page's hidden field `name` (the consent page's `request`, the
+/// connections page's `form`).
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
     let start = html
-        .find(marker)
-        .expect("the sign-in form has a request field")
+        .find(&marker)
+        .unwrap_or_else(|| panic!("the page has no {name} field"))
         + marker.len();
     let end = start + html[start..].find('"').unwrap();
     html[start..end].to_owned()

@@ -111,6 +111,10 @@ impl From<StoreError> for McpError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 ..Self::internal(err)
             },
+            StoreError::Rejected(_) => {
+                tracing::warn!(cause = %err, "the store refused a value of the request");
+                Self::invalid_params("a value in the request is too large")
+            }
             _ => Self::internal(err),
         }
     }

@@ -194,6 +194,10 @@ impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(_) => Self::unavailable(err),
+            StoreError::Rejected(_) => {
+                tracing::warn!(cause = %err, "the store refused a value of the request");
+                Self::invalid_request("a value in the request is too large")
+            }
             _ => Self::internal(err),
         }
     }

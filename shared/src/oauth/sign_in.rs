@@ -1,6 +1,10 @@
 //! Checking a person's email and password, for the consent page and the connections page
-//! alike: throttled per email and per source address, counted before any password is
-//! hashed, and as slow for an unknown email as for a wrong password.
+//! alike: throttled per email and source together, per email (a higher ceiling) and per
+//! source address, counted before any password is hashed, and as slow for an unknown email
+//! as for a wrong password. Failures keyed by email alone would let anyone lock a person
+//! out from anywhere by guessing wrong five times; keyed by the pair, a guesser locks only
+//! themselves out, while the per-email ceiling still stops a spread-out guessing of one
+//! account's password.
 
 use http::StatusCode;
 use lambda_http::Request;
@@ -13,8 +17,12 @@ use crate::metrics::Measurement;
 use crate::password::PasswordHash;
 use crate::store::StoreError;
 
-/// Failed sign-ins allowed per email within the window before sign-in is refused.
+/// Failed sign-ins allowed for one email from one source address within the window.
 pub const MAX_SIGN_IN_FAILURES: u32 = 5;
+/// Failed sign-ins allowed for one email from all addresses together within the window.
+pub const MAX_SIGN_IN_FAILURES_PER_EMAIL: u32 = 50;
+/// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
+pub const MAX_EMAIL_LEN: usize = 254;
 /// Failed sign-ins from one source address per window, whatever the emails: high enough
 /// for an office behind one address, low enough to stop spraying passwords across emails.
 pub const MAX_SIGN_IN_FAILURES_PER_ADDRESS: u32 = 100;
@@ -42,18 +50,44 @@ pub async fn sign_in(
             "Enter your email and password.",
         ));
     }
-    let unavailable = |err: crate::store::StoreError| Refusal::Unavailable(err.to_string());
+    // Never a store key longer than any real address (DynamoDB refuses long keys).
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(Refusal::Retry(
+            StatusCode::BAD_REQUEST,
+            "That is not an email address: it is too long.",
+        ));
+    }
+    let unavailable = |err: StoreError| match err {
+        StoreError::Rejected(_) => Refusal::Retry(
+            StatusCode::BAD_REQUEST,
+            "Something in the form is too long.",
+        ),
+        err => Refusal::Unavailable(err.to_string()),
+    };
     let now = deps.clock.now();
     let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
+    let source = h::source_address_key(req);
+    let pair_key = format!(
+        "pair-{}",
+        sha256_hex(format!("{email}\n{}", source.as_deref().unwrap_or_default()).as_bytes())
+    );
     let email_key = sha256_hex(email.as_bytes());
-    let address_key = h::source_address_key(req).map(|key| format!("ip-{key}"));
+    let address_key = source.map(|key| format!("ip-{key}"));
     // Count first, atomically, and refuse before any password is hashed: parallel attempts
     // each take a place in the count, so at most the limit of them is ever verified.
-    let limits = std::iter::once((
-        email_key.as_str(),
-        MAX_SIGN_IN_FAILURES,
-        "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
-    ))
+    let limits = [
+        (
+            pair_key.as_str(),
+            MAX_SIGN_IN_FAILURES,
+            "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
+        ),
+        (
+            email_key.as_str(),
+            MAX_SIGN_IN_FAILURES_PER_EMAIL,
+            "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
+        ),
+    ]
+    .into_iter()
     .chain(address_key.as_deref().map(|key| {
         (
             key,
@@ -100,13 +134,13 @@ pub async fn sign_in(
     };
     deps.metrics.record(Measurement::SignIn("succeeded"));
     deps.directory
-        .clear_sign_in_failures(&email_key)
+        .clear_sign_in_failures(&pair_key)
         .await
         .map_err(unavailable)?;
-    // A success is not a failure from the address: its place goes back.
-    if let Some(address_key) = &address_key {
+    // A success is not a failure, for the email or the address: its place goes back.
+    for key in std::iter::once(&email_key).chain(&address_key) {
         deps.directory
-            .forgive_sign_in_attempt(address_key, now)
+            .forgive_sign_in_attempt(key, now)
             .await
             .map_err(unavailable)?;
     }

@@ -27,6 +27,11 @@ pub enum StoreError {
     /// The backing service could not be reached or refused the call: worth retrying.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The backing service refused the request itself as invalid (DynamoDB's
+    /// `ValidationException`, such as a key over its size limit): input that got past the
+    /// bounds at parse time, never worth retrying and never a 5xx.
+    #[error("the store refused the request: {0}")]
+    Rejected(String),
     /// An item that does not decode: a bug or manual tampering, never a client's fault.
     #[error("a stored item is corrupt: {0}")]
     Corrupt(String),

@@ -27,6 +27,8 @@ pub struct ListCampaignsArguments {
 #[serde(deny_unknown_fields)]
 pub struct CampaignArguments {
     /// The campaign's id, as list_campaigns returns it.
+    #[serde(deserialize_with = "super::bounded_id")]
+    #[schemars(length(min = 1, max = super::MAX_ID_CHARS))]
     pub campaign_id: String,
 }
 

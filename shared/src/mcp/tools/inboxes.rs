@@ -24,10 +24,12 @@ pub struct ListInboxesArguments {
 #[serde(deny_unknown_fields)]
 pub struct ListEmailsArguments {
     /// Only this inbox.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::bounded_optional_id")]
+    #[schemars(length(min = 1, max = super::MAX_ID_CHARS))]
     pub inbox_id: Option<String>,
     /// Only email belonging to this campaign.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::bounded_optional_id")]
+    #[schemars(length(min = 1, max = super::MAX_ID_CHARS))]
     pub campaign_id: Option<String>,
     /// Case-insensitive text to find in the subject, the sender or the snippet (the first 120 characters of the body).
     #[serde(default)]
@@ -45,6 +47,8 @@ pub struct ListEmailsArguments {
 #[serde(deny_unknown_fields)]
 pub struct EmailArguments {
     /// The email's id, as list_emails returns it.
+    #[serde(deserialize_with = "super::bounded_id")]
+    #[schemars(length(min = 1, max = super::MAX_ID_CHARS))]
     pub email_id: String,
 }
 

@@ -25,6 +25,28 @@ use crate::rbac::{Permission, role_allows};
 use crate::scope::Scope;
 use crate::store::StoreError;
 
+/// The longest id a tool takes: Alta's ids are short, and every id becomes part of a
+/// store key (DynamoDB refuses sort keys over 1,024 bytes; 200 characters are at most 800).
+pub const MAX_ID_CHARS: usize = 200;
+
+/// An id argument, refused as invalid arguments when empty or over [`MAX_ID_CHARS`].
+fn bounded_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let id = <String as serde::Deserialize>::deserialize(deserializer)?;
+    match id.chars().count() {
+        0 => Err(serde::de::Error::custom("an id may not be empty")),
+        n if n > MAX_ID_CHARS => Err(serde::de::Error::custom(format!(
+            "an id has at most {MAX_ID_CHARS} characters, not {n}"
+        ))),
+        _ => Ok(id),
+    }
+}
+
+fn bounded_optional_id<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    bounded_id(deserializer).map(Some)
+}
+
 /// Which tool: dispatch matches on it, so every catalogued tool has code that runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -268,7 +290,13 @@ pub enum ToolFailure {
 
 impl From<StoreError> for ToolFailure {
     fn from(err: StoreError) -> Self {
-        Self::Internal(err.into())
+        match err {
+            StoreError::Rejected(_) => {
+                tracing::warn!(cause = %err, "the store refused an argument");
+                Self::InvalidArguments("a value is too large".into())
+            }
+            err => Self::Internal(err.into()),
+        }
     }
 }
 

@@ -31,6 +31,9 @@ fn fingerprint(account_id: &str, query: &str, position: &str) -> String {
     URL_SAFE_NO_PAD.encode(&hasher.finalize()[..12])
 }
 
+/// Cursors name a position of at most an id and a timestamp.
+const MAX_CURSOR_LEN: usize = 1024;
+
 /// Reads `limit` and `cursor` for a list in `account_id` whose filters are `query`.
 pub fn request(
     account_id: &str,
@@ -49,6 +52,12 @@ pub fn request(
     };
     let after = match cursor {
         None => None,
+        // Longer than any cursor this server makes: never decoded into a store key.
+        Some(cursor) if cursor.len() > MAX_CURSOR_LEN => {
+            return Err(ToolFailure::InvalidArguments(
+                "cursor is invalid; start again without it".into(),
+            ));
+        }
         Some(cursor) => Some(decode(account_id, query, cursor).ok_or_else(|| {
             ToolFailure::InvalidArguments(
                 "cursor is invalid or belongs to another query; start again without it".into(),

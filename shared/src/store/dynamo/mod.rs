@@ -75,6 +75,11 @@ where
     {
         return StoreError::Conflict;
     }
+    if let SdkError::ServiceError(service) = &err
+        && service.err().code() == Some("ValidationException")
+    {
+        return StoreError::Rejected(DisplayErrorContext(err).to_string());
+    }
     StoreError::Unavailable(DisplayErrorContext(err).to_string())
 }
 

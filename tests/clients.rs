@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alta_shared::clients::metadata_document::{FAILURE_CACHE_SECONDS, FETCH_BUDGET};
+use alta_shared::clients::metadata_document::{
+    FAILURE_CACHE_SECONDS, FETCH_BUDGET, MAX_UNCACHED_FETCHES_PER_SOURCE,
+};
 use alta_shared::clock::Clock;
 
 use base64::Engine;
@@ -30,7 +32,8 @@ on_every_store!(
     metadata_document_client_completes_the_flow,
     valid_document_is_cached_per_cache_control,
     invalid_documents_get_an_error_page_and_are_remembered_briefly,
-    loopback_address_is_refused_without_the_test_allowance,
+    a_loopback_host_on_another_port_is_refused_without_the_test_allowance,
+    one_source_gets_a_few_uncached_fetches_a_minute,
 );
 
 fn document(client_id: &str, cache_control: &str) -> Document {
@@ -572,7 +575,9 @@ async fn invalid_documents_get_an_error_page_and_are_remembered_briefly(backend:
     );
 }
 
-async fn loopback_address_is_refused_without_the_test_allowance(backend: Backend) {
+/// Without the test allowance only the https default port is fetched (the loopback
+/// address would be refused next: `is_public_address`).
+async fn a_loopback_host_on_another_port_is_refused_without_the_test_allowance(backend: Backend) {
     let (server, metadata) = setup(backend, one_valid_document, false).await;
     let client = cimd_client(&metadata, "/client.json");
     let resp = http()
@@ -581,6 +586,101 @@ async fn loopback_address_is_refused_without_the_test_allowance(backend: Backend
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    assert!(resp.text().await.unwrap().contains("public address"));
+    assert!(resp.text().await.unwrap().contains("default port"));
     assert_eq!(metadata.hits(), 0, "no connection was made");
+}
+
+/// Documents that are not cached cost a fetch each; one source address gets only a few
+/// a minute (per container), and is told to wait.
+async fn one_source_gets_a_few_uncached_fetches_a_minute(backend: Backend) {
+    let allowance = MAX_UNCACHED_FETCHES_PER_SOURCE as usize;
+    let (server, metadata) = setup(
+        backend,
+        |origin| {
+            (0..=allowance)
+                .map(|i| {
+                    let path = format!("/c{i}.json");
+                    let doc = document(&format!("{origin}{path}"), "max-age=600");
+                    (path, doc)
+                })
+                .collect()
+        },
+        true,
+    )
+    .await;
+    for i in 0..allowance {
+        let client = cimd_client(&metadata, &format!("/c{i}.json"));
+        let page = get_page(&client, &server).await;
+        assert_eq!(page.0, 200, "{}", page.1);
+    }
+    let client = cimd_client(&metadata, &format!("/c{allowance}.json"));
+    let (status, html) = get_page(&client, &server).await;
+    assert_eq!(status, 429, "{html}");
+    assert!(html.contains("try again in a minute"), "{html}");
+    assert_eq!(metadata.hits(), allowance);
+    // A cached document costs nothing.
+    let (status, _) = get_page(&cimd_client(&metadata, "/c0.json"), &server).await;
+    assert_eq!(status, 200);
+    server.clock.advance(60);
+    let (status, _) = get_page(&client, &server).await;
+    assert_eq!(status, 200, "a new minute");
+}
+
+async fn get_page(client: &FlowClient, server: &TestServer) -> (u16, String) {
+    let resp = http()
+        .get(client.authorize_url(server, &challenge(&verifier()), &[]))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// A host that accepts connections and never answers: 40 anonymous requests naming
+/// documents there cost one fetch and one budget, not 40 connections held 5 s each.
+#[tokio::test]
+async fn a_host_that_never_answers_costs_one_fetch_not_one_per_request() {
+    let metadata = MetadataServer::start_answering_after(
+        |origin| {
+            (0..40)
+                .map(|i| {
+                    let path = format!("/c{i}.json");
+                    (
+                        path.clone(),
+                        document(&format!("{origin}{path}"), "max-age=600"),
+                    )
+                })
+                .collect()
+        },
+        Duration::from_secs(60),
+    )
+    .await;
+    let server = TestServer::start_with(
+        Backend::Memory,
+        &[
+            ("ALTA_CIMD_ALLOW_LOOPBACK", "true"),
+            ("ALTA_CIMD_TRUSTED_CA_PEM", metadata.ca_pem.as_str()),
+        ],
+    )
+    .await;
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..40).map(|i| {
+        let client = cimd_client(&metadata, &format!("/c{i}.json"));
+        let server = &server;
+        async move { get_page(&client, server).await }
+    }))
+    .await;
+    let elapsed = started.elapsed();
+    for (status, html) in &answers {
+        assert!(
+            *status == 400 && html.contains("could not be fetched"),
+            "{status} {html}"
+        );
+    }
+    assert_eq!(metadata.hits(), 1, "one request reached the host");
+    // Not a speed target: 40 fetches one after another would take 40 budgets.
+    assert!(elapsed < FETCH_BUDGET * 3, "{elapsed:?}");
+    // The host is remembered: another document there is refused at once.
+    let (status, _) = get_page(&cimd_client(&metadata, "/c0.json"), &server).await;
+    assert_eq!(status, 400);
+    assert_eq!(metadata.hits(), 1);
 }

@@ -8,6 +8,13 @@
 //! and 5 s limits. A valid document is cached per its Cache-Control, at most 7 days; an
 //! invalid one for a minute. A `private_key_jwt` client's `jwks_uri` is fetched the same
 //! way (16 KB, cached at most a day, fetched again when an assertion names an unknown key).
+//!
+//! Fetching for anonymous callers is also a way to hold a function's containers: a host
+//! that accepts connections and never answers costs the whole budget per fetch. So only
+//! the https default port; a host whose fetch failed is remembered (not only the URL) for
+//! a minute; one fetch per host at a time, and a request waiting for it finds its answer
+//! (or the host's failure) there; at most [`MAX_FETCHES_IN_FLIGHT`] per container; and at
+//! most [`MAX_UNCACHED_FETCHES_PER_SOURCE`] uncached fetches a minute per source address.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +50,10 @@ pub const FAILURE_CACHE_SECONDS: u64 = 60;
 /// At most this many documents are remembered per container; past that, the ones that
 /// expire soonest make room.
 pub const MAX_CACHED_DOCUMENTS: usize = 1000;
+/// Fetches one container makes at once; past that, a request is refused at once.
+pub const MAX_FETCHES_IN_FLIGHT: usize = 4;
+/// Fetches one source address may cause per container and minute (cached answers are free).
+pub const MAX_UNCACHED_FETCHES_PER_SOURCE: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataDocumentError {
@@ -52,8 +63,14 @@ pub enum MetadataDocumentError {
     PrivateAddress,
     #[error("the client metadata document could not be fetched: {0}")]
     Fetch(String),
+    /// The host did not answer in time, refused the connection or does not resolve: the
+    /// host is remembered as failing, not only this URL.
+    #[error("the client metadata document could not be fetched: {0}")]
+    Unreachable(String),
     #[error("the client metadata document is invalid: {0}")]
     Invalid(String),
+    #[error("too many client metadata documents are being fetched: try again in a minute")]
+    Busy,
 }
 
 /// Is this `client_id` a metadata document URL (rather than a registered id)?
@@ -219,7 +236,18 @@ pub struct MetadataDocuments {
     policy: FetchPolicy,
     documents: BoundedCache<Client>,
     key_sets: BoundedCache<Arc<ClientKeys>>,
+    /// Hosts whose last fetch failed in transit (no answer, no connection, no public
+    /// address): their failure, until it is tried again.
+    failing_hosts: BoundedCache<()>,
+    /// One lock per host, taken for a fetch from it.
+    host_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Uncached fetches per source address in the current minute.
+    per_source: std::sync::Mutex<HashMap<String, (u64, u32)>>,
 }
+
+/// Who asks for a fetch: the source address's key, when known.
+pub type Source<'a> = Option<&'a str>;
 
 impl MetadataDocuments {
     pub fn new(policy: FetchPolicy) -> Self {
@@ -227,16 +255,31 @@ impl MetadataDocuments {
             policy,
             documents: BoundedCache::new(),
             key_sets: BoundedCache::new(),
+            failing_hosts: BoundedCache::new(),
+            host_locks: std::sync::Mutex::new(HashMap::new()),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_FETCHES_IN_FLIGHT)),
+            per_source: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     /// The client a metadata document URL describes.
-    pub async fn client(&self, client_id: &str, now: u64) -> Result<Client, MetadataDocumentError> {
+    pub async fn client(
+        &self,
+        client_id: &str,
+        now: u64,
+        source: Source<'_>,
+    ) -> Result<Client, MetadataDocumentError> {
         if let Some((outcome, _)) = self.documents.get(client_id, now).await {
             return outcome;
         }
         let url = validate_client_id_url(client_id)?;
-        let (outcome, seconds) = match self.fetch(&url, MAX_DOCUMENT_BYTES).await {
+        let _host = self.host_turn(&url, now).await?;
+        // Whoever held the host before may have fetched this very document.
+        if let Some((outcome, _)) = self.documents.get(client_id, now).await {
+            return outcome;
+        }
+        self.count_uncached(source, now)?;
+        let (outcome, seconds) = match self.fetch(&url, MAX_DOCUMENT_BYTES, now).await {
             Ok((body, max_age)) => match parse_document(client_id, &body) {
                 Ok(client) => (Ok(client), max_age.min(MAX_CACHE_SECONDS)),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
@@ -260,14 +303,22 @@ impl MetadataDocuments {
         jwks_uri: &Url,
         now: u64,
         refresh: bool,
+        source: Source<'_>,
     ) -> Result<Arc<ClientKeys>, MetadataDocumentError> {
         let key = jwks_uri.as_str();
-        if let Some((outcome, fetched_at)) = self.key_sets.get(key, now).await
-            && !(refresh && fetched_at + FAILURE_CACHE_SECONDS <= now)
-        {
+        let cached = |fetched: Option<(Result<Arc<ClientKeys>, MetadataDocumentError>, u64)>| {
+            fetched
+                .filter(|(_, fetched_at)| !(refresh && fetched_at + FAILURE_CACHE_SECONDS <= now))
+        };
+        if let Some((outcome, _)) = cached(self.key_sets.get(key, now).await) {
             return outcome;
         }
-        let (outcome, seconds) = match self.fetch(jwks_uri, MAX_JWKS_BYTES).await {
+        let _host = self.host_turn(jwks_uri, now).await?;
+        if let Some((outcome, _)) = cached(self.key_sets.get(key, now).await) {
+            return outcome;
+        }
+        self.count_uncached(source, now)?;
+        let (outcome, seconds) = match self.fetch(jwks_uri, MAX_JWKS_BYTES, now).await {
             Ok((body, max_age)) => match parse_key_set(&body) {
                 Ok(keys) => (Ok(Arc::new(keys)), max_age.min(MAX_KEYS_CACHE_SECONDS)),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
@@ -282,14 +333,89 @@ impl MetadataDocuments {
         outcome
     }
 
+    /// This request's turn at `url`'s host: refused at once while the host is known to
+    /// fail; otherwise after the fetch before it (within the budget), unless that one
+    /// found the host failing.
+    async fn host_turn(
+        &self,
+        url: &Url,
+        now: u64,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, MetadataDocumentError> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if !self.policy.allow_loopback && url.port().is_some_and(|p| p != 443) {
+            return Err(MetadataDocumentError::BadUrl(
+                "must use the https default port".into(),
+            ));
+        }
+        let failing = || async {
+            match self.failing_hosts.get(&host, now).await {
+                Some((Err(err), _)) => Err(err),
+                _ => Ok(()),
+            }
+        };
+        failing().await?;
+        let lock = {
+            let mut locks = self.host_locks.lock().unwrap_or_else(|p| p.into_inner());
+            // Locks nobody holds or waits for are dropped as the map grows.
+            if locks.len() >= MAX_CACHED_DOCUMENTS {
+                locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            locks.entry(host.clone()).or_default().clone()
+        };
+        let guard = tokio::time::timeout(FETCH_BUDGET, lock.lock_owned())
+            .await
+            .map_err(|_| MetadataDocumentError::Unreachable("timed out".into()))?;
+        failing().await?;
+        Ok(guard)
+    }
+
+    /// Counts a fetch that `source` causes; refused past the per-minute allowance.
+    fn count_uncached(&self, source: Source<'_>, now: u64) -> Result<(), MetadataDocumentError> {
+        let Some(source) = source else {
+            return Ok(());
+        };
+        let minute = now / 60;
+        let mut counts = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() >= MAX_CACHED_DOCUMENTS {
+            counts.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = counts.entry(source.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= MAX_UNCACHED_FETCHES_PER_SOURCE {
+            return Err(MetadataDocumentError::Busy);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
     async fn fetch(
         &self,
         url: &Url,
         max_bytes: usize,
+        now: u64,
     ) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
-        tokio::time::timeout(FETCH_BUDGET, self.fetch_unbounded(url, max_bytes))
+        let _slot = self
+            .in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| MetadataDocumentError::Busy)?;
+        let outcome = tokio::time::timeout(FETCH_BUDGET, self.fetch_unbounded(url, max_bytes))
             .await
-            .map_err(|_| MetadataDocumentError::Fetch("timed out".into()))?
+            .unwrap_or_else(|_| Err(MetadataDocumentError::Unreachable("timed out".into())));
+        // The host itself failed (not one document of it): the next request naming any
+        // URL there is refused at once for a while, instead of waiting out the budget.
+        if let Err(
+            err @ (MetadataDocumentError::Unreachable(_) | MetadataDocumentError::PrivateAddress),
+        ) = &outcome
+        {
+            let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+            self.failing_hosts
+                .remember(&host, Err(err.clone()), now + FAILURE_CACHE_SECONDS, now)
+                .await;
+        }
+        outcome
     }
 
     async fn fetch_unbounded(
@@ -329,7 +455,7 @@ impl MetadataDocuments {
                 .header("accept", "application/json")
                 .send()
                 .await
-                .map_err(|e| MetadataDocumentError::Fetch(e.without_url().to_string()))?;
+                .map_err(|e| MetadataDocumentError::Unreachable(e.without_url().to_string()))?;
             if resp.status() != reqwest::StatusCode::OK {
                 return Err(MetadataDocumentError::Fetch(format!(
                     "HTTP status {}",
@@ -348,7 +474,7 @@ impl MetadataDocuments {
             while let Some(chunk) = resp
                 .chunk()
                 .await
-                .map_err(|e| MetadataDocumentError::Fetch(e.without_url().to_string()))?
+                .map_err(|e| MetadataDocumentError::Unreachable(e.without_url().to_string()))?
             {
                 if body.len() + chunk.len() > max_bytes {
                     return Err(too_large());
@@ -368,7 +494,7 @@ impl MetadataDocuments {
     ) -> Result<Vec<SocketAddr>, MetadataDocumentError> {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
-            .map_err(|_| MetadataDocumentError::Fetch("the host does not resolve".into()))?
+            .map_err(|_| MetadataDocumentError::Unreachable("the host does not resolve".into()))?
             .collect();
         let allowed =
             |ip: IpAddr| is_public_address(ip) || (self.policy.allow_loopback && ip.is_loopback());
@@ -633,6 +759,54 @@ mod tests {
             "it expired soonest"
         );
         assert!(cache.contains_key("https://a.example/1"));
+    }
+
+    #[tokio::test]
+    async fn only_the_https_default_port_is_fetched() {
+        let documents = MetadataDocuments::new(FetchPolicy::default());
+        let refused = documents
+            .client("https://app.example:8443/client.json", 100, None)
+            .await;
+        assert!(
+            matches!(refused, Err(MetadataDocumentError::BadUrl(ref why)) if why.contains("default port")),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_host_is_refused_at_once_for_any_of_its_urls() {
+        let documents = MetadataDocuments::new(FetchPolicy::default());
+        let down = MetadataDocumentError::Unreachable("timed out".into());
+        documents
+            .failing_hosts
+            .remember("app.example", Err(down.clone()), 160, 100)
+            .await;
+        // No DNS lookup, no connection: the remembered failure.
+        let refused = documents
+            .client("https://APP.example/other.json", 120, None)
+            .await;
+        assert_eq!(refused.err(), Some(down));
+        let later = documents
+            .client("https://app.example/other.json", 160, None)
+            .await;
+        assert!(
+            !matches!(later, Err(MetadataDocumentError::Unreachable(ref why)) if why == "timed out"),
+            "tried again after a minute: {later:?}"
+        );
+    }
+
+    #[test]
+    fn a_source_gets_a_few_uncached_fetches_a_minute() {
+        let documents = MetadataDocuments::new(FetchPolicy::default());
+        for _ in 0..MAX_UNCACHED_FETCHES_PER_SOURCE {
+            documents.count_uncached(Some("ip-a"), 120).unwrap();
+        }
+        assert_eq!(
+            documents.count_uncached(Some("ip-a"), 130),
+            Err(MetadataDocumentError::Busy)
+        );
+        documents.count_uncached(Some("ip-b"), 130).unwrap();
+        documents.count_uncached(Some("ip-a"), 180).unwrap();
     }
 
     #[test]

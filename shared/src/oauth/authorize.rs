@@ -10,13 +10,14 @@
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
+use crate::clients::metadata_document::MetadataDocumentError;
 use crate::clients::{Client, ClientSource};
 use crate::deps::Deps;
 use crate::digest::sha256_hex;
 use crate::directory::{Account, Membership, normalize_email};
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
-use crate::http::{Params, route_path};
+use crate::http::{Params, route_path, source_address_key};
 use crate::keys::FormKey;
 use crate::oauth::client_auth::{ResolveError, resolve_client};
 use crate::oauth::connections;
@@ -137,6 +138,11 @@ fn client_error_page(err: ResolveError) -> Response<Body> {
             "Unknown app",
             "This app is not registered with Alta, or its registration has expired.",
         ),
+        ResolveError::MetadataDocument(err @ MetadataDocumentError::Busy) => error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Alta is busy",
+            &err.to_string(),
+        ),
         ResolveError::MetadataDocument(err) => error_page(
             StatusCode::BAD_REQUEST,
             "This app could not be verified",
@@ -201,7 +207,7 @@ async fn show(req: &Request, deps: &Deps) -> Response<Body> {
         }
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
     };
-    let client = match resolve_client(deps, client_id).await {
+    let client = match resolve_client(deps, client_id, source_address_key(req).as_deref()).await {
         Ok(client) => client,
         Err(err) => return client_error_page(err),
     };
@@ -411,7 +417,8 @@ async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             );
         }
     };
-    let client = match resolve_client(deps, &pending.request.client_id).await {
+    let source = source_address_key(req);
+    let client = match resolve_client(deps, &pending.request.client_id, source.as_deref()).await {
         Ok(client) => client,
         Err(err) => return client_error_page(err),
     };

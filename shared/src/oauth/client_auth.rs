@@ -26,7 +26,13 @@ pub enum ResolveError {
     Store(#[from] StoreError),
 }
 
-pub async fn resolve_client(deps: &Deps, client_id: &str) -> Result<Client, ResolveError> {
+/// The client `client_id` names. `source` (the caller's address key) is charged for a
+/// metadata document fetched on its behalf.
+pub async fn resolve_client(
+    deps: &Deps,
+    client_id: &str,
+    source: Option<&str>,
+) -> Result<Client, ResolveError> {
     if client_id.is_empty() || client_id.len() > 2000 {
         return Err(ResolveError::Unknown);
     }
@@ -35,7 +41,10 @@ pub async fn resolve_client(deps: &Deps, client_id: &str) -> Result<Client, Reso
     }
     let now = deps.clock.now();
     if is_metadata_document_url(client_id) {
-        return Ok(deps.metadata_documents.client(client_id, now).await?);
+        return Ok(deps
+            .metadata_documents
+            .client(client_id, now, source)
+            .await?);
     }
     match deps.clients.get_client(client_id, now).await? {
         Some(registered) => Ok(Client::from_registered(registered)),
@@ -177,9 +186,13 @@ pub async fn authenticate_client(
             err
         }
     };
-    let client = match resolve_client(deps, &presented.client_id).await {
+    let source = crate::http::source_address_key(req);
+    let client = match resolve_client(deps, &presented.client_id, source.as_deref()).await {
         Ok(client) => client,
         Err(ResolveError::Store(err)) => return Err(err.into()),
+        Err(ResolveError::MetadataDocument(err @ MetadataDocumentError::Busy)) => {
+            return Err(OAuthError::unavailable(err));
+        }
         Err(ResolveError::Unknown) => {
             return Err(fail(
                 "unknown or expired client_id; register the client again",
@@ -197,7 +210,15 @@ pub async fn authenticate_client(
                 "this client authenticates with private_key_jwt: send client_assertion",
             ));
         };
-        verify_assertion(deps, &client.client_id, keys, *alg, assertion).await?;
+        verify_assertion(
+            deps,
+            &client.client_id,
+            keys,
+            *alg,
+            assertion,
+            source.as_deref(),
+        )
+        .await?;
         return Ok(client);
     }
     if presented.assertion.is_some() {
@@ -234,6 +255,7 @@ async fn verify_assertion(
     source: &ClientKeySource,
     alg: Option<jsonwebtoken::Algorithm>,
     assertion: &str,
+    caller: Option<&str>,
 ) -> Result<(), OAuthError> {
     let now = deps.clock.now();
     let refused = |err: AssertionError| {
@@ -243,7 +265,10 @@ async fn verify_assertion(
     let keys = match source {
         ClientKeySource::Inline(keys) => keys.clone(),
         ClientKeySource::Remote(url) => {
-            let fetch = |refresh| deps.metadata_documents.client_keys(url, now, refresh);
+            let fetch = |refresh| {
+                deps.metadata_documents
+                    .client_keys(url, now, refresh, caller)
+            };
             let keys = match fetch(false).await {
                 Ok(keys) if !keys.knows_key_of(assertion) => fetch(true).await,
                 other => other,

@@ -11,6 +11,7 @@ mod clients;
 mod deployed_stack;
 mod discovery_and_registration;
 mod events;
+mod faults;
 mod hostile_inputs;
 mod layering;
 mod mcp_protocol;

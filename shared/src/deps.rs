@@ -163,6 +163,19 @@ impl Deps {
         ))
     }
 
+    /// The same dependencies on other stores: every concern seen through `stores` (tests
+    /// that put a fault injector in front of the real ones).
+    pub fn with_stores<S: Stores + 'static>(mut self, stores: Arc<S>) -> Self {
+        let set = StoreSet::of(stores);
+        self.clients = set.clients;
+        self.directory = set.directory;
+        self.codes = set.codes;
+        self.refresh_tokens = set.refresh_tokens;
+        self.revocations = set.revocations;
+        self.alta = set.alta;
+        self
+    }
+
     /// The same dependencies on another clock (tests that need time to pass).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

@@ -94,7 +94,7 @@ pub async fn serve(
         }
         .into_response(),
         Some(_) if !origin_allowed => forbidden_origin(),
-        Some(_) => handler(&req, deps).await,
+        Some(_) => with_retry_after(handler(&req, deps).await),
     };
     let resp = match endpoint.cors {
         Cors::None => resp,
@@ -105,10 +105,26 @@ pub async fn serve(
     resp
 }
 
+/// How long a client should wait after a 503 (a store or secret that failed this once).
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Every 503, whichever handler answered it (an OAuth error, a JSON-RPC error, an error
+/// page), says when to try again (RFC 9110 §10.2.3).
+fn with_retry_after(mut resp: Response<Body>) -> Response<Body> {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !resp.headers().contains_key("retry-after")
+    {
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    resp
+}
+
 /// Headers the browser-based MCP clients send: preflights must allow them.
 pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
 /// Headers a browser-based client must be able to read from a response.
-pub const CORS_EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
+pub const CORS_EXPOSE_HEADERS: &str =
+    "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, Retry-After";
 
 /// Adds CORS headers for an endpoint that any web origin may call without cookies
 /// (discovery, registration, token, revocation): no credentials, so `*` is safe.

@@ -33,6 +33,16 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        Self::start_wrapped(backend, extra, |deps| deps).await
+    }
+
+    /// A server whose dependencies `wrap` changes once they are built and seeded (a fault
+    /// injector in front of the stores).
+    pub async fn start_wrapped(
+        backend: Backend,
+        extra: &[(&str, &str)],
+        wrap: impl FnOnce(Deps) -> Deps,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
@@ -59,7 +69,7 @@ impl TestServer {
         alta_shared::demo::seed_alta_data(deps.alta.as_ref(), deps.clock.now())
             .await
             .expect("seed the demo data");
-        let deps = Arc::new(deps);
+        let deps = Arc::new(wrap(deps));
         let (tx, rx) = oneshot::channel();
         tokio::spawn(alta_local::serve(listener, deps.clone(), async {
             let _ = rx.await;
@@ -155,6 +165,7 @@ macro_rules! on_every_store {
 pub mod client_keys;
 pub mod clients;
 pub mod events;
+pub mod faults;
 pub mod https;
 pub mod mcp;
 pub mod oauth;

@@ -33,16 +33,42 @@ async fn demo(server: &TestServer) -> Mcp<'_> {
     Mcp::new(server, access_token(server, "demo@alta.local", ALL).await)
 }
 
-const TOOL_NAMES: [&str; 8] = [
-    "get_account",
-    "list_campaigns",
-    "get_campaign",
-    "pause_campaign",
-    "resume_campaign",
-    "list_inboxes",
-    "list_emails",
-    "get_email",
-];
+/// The tool contract (tests/fixtures/tools.json), which the Python and TypeScript tests
+/// read too.
+fn contract() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tools.json"
+    ))
+    .unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    fixture["tools"].as_array().unwrap().clone()
+}
+
+fn contract_names() -> Vec<String> {
+    contract()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The catalog is the contract: every tool, in order, with its scope, the permission its
+/// role must hold and whether it only reads.
+#[test]
+fn the_catalog_is_the_tool_contract() {
+    let catalog: Vec<Value> = alta_shared::mcp::tools::CATALOG
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "scope": t.scope.map(|s| s.as_str()),
+                "permission": t.permission.map(|p| p.as_str()),
+                "read_only": t.hints.read_only,
+            })
+        })
+        .collect();
+    assert_eq!(catalog, contract());
+}
 
 async fn initialize_is_answered_statelessly_for_each_legacy_version(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -73,7 +99,7 @@ async fn initialize_is_answered_statelessly_for_each_legacy_version(backend: Bac
             .iter()
             .map(|t| t["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, TOOL_NAMES);
+        assert_eq!(names, contract_names());
     }
     let old = json!({"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
     let init = mcp

@@ -11,8 +11,8 @@ use alta_shared::jwks::{Jwks, VerificationKeys};
 use alta_shared::jwt::verify_access_token;
 use alta_shared::oauth::authorize::{MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS};
 use alta_shared::records::grant::{
-    GrantRecord, MAX_GRANT_HOST_BYTES, MAX_GRANT_NAME_BYTES, REFRESH_FAMILY_MAX_SECONDS,
-    REFRESH_REUSE_GRACE_RETRIES, REFRESH_REUSE_GRACE_SECONDS, revoked_family_key, revoked_jti_key,
+    GrantRecord, MAX_GRANT_HOST_BYTES, MAX_GRANT_NAME_BYTES, REFRESH_REUSE_GRACE_RETRIES,
+    REFRESH_REUSE_GRACE_SECONDS, revoked_family_key, revoked_jti_key,
 };
 use alta_shared::records::ids::UserId;
 use serde_json::Value;
@@ -270,7 +270,7 @@ async fn a_used_grace_successor_ends_the_grace_of_its_predecessor(backend: Backe
 async fn a_revoked_familys_last_access_token_stays_dead_past_the_familys_end(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (client, tokens) = signed_in(&server).await;
-    let family_end = server.deps.clock.now() + REFRESH_FAMILY_MAX_SECONDS;
+    let family_end = server.deps.clock.now() + server.deps.config.tokens.family;
     // Refreshed often enough to stay alive to the family's last minutes.
     let mut refresh = refresh_token_of(&tokens);
     for _ in 0..3 {
@@ -311,7 +311,7 @@ fn largest_grant(user_id: &str, n: usize, now: u64) -> GrantRecord {
         created_at: now - 10_000 + n as u64,
         // The oldest-created is the most recently used.
         last_used_at: now - n as u64,
-        expires_at: now + REFRESH_FAMILY_MAX_SECONDS,
+        expires_at: now + 90 * 24 * 3600,
     }
 }
 

@@ -260,7 +260,7 @@ async fn confidential_preconfigured_client_authenticates_with_basic_at_the_token
 #[ignore = "needs Secrets Manager at ALTA_TEST_SECRETSMANAGER_ENDPOINT; scripts/test runs it"]
 async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
     use alta_shared::key_rotation::{
-        RotationError, RotationEvent, RotationTarget, rotate, run_step,
+        KeySchedule, RotationError, RotationEvent, RotationTarget, rotate, run_step,
     };
     use alta_shared::keys::{KeyRing, KeySet, PublicKeySet, SecretsManagerKeys};
 
@@ -269,7 +269,10 @@ async fn rotation_steps_give_a_fresh_stack_its_key_and_then_add_keys() {
     let public_id = create_secret(r#"{"keys":[]}"#).await;
     let target = RotationTarget {
         public_keys_secret_id: public_id.clone(),
-        activation: Duration::from_secs(1200),
+        schedule: KeySchedule {
+            activation: Duration::from_secs(1200),
+            retention: Duration::from_secs(3960),
+        },
     };
     let target = &target;
     let event = |step: &str, token: &str| RotationEvent {

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => None,
     };
     let config = Config::from_lookup(lookup, Some(&default_base))?;
-    let create_tables = std::env::var("ALTA_CREATE_TABLES").is_ok_and(|v| v == "1" || v == "true");
+    let create_tables = config.create_tables;
     let deps = Arc::new(Deps::from_config(config, create_tables).await?);
     let now = deps.clock.now();
     demo::seed_directory(deps.directory.as_ref(), &deps.config.demo_password, now).await?;

@@ -1,4 +1,4 @@
-//! The demo data of DESIGN.md, seeded by the local server (never by a deployed stack).
+//! The demo data (docs/mcp.md, "Demo data"), seeded by the local server (never by a deployed stack).
 
 use crate::account_data::{AccountData, AccountDataError};
 use crate::directory::{Account, Membership, Role, User};

@@ -1,20 +1,18 @@
 //! What a handler needs, built once per container (or once per local server) and
 //! borrowed by every request.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use thiserror::Error;
-use tokio::sync::RwLock;
 
 use crate::aws;
 use crate::clients::metadata_document::{FetchPolicy, MetadataDocuments};
+use crate::clients::preconfigured::{InvalidClients, PreconfiguredClients, PreconfiguredSecrets};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError, KeySecret, PreconfiguredClient, StoreBackend};
+use crate::config::{Config, ConfigError, KeySecret, StoreBackend};
 use crate::jwks::JwksClient;
 use crate::keys::{FormKey, KeyError, KeyRing, KeySet, PublicKeySet, RingKeys, SecretsManagerKeys};
 use crate::metrics::Metrics;
-use crate::secret::SecretString;
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::memory::MemoryStore;
 use crate::store::{
@@ -31,6 +29,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Clients(#[from] InvalidClients),
 }
 
 pub struct Deps {
@@ -48,6 +48,8 @@ pub struct Deps {
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub revocations: Arc<dyn RevocationStore>,
     pub alta: Arc<dyn AltaStore>,
+    /// Claude, Cursor or whatever `ALTA_PRECONFIGURED_CLIENTS` names.
+    pub preconfigured: Arc<PreconfiguredClients>,
     pub client_secrets: Arc<PreconfiguredSecrets>,
     pub metadata_documents: Arc<MetadataDocuments>,
     /// `/mcp`'s check of access tokens: the trusted issuer's keys and the tokens it has
@@ -101,16 +103,15 @@ impl Deps {
     /// Builds every dependency the configuration asks for. With `create_tables`, missing
     /// DynamoDB tables are created first (local runs against dynalite or DynamoDB Local).
     pub async fn from_config(config: Config, create_tables: bool) -> Result<Self, StartupError> {
+        let preconfigured =
+            PreconfiguredClients::from_setting(config.preconfigured_clients.as_deref())?;
         let local_endpoint = matches!(&config.store, StoreBackend::DynamoDb { endpoint: Some(_) })
             || config.secretsmanager_endpoint.is_some();
         let needs_aws = matches!(config.store, StoreBackend::DynamoDb { .. })
             || [&config.signing_keys, &config.public_keys, &config.form_key]
                 .iter()
                 .any(|k| matches!(k, KeySecret::SecretsManager { .. }))
-            || config
-                .preconfigured_clients
-                .iter()
-                .any(PreconfiguredClient::is_confidential);
+            || preconfigured.any_confidential();
         if config.measure_aws_calls {
             crate::aws_calls::enable();
         }
@@ -131,13 +132,25 @@ impl Deps {
             .map(|sdk| aws::secretsmanager_client(sdk, config.secretsmanager_endpoint.as_deref()));
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        // Generated only when no key secret is configured at all (`Config`): then the
-        // three are one process's own.
-        let generated = KeySet::generate(clock.now())?;
+        // Generated only when no key secret is configured at all and this is no Lambda
+        // function (`Config`): then the three are one process's own.
+        let generated = match config.signing_keys {
+            KeySecret::Generated => Some(KeySet::generate(clock.now())?),
+            _ => None,
+        };
+        let form = match config.form_key {
+            KeySecret::Generated => Some(FormKey::generate()?),
+            _ => None,
+        };
         let (sm, ttl) = (secrets_client.as_ref(), config.signing_key_cache_ttl);
         let keys = Keys {
-            public: key_ring(&config.public_keys, sm, ttl, generated.public()),
-            form: key_ring(&config.form_key, sm, ttl, FormKey::generate()?),
+            public: key_ring(
+                &config.public_keys,
+                sm,
+                ttl,
+                generated.as_ref().map(KeySet::public),
+            ),
+            form: key_ring(&config.form_key, sm, ttl, form),
             signing: key_ring(&config.signing_keys, sm, ttl, generated),
         };
 
@@ -158,7 +171,7 @@ impl Deps {
             clock,
             keys,
             stores,
-            secrets_client,
+            (preconfigured, secrets_client),
             jwks,
         ))
     }
@@ -196,7 +209,16 @@ impl Deps {
             signing: KeyRing::fixed(key_set),
         };
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
-        Ok(Self::assemble(config, clock, keys, stores, None, jwks))
+        let preconfigured =
+            PreconfiguredClients::from_setting(config.preconfigured_clients.as_deref())?;
+        Ok(Self::assemble(
+            config,
+            clock,
+            keys,
+            stores,
+            (preconfigured, None),
+            jwks,
+        ))
     }
 
     fn assemble(
@@ -204,7 +226,10 @@ impl Deps {
         clock: Arc<dyn Clock>,
         keys: Keys,
         stores: StoreSet,
-        secrets_client: Option<aws_sdk_secretsmanager::Client>,
+        (preconfigured, secrets_client): (
+            PreconfiguredClients,
+            Option<aws_sdk_secretsmanager::Client>,
+        ),
         jwks: JwksClient,
     ) -> Self {
         Self {
@@ -218,6 +243,7 @@ impl Deps {
             refresh_tokens: stores.refresh_tokens,
             revocations: stores.revocations,
             alta: stores.alta,
+            preconfigured: Arc::new(preconfigured),
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
             token_verifier: Arc::new(TokenVerifier::new(jwks)),
@@ -240,7 +266,7 @@ fn key_ring<T: RingKeys>(
     source: &KeySecret,
     client: Option<&aws_sdk_secretsmanager::Client>,
     ttl: std::time::Duration,
-    generated: T,
+    generated: Option<T>,
 ) -> KeyRing<T> {
     match (source, client) {
         (KeySecret::SecretsManager { secret_id }, Some(client)) => KeyRing::from_secrets_manager(
@@ -250,60 +276,8 @@ fn key_ring<T: RingKeys>(
             },
             ttl,
         ),
-        (KeySecret::Generated, _) => KeyRing::fixed(generated),
+        (KeySecret::Generated, _) => generated.map_or_else(KeyRing::absent, KeyRing::fixed),
         // A secret with no client cannot happen (`needs_aws`); absent is never generated.
         (KeySecret::SecretsManager { .. } | KeySecret::Absent, _) => KeyRing::absent(),
-    }
-}
-
-/// The client secrets of confidential pre-configured clients, read from Secrets Manager
-/// on first use and kept for the container's life.
-pub struct PreconfiguredSecrets {
-    client: Option<aws_sdk_secretsmanager::Client>,
-    cache: RwLock<HashMap<String, SecretString>>,
-}
-
-impl PreconfiguredSecrets {
-    pub fn new(client: Option<aws_sdk_secretsmanager::Client>) -> Self {
-        Self {
-            client,
-            cache: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// The secret of a confidential client; `None` for a public one.
-    pub async fn secret_of(
-        &self,
-        client: &PreconfiguredClient,
-    ) -> Result<Option<SecretString>, KeyError> {
-        let Some(secret_id) = &client.client_secret_secret_id else {
-            return Ok(None);
-        };
-        if let Some(secret) = self.cache.read().await.get(secret_id) {
-            return Ok(Some(secret.clone()));
-        }
-        let sm = self.client.as_ref().ok_or_else(|| {
-            KeyError::Unavailable("no Secrets Manager client is configured".into())
-        })?;
-        let out = sm
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                KeyError::Unavailable(
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
-        let secret = out
-            .secret_string()
-            .map(|s| SecretString::new(s.trim()))
-            .filter(|s| !s.secret().is_empty())
-            .ok_or_else(|| KeyError::InvalidSecret(format!("secret {secret_id} is empty")))?;
-        self.cache
-            .write()
-            .await
-            .insert(secret_id.clone(), secret.clone());
-        Ok(Some(secret))
     }
 }

@@ -10,8 +10,8 @@ use crate::keys::SigningKey;
 
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-/// Clock skew tolerated on `exp`, `nbf` and `iat`.
-pub const LEEWAY_SECONDS: u64 = 60;
+/// Clocks of different machines disagree a little (`config::settings`).
+pub use crate::config::settings::CLOCK_LEEWAY_SECONDS as LEEWAY_SECONDS;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {

@@ -12,13 +12,6 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::keys::{KeyError, KeySet};
-use crate::records::grant::ACCESS_TOKEN_LIFETIME_SECONDS;
-
-/// A superseded key (its successor has activated) may keep signing until every container
-/// has re-read the secret (the key cache TTL, 5 minutes by default), and its tokens live an
-/// hour after that: two hours covers both with room for clock skew.
-pub const RETAIN_AFTER_SUPERSEDED: Duration =
-    Duration::from_secs(2 * ACCESS_TOKEN_LIFETIME_SECONDS);
 
 /// The event Secrets Manager sends to a rotation function.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,15 +46,32 @@ fn sm_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     RotationError::SecretsManager(DisplayErrorContext(err).to_string())
 }
 
+/// When a new key may sign and how long a superseded one stays published: both derived
+/// from the settings (`Config::key_activation`, `Config::key_retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySchedule {
+    pub activation: Duration,
+    pub retention: Duration,
+}
+
+impl KeySchedule {
+    pub fn of(config: &crate::Config) -> Self {
+        Self {
+            activation: config.key_activation(),
+            retention: config.key_retention(),
+        }
+    }
+}
+
 /// The next key set after `current` (a key set, or `{"keys":[]}` for a fresh stack); its
-/// new key signs once `activation` has passed (`Config::key_activation`).
+/// new key signs once the schedule's activation has passed.
 pub fn next_key_set(
     current: Option<&str>,
     now: u64,
-    activation: Duration,
+    schedule: KeySchedule,
 ) -> Result<KeySet, KeyError> {
     match current.map(KeySet::from_secret_json) {
-        Some(Ok(keys)) => keys.rotated(now, activation, RETAIN_AFTER_SUPERSEDED),
+        Some(Ok(keys)) => keys.rotated(now, schedule.activation, schedule.retention),
         // A fresh stack's secret holds no key yet: the first rotation makes one.
         None | Some(Err(KeyError::Empty)) => KeySet::generate(now),
         Some(Err(err)) => Err(err),
@@ -85,8 +95,7 @@ async fn describe(
 #[derive(Debug, Clone)]
 pub struct RotationTarget {
     pub public_keys_secret_id: String,
-    /// `Config::key_activation`.
-    pub activation: Duration,
+    pub schedule: KeySchedule,
 }
 
 impl RotationTarget {
@@ -96,7 +105,7 @@ impl RotationTarget {
         match &config.public_keys {
             crate::config::KeySecret::SecretsManager { secret_id } => Ok(Self {
                 public_keys_secret_id: secret_id.clone(),
-                activation: config.key_activation(),
+                schedule: KeySchedule::of(config),
             }),
             _ => Err(RotationError::NoPublicKeysSecret),
         }
@@ -137,7 +146,7 @@ pub async fn run_step(
     target: &RotationTarget,
 ) -> Result<(), RotationError> {
     match event.step.as_str() {
-        "createSecret" => create(client, event, now, target.activation).await,
+        "createSecret" => create(client, event, now, target.schedule).await,
         "setSecret" => publish(client, event, &target.public_keys_secret_id).await,
         "testSecret" => {
             let pending = pending_value(client, event).await?.unwrap_or_default();
@@ -171,7 +180,7 @@ async fn create(
     client: &Client,
     event: &RotationEvent,
     now: u64,
-    activation: Duration,
+    schedule: KeySchedule,
 ) -> Result<(), RotationError> {
     // A retried createSecret finds its pending version already written.
     if pending_value(client, event).await?.is_some() {
@@ -184,7 +193,7 @@ async fn create(
         .send()
         .await
         .map_err(sm_error)?;
-    let next = next_key_set(current.secret_string(), now, activation)?;
+    let next = next_key_set(current.secret_string(), now, schedule)?;
     client
         .put_secret_value()
         .secret_id(&event.secret_id)
@@ -194,7 +203,7 @@ async fn create(
         .send()
         .await
         .map_err(sm_error)?;
-    tracing::info!(kid = %next.newest_key().kid(), keys = next.keys().len(), signs_after_seconds = activation.as_secs(), "new signing key staged");
+    tracing::info!(kid = %next.newest_key().kid(), keys = next.keys().len(), signs_after_seconds = schedule.activation.as_secs(), "new signing key staged");
     Ok(())
 }
 
@@ -255,24 +264,27 @@ async fn finish(client: &Client, event: &RotationEvent) -> Result<(), RotationEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::settings::{CLOCK_LEEWAY_SECONDS, TokenLifetimes, declared};
+
+    const DAY: u64 = 24 * 3600;
 
     #[test]
     fn a_fresh_stack_gets_its_first_key() {
-        let keys = next_key_set(Some(r#"{"keys":[]}"#), 100, ACTIVATION).unwrap();
+        let keys = next_key_set(Some(r#"{"keys":[]}"#), 100, SCHEDULE).unwrap();
         assert_eq!(keys.keys().len(), 1);
         assert_eq!(
             keys.signing_key(100, ACTIVATION).kid(),
             keys.newest_key().kid(),
             "it signs at once"
         );
-        assert_eq!(next_key_set(None, 100, ACTIVATION).unwrap().keys().len(), 1);
+        assert_eq!(next_key_set(None, 100, SCHEDULE).unwrap().keys().len(), 1);
     }
 
     #[test]
     fn rotation_adds_a_key_that_signs_after_its_activation_and_keeps_the_previous_one() {
         let first = KeySet::generate(100).unwrap();
         let first_kid = first.newest_key().kid().to_owned();
-        let next = next_key_set(Some(&first.to_secret_json()), 200, ACTIVATION).unwrap();
+        let next = next_key_set(Some(&first.to_secret_json()), 200, SCHEDULE).unwrap();
         assert_ne!(next.newest_key().kid(), first_kid);
         assert_eq!(next.keys()[1].kid(), first_kid);
         assert_eq!(next.signing_key(200, ACTIVATION).kid(), first_kid);
@@ -283,10 +295,14 @@ mod tests {
     }
 
     const ACTIVATION: Duration = Duration::from_secs(1200);
+    const SCHEDULE: KeySchedule = KeySchedule {
+        activation: ACTIVATION,
+        retention: Duration::from_secs(3960),
+    };
 
     #[test]
     fn a_corrupt_secret_is_not_overwritten() {
-        assert!(next_key_set(Some("not json"), 100, ACTIVATION).is_err());
+        assert!(next_key_set(Some("not json"), 100, SCHEDULE).is_err());
     }
 
     #[test]
@@ -296,5 +312,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(event.step, "createSecret");
+    }
+
+    /// For every allowed key cache and access-token lifetime: the last token a superseded
+    /// key can sign (just before containers re-read the secret) still verifies when a
+    /// rotation happens the moment before it expires.
+    #[test]
+    fn key_retention_outlives_every_token_a_superseded_key_signs() {
+        let cache_bounds = declared("ALTA_SIGNING_KEY_CACHE_SECONDS")
+            .unwrap()
+            .bounds
+            .unwrap();
+        let access_bounds = declared("ALTA_ACCESS_TOKEN_SECONDS")
+            .unwrap()
+            .bounds
+            .unwrap();
+        for cache in [cache_bounds.0, 300, cache_bounds.1] {
+            for access in [access_bounds.0, 3600, access_bounds.1] {
+                let lifetimes = TokenLifetimes {
+                    access,
+                    refresh_idle: DAY,
+                    family: DAY,
+                };
+                let (cache, jwks) = (Duration::from_secs(cache), Duration::from_secs(600));
+                let activation = cache * 2 + jwks;
+                let retention = lifetimes.key_retention(cache);
+                let first = KeySet::generate(0).unwrap();
+                let old = first.newest_key().kid().to_owned();
+                let second = first.rotated(1_000, activation, retention).unwrap();
+                // The new key activates; a container that has not re-read the secret
+                // signs with the old one until `cache` later; that token lives `access`.
+                let last_signed = 1_000 + activation.as_secs() + cache.as_secs();
+                let expires = last_signed + access + CLOCK_LEEWAY_SECONDS;
+                let third = second.rotated(expires - 1, activation, retention).unwrap();
+                assert!(
+                    third.verification_keys().get(&old).is_some(),
+                    "cache {cache:?}, access {access}"
+                );
+            }
+        }
     }
 }

@@ -48,7 +48,7 @@ impl InboxAccess {
     }
 }
 
-/// The matrix of DESIGN.md.
+/// The roles and permissions matrix (docs/mcp.md), as the Alta web app decides it.
 pub fn role_allows(role: Role, permission: Permission) -> bool {
     match permission {
         Permission::ReadCampaign | Permission::ReadEmail => true,

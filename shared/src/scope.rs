@@ -1,4 +1,4 @@
-//! The OAuth scopes of DESIGN.md. A token's effective permission is its scope AND the
+//! The OAuth scopes of the contract (docs/oauth.md). A token's effective permission is its scope AND the
 //! person's role (see `rbac`).
 
 use std::collections::BTreeSet;

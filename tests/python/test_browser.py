@@ -18,6 +18,7 @@ Chromium; without it these tests fail, never skip."""
 
 import base64
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -58,10 +59,8 @@ DOCS_SERVER = "memory"
 
 CLAUDE_REDIRECT = "https://claude.ai/api/mcp/auth_callback"
 CURSOR_REDIRECT = "cursor://anysphere.cursor-mcp/oauth/callback"
-TOOLS = [
-    "get_account", "list_campaigns", "get_campaign", "pause_campaign",
-    "resume_campaign", "list_inboxes", "list_emails", "get_email",
-]
+# The tool contract, which the Rust catalog test keeps equal to the server's list.
+TOOLS = [t["name"] for t in json.loads((REPO / "tests" / "fixtures" / "tools.json").read_text())["tools"]]
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -103,6 +103,7 @@ faulty_impl!(ClientStore, clients {
     fn get_client(client_id: &str, now: u64) -> Result<Option<RegisteredClient>, StoreError>;
     fn extend_client(client_id: &str, now: u64, expires_at: u64) -> Result<(), StoreError>;
     fn count_registration(address_key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
+    fn count_document_fetch(address_key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
 });
 
 faulty_impl!(DirectoryStore, directory {

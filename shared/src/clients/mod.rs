@@ -1,10 +1,12 @@
 //! Any client, whatever its source (dynamic registration, configuration, metadata
 //! document): what the authorization, token and revocation endpoints check. `assertion`
 //! verifies a `private_key_jwt` client's assertions; `metadata_document` fetches and
-//! validates Client ID Metadata Documents.
+//! validates Client ID Metadata Documents; `preconfigured` holds the pre-configured
+//! clients (the vendors' defaults) and their secrets.
 
 pub mod assertion;
 pub mod metadata_document;
+pub mod preconfigured;
 
 use crate::records::client::{
     ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
@@ -32,7 +34,7 @@ pub enum ClientCredential {
     /// A dynamically registered confidential client's secret, as its hash.
     Hashed(ClientSecretHash),
     /// A pre-configured confidential client, whose secret is in Secrets Manager.
-    Preconfigured(crate::config::PreconfiguredClient),
+    Preconfigured(preconfigured::PreconfiguredClient),
     /// A metadata-document client that signs assertions with its private key
     /// (`private_key_jwt`), optionally bound to one algorithm.
     PrivateKeyJwt {
@@ -113,7 +115,7 @@ impl Client {
         }
     }
 
-    pub fn from_preconfigured(c: &crate::config::PreconfiguredClient) -> Self {
+    pub fn from_preconfigured(c: &preconfigured::PreconfiguredClient) -> Self {
         Self {
             client_id: ClientId::new(c.client_id.clone()),
             client_name: Some(c.client_name.clone()),

@@ -111,10 +111,8 @@ impl From<StoreError> for McpError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 ..Self::internal(err)
             },
-            StoreError::Rejected(_) => {
-                tracing::warn!(cause = %err, "the store refused a value of the request");
-                Self::invalid_params("a value in the request is too large")
-            }
+            // Tool arguments are the only request values that become keys here, and
+            // `ToolFailure` answers their refusal; anything else is the server's fault.
             _ => Self::internal(err),
         }
     }

@@ -194,10 +194,9 @@ impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(_) => Self::unavailable(err),
-            StoreError::Rejected(_) => {
-                tracing::warn!(cause = %err, "the store refused a value of the request");
-                Self::invalid_request("a value in the request is too large")
-            }
+            // Every request value that becomes a key is bounded where it is parsed: a
+            // refusal here is the server's own fault (an item past its size, a bad key),
+            // for the 5xx alarm to see.
             _ => Self::internal(err),
         }
     }

@@ -8,7 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use lambda_http::Request;
 
 use crate::clients::assertion::{self, ASSERTION_TYPE, AssertionError, Expected};
-use crate::clients::metadata_document::{MetadataDocumentError, is_metadata_document_url};
+use crate::clients::metadata_document::{
+    FETCH_BUDGET, FetchAllowance, MAX_UNCACHED_FETCHES_PER_SOURCE, MetadataDocumentError,
+    is_metadata_document_url,
+};
 use crate::clients::{Client, ClientCredential, ClientKeySource};
 use crate::deps::Deps;
 use crate::error::{OAuthError, OAuthErrorCode};
@@ -26,24 +29,73 @@ pub enum ResolveError {
     Store(#[from] StoreError),
 }
 
-/// The client `client_id` names. `source` (the caller's address key) is charged for a
-/// metadata document fetched on its behalf.
+/// One request's allowance for fetching metadata documents and key sets: one deadline for
+/// all of them, and each uncached fetch counted against the request's source address in
+/// the clients table, so that the limit holds across every container of the stack.
+pub struct RequestFetches<'a> {
+    deps: &'a Deps,
+    source: Option<String>,
+    deadline: tokio::time::Instant,
+}
+
+impl<'a> RequestFetches<'a> {
+    pub fn of(req: &Request, deps: &'a Deps) -> Self {
+        Self {
+            deps,
+            source: crate::http::source_address_key(req),
+            deadline: tokio::time::Instant::now() + FETCH_BUDGET,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl FetchAllowance for RequestFetches<'_> {
+    fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+
+    async fn charge(&self) -> Result<(), MetadataDocumentError> {
+        let Some(source) = &self.source else {
+            return Ok(());
+        };
+        let now = self.deps.clock.now();
+        match self
+            .deps
+            .clients
+            .count_document_fetch(source, now, now + 60)
+            .await
+        {
+            Ok(count) if count > MAX_UNCACHED_FETCHES_PER_SOURCE => {
+                Err(MetadataDocumentError::Busy)
+            }
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not count a metadata-document fetch");
+                Err(MetadataDocumentError::Fetch(
+                    "the fetch could not be counted; try again".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// The client `client_id` names; a metadata document is fetched within `fetches`.
 pub async fn resolve_client(
     deps: &Deps,
     client_id: &str,
-    source: Option<&str>,
+    fetches: &dyn FetchAllowance,
 ) -> Result<Client, ResolveError> {
     if client_id.is_empty() || client_id.len() > 2000 {
         return Err(ResolveError::Unknown);
     }
-    if let Some(preconfigured) = deps.config.preconfigured_client(client_id) {
+    if let Some(preconfigured) = deps.preconfigured.find(client_id) {
         return Ok(Client::from_preconfigured(preconfigured));
     }
     let now = deps.clock.now();
     if is_metadata_document_url(client_id) {
         return Ok(deps
             .metadata_documents
-            .client(client_id, now, source)
+            .client(client_id, now, fetches)
             .await?);
     }
     match deps.clients.get_client(client_id, now).await? {
@@ -186,12 +238,12 @@ pub async fn authenticate_client(
             err
         }
     };
-    let source = crate::http::source_address_key(req);
-    let client = match resolve_client(deps, &presented.client_id, source.as_deref()).await {
+    let fetches = RequestFetches::of(req, deps);
+    let client = match resolve_client(deps, &presented.client_id, &fetches).await {
         Ok(client) => client,
         Err(ResolveError::Store(err)) => return Err(err.into()),
         Err(ResolveError::MetadataDocument(err @ MetadataDocumentError::Busy)) => {
-            return Err(OAuthError::unavailable(err));
+            return Err(OAuthError::too_many_requests(err.to_string(), 60));
         }
         Err(ResolveError::Unknown) => {
             return Err(fail(
@@ -210,15 +262,7 @@ pub async fn authenticate_client(
                 "this client authenticates with private_key_jwt: send client_assertion",
             ));
         };
-        verify_assertion(
-            deps,
-            &client.client_id,
-            keys,
-            *alg,
-            assertion,
-            source.as_deref(),
-        )
-        .await?;
+        verify_assertion(deps, &client.client_id, keys, *alg, assertion, &fetches).await?;
         return Ok(client);
     }
     if presented.assertion.is_some() {
@@ -255,7 +299,7 @@ async fn verify_assertion(
     source: &ClientKeySource,
     alg: Option<jsonwebtoken::Algorithm>,
     assertion: &str,
-    caller: Option<&str>,
+    fetches: &dyn FetchAllowance,
 ) -> Result<(), OAuthError> {
     let now = deps.clock.now();
     let refused = |err: AssertionError| {
@@ -267,7 +311,7 @@ async fn verify_assertion(
         ClientKeySource::Remote(url) => {
             let fetch = |refresh| {
                 deps.metadata_documents
-                    .client_keys(url, now, refresh, caller)
+                    .client_keys(url, now, refresh, fetches)
             };
             let keys = match fetch(false).await {
                 Ok(keys) if !keys.knows_key_of(assertion) => fetch(true).await,

@@ -18,7 +18,7 @@ pub async fn revoke_family(
     deps.revocations
         .revoke(
             &revoked_family_key(family_id),
-            family_revocation_expiry(family_expires_at),
+            family_revocation_expiry(family_expires_at, deps.config.tokens.access),
         )
         .await
 }

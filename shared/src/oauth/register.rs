@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::PreconfiguredClient;
+use crate::clients::preconfigured::PreconfiguredClient;
 use crate::deps::Deps;
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::OAuthError;
@@ -21,7 +21,6 @@ use crate::records::client::{
     ClientSecretHash, GrantType, RegisteredClient, TokenEndpointAuthMethod,
 };
 use crate::records::ids::ClientId;
-use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::store::StoreError;
 
@@ -62,9 +61,7 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
     })?;
     let metadata = ClientMetadata::parse(body)?;
 
-    if let Some(preconfigured) =
-        preconfigured_owner(&metadata.redirect_uris, &deps.config.preconfigured_clients)
-    {
+    if let Some(preconfigured) = deps.preconfigured.public_owner_of(&metadata.redirect_uris) {
         return Ok(preconfigured_registration(preconfigured));
     }
 
@@ -118,26 +115,6 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
         })?;
     tracing::info!(client_id = %client.client_id, client_name = ?client.client_name, "client registered");
     Ok(created(&ClientInformation::of_registered(&client, secret)))
-}
-
-/// The public pre-configured client that owns every one of these redirect URIs, if any.
-/// A confidential one is never matched: its secret is handed to its vendor out of band,
-/// and anyone can name its redirect URIs.
-fn preconfigured_owner<'a>(
-    redirect_uris: &[RedirectUri],
-    preconfigured: &'a [PreconfiguredClient],
-) -> Option<&'a PreconfiguredClient> {
-    preconfigured
-        .iter()
-        .filter(|c| !c.is_confidential())
-        .find(|client| {
-            redirect_uris.iter().all(|asked| {
-                client
-                    .redirect_uris
-                    .iter()
-                    .any(|own| own.matches(asked.as_str()))
-            })
-        })
 }
 
 /// Claude and Cursor register on every connection; they get the one configured (public)

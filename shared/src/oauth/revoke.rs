@@ -14,7 +14,7 @@ use crate::http::{self as h, Headers, Params};
 use crate::jwt::{self, verify_access_token};
 use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::grant_end::end_grant;
-use crate::records::grant::{REFRESH_FAMILY_MAX_SECONDS, TokenHash, revoked_jti_key};
+use crate::records::grant::{TokenHash, revocation_expiry, revoked_jti_key};
 use crate::records::ids::{FamilyId, UserId};
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -103,16 +103,16 @@ async fn revoke_access_token(
     };
     if client.client_id == claims.client_id.as_str() {
         deps.revocations
-            .revoke(&revoked_jti_key(&claims.jti), claims.exp)
+            .revoke(&revoked_jti_key(&claims.jti), revocation_expiry(claims.exp))
             .await?;
         // Revoking either token of a grant ends the grant: its refresh tokens and every
-        // access token minted under it. No family outlives its start plus 90 days.
+        // access token minted under it. No family outlives its start plus its lifetime.
         if let Some(grant_id) = &claims.grant_id {
             end_grant(
                 deps,
                 Some(&UserId::new(claims.sub.clone())),
                 &FamilyId::new(grant_id.clone()),
-                claims.iat + REFRESH_FAMILY_MAX_SECONDS,
+                claims.iat + deps.config.tokens.family,
             )
             .await?;
         }

@@ -4,7 +4,9 @@
 //! as for a wrong password. Failures keyed by email alone would let anyone lock a person
 //! out from anywhere by guessing wrong five times; keyed by the pair, a guesser locks only
 //! themselves out, while the per-email ceiling still stops a spread-out guessing of one
-//! account's password.
+//! account's password. An address the person has signed in from before is exempt from
+//! the per-email ceiling, so that a guesser spread over many addresses cannot lock the
+//! owner out of their usual one either.
 
 use http::StatusCode;
 use lambda_http::Request;
@@ -21,6 +23,8 @@ use crate::store::StoreError;
 pub const MAX_SIGN_IN_FAILURES: u32 = 5;
 /// Failed sign-ins allowed for one email from all addresses together within the window.
 pub const MAX_SIGN_IN_FAILURES_PER_EMAIL: u32 = 50;
+/// How long an (email, source) pair that signed in stays known.
+pub const KNOWN_PAIR_SECONDS: u64 = 30 * 24 * 3600;
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
 pub const MAX_EMAIL_LEN: usize = 254;
 /// Failed sign-ins from one source address per window, whatever the emails: high enough
@@ -67,34 +71,38 @@ pub async fn sign_in(
     let now = deps.clock.now();
     let window_ends_at = now + SIGN_IN_FAILURE_WINDOW_SECONDS;
     let source = h::source_address_key(req);
-    let pair_key = format!(
-        "pair-{}",
-        sha256_hex(format!("{email}\n{}", source.as_deref().unwrap_or_default()).as_bytes())
-    );
+    let pair = sha256_hex(format!("{email}\n{}", source.as_deref().unwrap_or_default()).as_bytes());
+    let pair_key = format!("pair-{pair}");
+    let known_key = format!("known-{pair}");
     let email_key = sha256_hex(email.as_bytes());
     let address_key = source.map(|key| format!("ip-{key}"));
+    let known = deps
+        .directory
+        .sign_in_failures(&known_key, now)
+        .await
+        .map_err(unavailable)?
+        > 0;
     // Count first, atomically, and refuse before any password is hashed: parallel attempts
-    // each take a place in the count, so at most the limit of them is ever verified.
-    let limits = [
-        (
-            pair_key.as_str(),
-            MAX_SIGN_IN_FAILURES,
-            "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
-        ),
-        (
+    // each take a place in the count, so at most the limit of them is ever verified. The
+    // address first, so that an address past its limit adds nothing to anyone's email.
+    let too_many_for_email =
+        "Too many failed sign-ins for this email. Wait 15 minutes and try again.";
+    let limits = address_key
+        .as_deref()
+        .map(|key| {
+            (
+                key,
+                MAX_SIGN_IN_FAILURES_PER_ADDRESS,
+                "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
+            )
+        })
+        .into_iter()
+        .chain([(pair_key.as_str(), MAX_SIGN_IN_FAILURES, too_many_for_email)])
+        .chain((!known).then_some((
             email_key.as_str(),
             MAX_SIGN_IN_FAILURES_PER_EMAIL,
-            "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
-        ),
-    ]
-    .into_iter()
-    .chain(address_key.as_deref().map(|key| {
-        (
-            key,
-            MAX_SIGN_IN_FAILURES_PER_ADDRESS,
-            "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
-        )
-    }));
+            too_many_for_email,
+        )));
     for (key, limit, message) in limits {
         let count = deps
             .directory
@@ -137,8 +145,15 @@ pub async fn sign_in(
         .clear_sign_in_failures(&pair_key)
         .await
         .map_err(unavailable)?;
-    // A success is not a failure, for the email or the address: its place goes back.
-    for key in std::iter::once(&email_key).chain(&address_key) {
+    if !known {
+        deps.directory
+            .count_sign_in_attempt(&known_key, now, now + KNOWN_PAIR_SECONDS)
+            .await
+            .map_err(unavailable)?;
+    }
+    // A success is not a failure, for the email (when counted) or the address.
+    let counted_email = (!known).then_some(&email_key);
+    for key in counted_email.into_iter().chain(&address_key) {
         deps.directory
             .forgive_sign_in_attempt(key, now)
             .await

@@ -6,11 +6,6 @@
 pub const CODE_LIFETIME_SECONDS: u64 = 60;
 /// How long a redeemed code remembers what it issued, for replay handling.
 pub const REDEEMED_CODE_MEMORY_SECONDS: u64 = 24 * 3600;
-pub const ACCESS_TOKEN_LIFETIME_SECONDS: u64 = 3600;
-/// A refresh token unused this long dies; each rotation starts the window again.
-pub const REFRESH_TOKEN_SLIDING_SECONDS: u64 = 30 * 24 * 3600;
-/// No family of refresh tokens outlives this, however often it rotates: the person signs in again.
-pub const REFRESH_FAMILY_MAX_SECONDS: u64 = 90 * 24 * 3600;
 /// A rotated refresh token presented again this soon is a client retrying after a lost
 /// response, or another process of the same app refreshing at the same moment, not a
 /// thief: it gets a fresh successor instead of revoking the family…
@@ -21,6 +16,7 @@ pub const REFRESH_REUSE_GRACE_RETRIES: u32 = 4;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::settings::CLOCK_LEEWAY_SECONDS;
 use crate::digest::sha256_hex;
 use crate::pkce::CodeChallenge;
 use crate::records::ids::{ClientId, FamilyId, Jti, UserId};
@@ -131,9 +127,15 @@ pub fn revoked_family_key(family_id: &str) -> String {
 /// How long a family's revocation is kept: until the last access token the family can
 /// have minted is dead too (a refresh in the family's last hour mints one that lives an
 /// hour past the family's end; were the revocation gone by then, that token would work
-/// again until its own `exp`).
-pub fn family_revocation_expiry(family_expires_at: u64) -> u64 {
-    family_expires_at + ACCESS_TOKEN_LIFETIME_SECONDS
+/// again until its own `exp`), with the leeway `exp` is checked with.
+pub fn family_revocation_expiry(family_expires_at: u64, access_token_lifetime: u64) -> u64 {
+    revocation_expiry(family_expires_at + access_token_lifetime)
+}
+
+/// How long the revocation of something that expires at `exp` is kept: past the leeway
+/// with which `exp` is checked.
+pub fn revocation_expiry(exp: u64) -> u64 {
+    exp + CLOCK_LEEWAY_SECONDS
 }
 
 /// How many grants one person keeps for one client and resource when the client's id is
@@ -203,8 +205,9 @@ mod tests {
     #[test]
     fn a_family_revocation_outlives_the_last_access_token_it_can_mint() {
         let family_end = 1_000_000;
-        let minted_in_last_second = family_end - 1 + ACCESS_TOKEN_LIFETIME_SECONDS;
-        assert!(family_revocation_expiry(family_end) > minted_in_last_second);
+        let access = 3600;
+        let accepted_until = family_end - 1 + access + CLOCK_LEEWAY_SECONDS;
+        assert!(family_revocation_expiry(family_end, access) > accepted_until);
     }
 
     #[test]

@@ -67,6 +67,14 @@ pub trait ClientStore: Send + Sync {
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError>;
+
+    /// Counts an uncached metadata-document fetch caused by `address_key`, the same way.
+    async fn count_document_fetch(
+        &self,
+        address_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError>;
 }
 
 /// Users, accounts and memberships.

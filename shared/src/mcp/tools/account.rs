@@ -1,10 +1,22 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Acting, ToolFailure, ToolOutput};
+use super::{Acting, Declaration, READ, ToolFailure, ToolOutput, ToolSpec, handler, tool};
 use crate::deps::Deps;
 use crate::directory::Role;
 use crate::rbac::{InboxAccess, inbox_access};
+
+pub(super) fn declarations() -> Vec<ToolSpec> {
+    vec![tool::<NoArguments, AccountInfo>(Declaration {
+        name: "get_account",
+        title: "Get account",
+        description: "The Alta account these tools act in (chosen when the app was connected), your role in it, which inboxes you can read, and your other accounts.",
+        scope: None,
+        permission: None,
+        hints: READ,
+        handler: handler!(get_account),
+    })]
+}
 
 /// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -41,7 +53,7 @@ const SWITCHING: &str = "This connection acts in the account chosen when the app
     To act in another account, disconnect the app (in the app, or on Alta's connected-apps page) \
     and connect it again, choosing that account.";
 
-pub async fn get_account(
+async fn get_account(
     deps: &Deps,
     acting: &Acting,
     _: NoArguments,

@@ -2,11 +2,53 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::page;
-use super::{Acting, ToolFailure, ToolOutput};
+use super::{Acting, Declaration, READ, ToolFailure, ToolOutput, ToolSpec, WRITE, handler, tool};
 use crate::alta::{Campaign, CampaignAction, CampaignStatus, Transition};
 use crate::deps::Deps;
 use crate::rbac::Permission;
+use crate::scope::Scope;
 use crate::store::StoreError;
+
+pub(super) fn declarations() -> Vec<ToolSpec> {
+    vec![
+        tool::<ListCampaignsArguments, CampaignList>(Declaration {
+            name: "list_campaigns",
+            title: "List campaigns",
+            description: "Campaigns of the account, oldest first, optionally by status. Paginated: pass next_cursor back as cursor.",
+            scope: Some(Scope::CampaignsRead),
+            permission: Some(Permission::ReadCampaign),
+            hints: READ,
+            handler: handler!(list_campaigns),
+        }),
+        tool::<CampaignArguments, CampaignView>(Declaration {
+            name: "get_campaign",
+            title: "Get campaign",
+            description: "One campaign by id, with its status, mode and sending statistics.",
+            scope: Some(Scope::CampaignsRead),
+            permission: Some(Permission::ReadCampaign),
+            hints: READ,
+            handler: handler!(get_campaign),
+        }),
+        tool::<CampaignArguments, CampaignChange>(Declaration {
+            name: "pause_campaign",
+            title: "Pause campaign",
+            description: "Pause an active campaign so it stops sending. Pausing a paused campaign changes nothing; draft and completed campaigns cannot be paused.",
+            scope: Some(Scope::CampaignsWrite),
+            permission: Some(Permission::EditCampaign),
+            hints: WRITE,
+            handler: handler!(pause_campaign),
+        }),
+        tool::<CampaignArguments, CampaignChange>(Declaration {
+            name: "resume_campaign",
+            title: "Resume campaign",
+            description: "Resume a paused campaign so it sends again. Resuming an active campaign changes nothing; draft and completed campaigns cannot be resumed.",
+            scope: Some(Scope::CampaignsWrite),
+            permission: Some(Permission::EditCampaign),
+            hints: WRITE,
+            handler: handler!(resume_campaign),
+        }),
+    ]
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,12 +106,11 @@ fn line(c: &Campaign) -> String {
     )
 }
 
-pub async fn list_campaigns(
+async fn list_campaigns(
     deps: &Deps,
     acting: &Acting,
     args: ListCampaignsArguments,
 ) -> Result<ToolOutput, ToolFailure> {
-    acting.require(Permission::ReadCampaign)?;
     let account_id = acting.account_id();
     let query = format!("campaigns:{}", args.status.map_or("", |s| s.as_str()));
     let request = page::request(account_id, &query, args.cursor.as_deref(), args.limit)?;
@@ -107,15 +148,30 @@ async fn find(deps: &Deps, acting: &Acting, id: &str) -> Result<Campaign, ToolFa
         .ok_or_else(|| ToolFailure::NotFound(format!("Campaign {id}")))
 }
 
-pub async fn get_campaign(
+async fn get_campaign(
     deps: &Deps,
     acting: &Acting,
     args: CampaignArguments,
 ) -> Result<ToolOutput, ToolFailure> {
-    acting.require(Permission::ReadCampaign)?;
     let campaign = find(deps, acting, &args.campaign_id).await?;
     let text = line(&campaign);
     ToolOutput::of(&campaign, text)
+}
+
+async fn pause_campaign(
+    deps: &Deps,
+    acting: &Acting,
+    args: CampaignArguments,
+) -> Result<ToolOutput, ToolFailure> {
+    change_campaign(deps, acting, args, CampaignAction::Pause).await
+}
+
+async fn resume_campaign(
+    deps: &Deps,
+    acting: &Acting,
+    args: CampaignArguments,
+) -> Result<ToolOutput, ToolFailure> {
+    change_campaign(deps, acting, args, CampaignAction::Resume).await
 }
 
 /// Pause or resume, by the state machine of `CampaignAction`. The usual case (pausing an
@@ -123,13 +179,12 @@ pub async fn get_campaign(
 /// its condition fails is the campaign read, to say why (already so, refused, not found)
 /// or, if someone else changed it meanwhile, to decide again. A concurrent change is never
 /// overwritten.
-pub async fn change_campaign(
+async fn change_campaign(
     deps: &Deps,
     acting: &Acting,
     args: CampaignArguments,
     action: CampaignAction,
 ) -> Result<ToolOutput, ToolFailure> {
-    acting.require(Permission::EditCampaign)?;
     let verb = action.target().as_str();
     let changed = |campaign: Campaign| {
         let text = format!("Campaign {} is now {verb}.", campaign.name);

@@ -2,11 +2,46 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::page;
-use super::{Acting, ToolFailure, ToolOutput};
+use super::{Acting, Declaration, READ, ToolFailure, ToolOutput, ToolSpec, handler, tool};
 use crate::alta::listing::{EmailFilter, EmailSummary};
 use crate::alta::{Email, Inbox};
 use crate::deps::Deps;
 use crate::rbac::{InboxAccess, Permission, inbox_access};
+use crate::scope::Scope;
+
+/// Every role may read email, in the inboxes `inbox_access` gives it: each handler
+/// narrows to those.
+pub(super) fn declarations() -> Vec<ToolSpec> {
+    vec![
+        tool::<ListInboxesArguments, InboxList>(Declaration {
+            name: "list_inboxes",
+            title: "List inboxes",
+            description: "The inboxes whose email you can read.",
+            scope: Some(Scope::InboxRead),
+            permission: Some(Permission::ReadEmail),
+            hints: READ,
+            handler: handler!(list_inboxes),
+        }),
+        tool::<ListEmailsArguments, EmailList>(Declaration {
+            name: "list_emails",
+            title: "List emails",
+            description: "Emails you can read, newest first, optionally by inbox, campaign or a text query on subject, sender and the start of the body (its snippet). Paginated: pass next_cursor back as cursor.",
+            scope: Some(Scope::InboxRead),
+            permission: Some(Permission::ReadEmail),
+            hints: READ,
+            handler: handler!(list_emails),
+        }),
+        tool::<EmailArguments, EmailView>(Declaration {
+            name: "get_email",
+            title: "Get email",
+            description: "One email by id, with its full body.",
+            scope: Some(Scope::InboxRead),
+            permission: Some(Permission::ReadEmail),
+            hints: READ,
+            handler: handler!(get_email),
+        }),
+    ]
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -78,12 +113,11 @@ fn denied(acting: &Acting, detail: String) -> ToolFailure {
     }
 }
 
-pub async fn list_inboxes(
+async fn list_inboxes(
     deps: &Deps,
     acting: &Acting,
     args: ListInboxesArguments,
 ) -> Result<ToolOutput, ToolFailure> {
-    acting.require(Permission::ReadEmail)?;
     let account_id = acting.account_id();
     let request = page::request(account_id, "inboxes", args.cursor.as_deref(), args.limit)?;
     let only = match inbox_access(&acting.membership) {
@@ -120,12 +154,11 @@ pub async fn list_inboxes(
     )
 }
 
-pub async fn list_emails(
+async fn list_emails(
     deps: &Deps,
     acting: &Acting,
     args: ListEmailsArguments,
 ) -> Result<ToolOutput, ToolFailure> {
-    acting.require(Permission::ReadEmail)?;
     let access = inbox_access(&acting.membership);
     if access.is_none() {
         return Err(denied(
@@ -213,12 +246,11 @@ pub async fn list_emails(
     )
 }
 
-pub async fn get_email(
+async fn get_email(
     deps: &Deps,
     acting: &Acting,
     args: EmailArguments,
 ) -> Result<ToolOutput, ToolFailure> {
-    acting.require(Permission::ReadEmail)?;
     let email = deps
         .alta
         .email(acting.account_id(), &args.email_id)

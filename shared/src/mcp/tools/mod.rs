@@ -1,12 +1,18 @@
-//! The Alta tools: their catalogue (schemas generated from the argument and result types),
-//! the caller's account, and dispatch. Each call is checked by scope (in the transport,
-//! as HTTP 403) and by role (here, as a tool result with `isError`).
+//! The Alta tools. Each tool is declared once, in its file (`account`, `campaigns`,
+//! `inboxes`): name, title, description, scope, permission, hints, argument and result
+//! types, and handler. From those declarations come the catalogue (`tools/list`, schemas
+//! generated from the types), the checks (the scope in the transport, as HTTP 403; the
+//! role's permission here, as a tool result with `isError`, before the handler runs) and
+//! the documentation's tool table (docs/mcp.md, held equal by a test). A handler holds
+//! only its tool's logic.
 
 mod account;
 mod campaigns;
 mod inboxes;
 mod page;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -24,6 +30,11 @@ use crate::metrics::Measurement;
 use crate::rbac::{Permission, role_allows};
 use crate::scope::Scope;
 use crate::store::StoreError;
+
+mod schema;
+use schema::*;
+mod failure;
+use failure::*;
 
 /// The longest id a tool takes: Alta's ids are short, and every id becomes part of a
 /// store key (DynamoDB refuses sort keys over 1,024 bytes; 200 characters are at most 800).
@@ -47,32 +58,99 @@ fn bounded_optional_id<'de, D: serde::Deserializer<'de>>(
     bounded_id(deserializer).map(Some)
 }
 
-/// Which tool: dispatch matches on it, so every catalogued tool has code that runs it.
+/// What a tool's handler returns, boxed so that every tool has one handler type.
+pub type ToolFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ToolOutput, ToolFailure>> + Send + 'a>>;
+
+/// A tool's handler: its JSON arguments, parsed by the handler's own argument type (see
+/// [`handler!`]); scope and permission are checked before it runs.
+pub type Handler = for<'a> fn(&'a Deps, &'a Acting, Value) -> ToolFuture<'a>;
+
+/// `handler!(f)` for `async fn f(&Deps, &Acting, Args) -> Result<ToolOutput, ToolFailure>`:
+/// the [`Handler`] that parses `Args` from the call's arguments (a parse failure is an
+/// `isError` result) and runs `f`.
+macro_rules! handler {
+    ($f:path) => {{
+        fn handle<'a>(
+            deps: &'a $crate::deps::Deps,
+            acting: &'a $crate::mcp::tools::Acting,
+            args: serde_json::Value,
+        ) -> $crate::mcp::tools::ToolFuture<'a> {
+            Box::pin(async move { $f(deps, acting, $crate::mcp::tools::arguments(args)?).await })
+        }
+        handle as $crate::mcp::tools::Handler
+    }};
+}
+pub(crate) use handler;
+
+/// The MCP tool annotations (`readOnlyHint`, `destructiveHint`, `idempotentHint`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    GetAccount,
-    ListCampaigns,
-    GetCampaign,
-    PauseCampaign,
-    ResumeCampaign,
-    ListInboxes,
-    ListEmails,
-    GetEmail,
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
 }
 
-/// A tool as `tools/list` describes it.
-pub struct ToolSpec {
-    pub tool: Tool,
+pub const READ: Hints = Hints {
+    read_only: true,
+    destructive: false,
+    idempotent: true,
+};
+/// Pausing and resuming change state but can be repeated and undone.
+pub const WRITE: Hints = Hints {
+    read_only: false,
+    destructive: false,
+    idempotent: true,
+};
+
+/// One tool, as its file declares it.
+pub struct Declaration {
     pub name: &'static str,
     pub title: &'static str,
     pub description: &'static str,
     /// The scope a token needs to call it (`None`: any valid token).
     pub scope: Option<Scope>,
-    pub read_only: bool,
-    pub destructive: bool,
-    pub idempotent: bool,
+    /// The permission the caller's role needs (`None`: any member).
+    pub permission: Option<Permission>,
+    pub hints: Hints,
+    pub handler: Handler,
+}
+
+/// A declared tool with its schemas: what `tools/list` describes and `tools/call` runs.
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub scope: Option<Scope>,
+    pub permission: Option<Permission>,
+    pub hints: Hints,
     pub input_schema: Value,
     pub output_schema: Value,
+    handler: Handler,
+}
+
+/// The tool `declaration` describes, taking arguments `A` and answering `O`.
+pub fn tool<A: JsonSchema, O: JsonSchema>(declaration: Declaration) -> ToolSpec {
+    let Declaration {
+        name,
+        title,
+        description,
+        scope,
+        permission,
+        hints,
+        handler,
+    } = declaration;
+    ToolSpec {
+        name,
+        title,
+        description,
+        scope,
+        permission,
+        hints,
+        input_schema: schema_of::<A>(),
+        output_schema: schema_of::<O>(),
+        handler,
+    }
 }
 
 impl ToolSpec {
@@ -85,260 +163,29 @@ impl ToolSpec {
             "outputSchema": self.output_schema,
             "annotations": {
                 "title": self.title,
-                "readOnlyHint": self.read_only,
-                "destructiveHint": self.destructive,
-                "idempotentHint": self.idempotent,
+                "readOnlyHint": self.hints.read_only,
+                "destructiveHint": self.hints.destructive,
+                "idempotentHint": self.hints.idempotent,
                 "openWorldHint": false,
             },
         })
     }
 }
 
-/// A JSON Schema (2020-12) for `T`, with subschemas inlined so that clients need no `$ref`.
-/// An optional field is simply not required, never `type: [T, "null"]`: some clients'
-/// validators reject type arrays (MCP Inspector's "schema portability" warning), so
-/// results omit absent values instead of sending `null`.
-pub fn schema_of<T: JsonSchema>() -> Value {
-    let generator = SchemaSettings::draft2020_12()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.meta_schema = None;
-        })
-        .into_generator();
-    let mut schema = generator.into_root_schema_for::<T>().to_value();
-    if let Some(object) = schema.as_object_mut() {
-        object.remove("title");
-    }
-    make_portable(&mut schema);
-    schema
-}
-
-/// What schemars writes that some clients' validators refuse:
-/// - `Option<T>` as `type: [T, "null"]` (or `anyOf: [T, {type: null}]`, `enum: [.., null]`,
-///   `default: null`):
-///   optional fields are simply not required, and results omit them rather than send null;
-/// - Rust integer widths as `format: uint64` and the like, which are not JSON Schema
-///   formats (`minimum: 0` already says enough).
-fn make_portable(schema: &mut Value) {
-    match schema {
-        Value::Object(object) => {
-            if object
-                .get("format")
-                .and_then(Value::as_str)
-                .is_some_and(|f| f.starts_with("uint") || f.starts_with("int"))
-            {
-                object.remove("format");
-            }
-            if let Some(Value::Array(types)) = object.get_mut("type") {
-                types.retain(|t| t != "null");
-                if let [single] = types.as_slice() {
-                    let single = single.clone();
-                    object.insert("type".into(), single);
-                }
-            }
-            if object.get("default").is_some_and(Value::is_null) {
-                object.remove("default");
-            }
-            if let Some(Value::Array(values)) = object.get_mut("enum") {
-                values.retain(|v| !v.is_null());
-            }
-            for key in ["anyOf", "oneOf"] {
-                let Some(Value::Array(options)) = object.get_mut(key) else {
-                    continue;
-                };
-                options.retain(|o| o.get("type").is_none_or(|t| t != "null"));
-                if options.len() == 1 {
-                    let Some(Value::Object(only)) = options.pop() else {
-                        continue;
-                    };
-                    object.remove(key);
-                    for (k, v) in only {
-                        object.entry(k).or_insert(v);
-                    }
-                }
-            }
-            object.values_mut().for_each(make_portable);
-        }
-        Value::Array(items) => items.iter_mut().for_each(make_portable),
-        _ => {}
-    }
-}
-
-fn spec<A: JsonSchema, O: JsonSchema>(
-    tool: Tool,
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-    scope: Option<Scope>,
-    (read_only, destructive, idempotent): (bool, bool, bool),
-) -> ToolSpec {
-    ToolSpec {
-        tool,
-        name,
-        title,
-        description,
-        scope,
-        read_only,
-        destructive,
-        idempotent,
-        input_schema: schema_of::<A>(),
-        output_schema: schema_of::<O>(),
-    }
-}
-
-const READ: (bool, bool, bool) = (true, false, true);
-/// Pausing and resuming change state but can be repeated and undone.
-const WRITE: (bool, bool, bool) = (false, false, true);
-
 /// Every tool, in a fixed order (clients cache the list and its order).
 pub static CATALOG: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
-    use account::*;
-    use campaigns::*;
-    use inboxes::*;
-    vec![
-        spec::<NoArguments, AccountInfo>(
-            Tool::GetAccount,
-            "get_account",
-            "Get account",
-            "The Alta account these tools act in (chosen when the app was connected), your role in it, which inboxes you can read, and your other accounts.",
-            None,
-            READ,
-        ),
-        spec::<ListCampaignsArguments, CampaignList>(
-            Tool::ListCampaigns,
-            "list_campaigns",
-            "List campaigns",
-            "Campaigns of the account, oldest first, optionally by status. Paginated: pass next_cursor back as cursor.",
-            Some(Scope::CampaignsRead),
-            READ,
-        ),
-        spec::<CampaignArguments, campaigns::CampaignView>(
-            Tool::GetCampaign,
-            "get_campaign",
-            "Get campaign",
-            "One campaign by id, with its status, mode and sending statistics.",
-            Some(Scope::CampaignsRead),
-            READ,
-        ),
-        spec::<CampaignArguments, CampaignChange>(
-            Tool::PauseCampaign,
-            "pause_campaign",
-            "Pause campaign",
-            "Pause an active campaign so it stops sending. Pausing a paused campaign changes nothing; draft and completed campaigns cannot be paused.",
-            Some(Scope::CampaignsWrite),
-            WRITE,
-        ),
-        spec::<CampaignArguments, CampaignChange>(
-            Tool::ResumeCampaign,
-            "resume_campaign",
-            "Resume campaign",
-            "Resume a paused campaign so it sends again. Resuming an active campaign changes nothing; draft and completed campaigns cannot be resumed.",
-            Some(Scope::CampaignsWrite),
-            WRITE,
-        ),
-        spec::<ListInboxesArguments, InboxList>(
-            Tool::ListInboxes,
-            "list_inboxes",
-            "List inboxes",
-            "The inboxes whose email you can read.",
-            Some(Scope::InboxRead),
-            READ,
-        ),
-        spec::<ListEmailsArguments, EmailList>(
-            Tool::ListEmails,
-            "list_emails",
-            "List emails",
-            "Emails you can read, newest first, optionally by inbox, campaign or a text query on subject, sender and the start of the body (its snippet). Paginated: pass next_cursor back as cursor.",
-            Some(Scope::InboxRead),
-            READ,
-        ),
-        spec::<EmailArguments, inboxes::EmailView>(
-            Tool::GetEmail,
-            "get_email",
-            "Get email",
-            "One email by id, with its full body.",
-            Some(Scope::InboxRead),
-            READ,
-        ),
+    [
+        account::declarations(),
+        campaigns::declarations(),
+        inboxes::declarations(),
     ]
+    .into_iter()
+    .flatten()
+    .collect()
 });
 
 pub fn find(name: &str) -> Option<&'static ToolSpec> {
     CATALOG.iter().find(|t| t.name == name)
-}
-
-/// Why a tool call did not do what was asked: reported to the model as a tool result
-/// with `isError: true`, so it can explain or correct itself.
-#[derive(Debug)]
-pub enum ToolFailure {
-    Denied {
-        permission: Permission,
-        role: crate::directory::Role,
-        detail: Option<String>,
-    },
-    NotFound(String),
-    InvalidArguments(String),
-    Refused(String),
-    NoAccount,
-    /// The grant's account (chosen at consent) no longer has the person as a member.
-    NotAMember {
-        account: String,
-    },
-    /// A protocol-level failure (the store is down): a JSON-RPC error, not a tool result.
-    Internal(McpError),
-}
-
-impl From<StoreError> for ToolFailure {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Rejected(_) => {
-                tracing::warn!(cause = %err, "the store refused an argument");
-                Self::InvalidArguments("a value is too large".into())
-            }
-            err => Self::Internal(err.into()),
-        }
-    }
-}
-
-impl ToolFailure {
-    fn outcome(&self) -> &'static str {
-        match self {
-            Self::Denied { .. } => "denied",
-            Self::NotFound(_) => "not_found",
-            Self::InvalidArguments(_) => "invalid_arguments",
-            Self::Refused(_) => "refused",
-            Self::NoAccount => "no_account",
-            Self::NotAMember { .. } => "not_a_member",
-            Self::Internal(_) => "error",
-        }
-    }
-
-    fn message(&self) -> String {
-        match self {
-            Self::Denied {
-                permission,
-                role,
-                detail,
-            } => format!(
-                "Permission denied: {permission} is required{}, and your role in this account is {role}.",
-                detail
-                    .as_deref()
-                    .map(|d| format!(" {d}"))
-                    .unwrap_or_default()
-            ),
-            Self::NotFound(what) => format!("{what} was not found in your Alta account."),
-            Self::InvalidArguments(why) => format!("Invalid arguments: {why}"),
-            Self::Refused(why) => format!("Not possible: {why}."),
-            Self::NoAccount => {
-                "You are not a member of any Alta account. Ask an account owner to invite you."
-                    .into()
-            }
-            Self::NotAMember { account } => format!(
-                "Permission denied: this connection acts in the Alta account {account}, and you are no longer a member of it. Ask one of its owners to add you again, or disconnect this app and connect it to another account."
-            ),
-            Self::Internal(err) => err.message.clone(),
-        }
-    }
 }
 
 /// What a tool returns on success: the structured result and its readable rendering.
@@ -427,7 +274,7 @@ impl Acting {
     }
 }
 
-fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolFailure> {
+pub(crate) fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolFailure> {
     let arguments = if arguments.is_null() {
         json!({})
     } else {
@@ -445,10 +292,14 @@ pub async fn call(
 ) -> Result<Value, McpError> {
     let started = Instant::now();
     let (result, account_id) = match Acting::resolve(deps, caller).await {
-        Ok(acting) => (
-            run(deps, &acting, tool.tool, args).await,
-            acting.account.account_id,
-        ),
+        Ok(acting) => {
+            let allowed = tool.permission.map_or(Ok(()), |p| acting.require(p));
+            let result = match allowed {
+                Ok(()) => (tool.handler)(deps, &acting, args).await,
+                Err(denied) => Err(denied),
+            };
+            (result, acting.account.account_id)
+        }
         Err(failure) => (Err(failure), "-".to_owned()),
     };
     let outcome = match &result {
@@ -484,53 +335,42 @@ pub async fn call(
     }
 }
 
-async fn run(
-    deps: &Deps,
-    acting: &Acting,
-    tool: Tool,
-    args: Value,
-) -> Result<ToolOutput, ToolFailure> {
-    use crate::alta::CampaignAction;
-    match tool {
-        Tool::GetAccount => account::get_account(deps, acting, arguments(args)?).await,
-        Tool::ListCampaigns => campaigns::list_campaigns(deps, acting, arguments(args)?).await,
-        Tool::GetCampaign => campaigns::get_campaign(deps, acting, arguments(args)?).await,
-        Tool::PauseCampaign => {
-            campaigns::change_campaign(deps, acting, arguments(args)?, CampaignAction::Pause).await
-        }
-        Tool::ResumeCampaign => {
-            campaigns::change_campaign(deps, acting, arguments(args)?, CampaignAction::Resume).await
-        }
-        Tool::ListInboxes => inboxes::list_inboxes(deps, acting, arguments(args)?).await,
-        Tool::ListEmails => inboxes::list_emails(deps, acting, arguments(args)?).await,
-        Tool::GetEmail => inboxes::get_email(deps, acting, arguments(args)?).await,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn each_tool_is_catalogued_once_under_its_own_name() {
-        // The names themselves are DESIGN.md's, checked over the protocol in tests/mcp_protocol.rs.
-        let mut tools: Vec<_> = CATALOG.iter().map(|t| format!("{:?}", t.tool)).collect();
-        tools.sort();
-        tools.dedup();
-        assert_eq!(tools.len(), CATALOG.len());
+    fn each_tool_is_catalogued_once_under_a_snake_case_name() {
+        // The names themselves are the contract of tests/fixtures/tools.json, checked over
+        // the protocol in tests/mcp_protocol.rs.
+        let mut names: Vec<_> = CATALOG.iter().map(|t| t.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CATALOG.len());
         for spec in CATALOG.iter() {
-            // `ListCampaigns` is `list_campaigns`: a spec cannot dispatch to another tool.
-            let snake: String = format!("{:?}", spec.tool)
-                .chars()
-                .enumerate()
-                .flat_map(|(i, c)| {
-                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
-                    sep.into_iter()
-                        .chain(std::iter::once(c.to_ascii_lowercase()))
-                })
-                .collect();
-            assert_eq!(snake, spec.name);
-            assert_eq!(find(spec.name).map(|t| t.tool), Some(spec.tool));
+            assert!(
+                spec.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}",
+                spec.name
+            );
+            assert_eq!(find(spec.name).map(|t| t.name), Some(spec.name));
+        }
+    }
+
+    /// A write is never read-only, and what the role must allow matches the scope's kind.
+    #[test]
+    fn hints_scopes_and_permissions_agree() {
+        for spec in CATALOG.iter() {
+            let writes = spec.scope == Some(Scope::CampaignsWrite);
+            assert_eq!(spec.hints.read_only, !writes, "{}", spec.name);
+            assert_eq!(
+                spec.permission == Some(Permission::EditCampaign),
+                writes,
+                "{}",
+                spec.name
+            );
         }
     }
 

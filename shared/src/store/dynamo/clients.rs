@@ -5,6 +5,10 @@ use super::{DynamoStore, count_in_window, map_sdk_error, record_from_item, recor
 use crate::records::client::RegisteredClient;
 use crate::store::{ClientStore, StoreError};
 
+/// The key prefix of the per-address fetch counters: the only clients-table items the
+/// authorize and revoke functions may write (template.yaml, `dynamodb:LeadingKeys`).
+pub const DOCUMENT_FETCHES_PREFIX: &str = "fetches#";
+
 #[async_trait]
 impl ClientStore for DynamoStore {
     async fn count_registration(
@@ -21,6 +25,26 @@ impl ClientStore for DynamoStore {
                 AttributeValue::S(format!("registrations#{address_key}")),
             )]),
             "registrations",
+            now,
+            window_ends_at,
+        )
+        .await
+    }
+
+    async fn count_document_fetch(
+        &self,
+        address_key: &str,
+        now: u64,
+        window_ends_at: u64,
+    ) -> Result<u32, StoreError> {
+        count_in_window(
+            &self.client,
+            &self.tables.clients,
+            std::collections::HashMap::from([(
+                "client_id".to_owned(),
+                AttributeValue::S(format!("{DOCUMENT_FETCHES_PREFIX}{address_key}")),
+            )]),
+            "fetches",
             now,
             window_ends_at,
         )

@@ -11,10 +11,12 @@
 //!
 //! Fetching for anonymous callers is also a way to hold a function's containers: a host
 //! that accepts connections and never answers costs the whole budget per fetch. So only
-//! the https default port; a host whose fetch failed is remembered (not only the URL) for
-//! a minute; one fetch per host at a time, and a request waiting for it finds its answer
-//! (or the host's failure) there; at most [`MAX_FETCHES_IN_FLIGHT`] per container; and at
-//! most [`MAX_UNCACHED_FETCHES_PER_SOURCE`] uncached fetches a minute per source address.
+//! the https default port; one deadline for all the fetches of one request (document and
+//! key set together: [`FETCH_BUDGET`]); at most [`MAX_UNCACHED_FETCHES_PER_SOURCE`]
+//! uncached fetches a minute per source address across the whole stack (counted in the
+//! store by the caller's [`FetchAllowance`]); and, within a container, a host whose fetch
+//! failed is remembered (not only the URL) for a minute, one fetch per host at a time (a
+//! request waiting for it finds its answer there), at most [`MAX_FETCHES_IN_FLIGHT`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -32,13 +34,21 @@ use crate::records::ids::ClientId;
 use crate::redirect_uri::RedirectUri;
 use crate::scope::ScopeSet;
 
+mod address;
+use address::*;
+mod cache;
+use cache::*;
+mod parse;
+use parse::*;
+
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 /// A JWK Set of a few RSA keys fits with room to spare.
 pub const MAX_JWKS_BYTES: usize = 16 * 1024;
-/// The whole fetch, DNS included: about half the shortest timeout of a function that
-/// fetches documents (token and revoke, 10 s), so that a slow client host costs an error
-/// answer, not a timed-out invocation.
-pub const FETCH_BUDGET: Duration = Duration::from_secs(5);
+/// Every fetch of one request together, DNS included (a document and then its key set at
+/// the token endpoint): well under the shortest timeout of a function that fetches
+/// documents (token and revoke, 10 s), so that a slow client host costs an error answer,
+/// not a timed-out invocation.
+pub const FETCH_BUDGET: Duration = Duration::from_secs(4);
 pub const MAX_CACHE_SECONDS: u64 = 7 * 24 * 3600;
 /// Keys rotate more often than documents change.
 pub const MAX_KEYS_CACHE_SECONDS: u64 = 24 * 3600;
@@ -52,8 +62,36 @@ pub const FAILURE_CACHE_SECONDS: u64 = 60;
 pub const MAX_CACHED_DOCUMENTS: usize = 1000;
 /// Fetches one container makes at once; past that, a request is refused at once.
 pub const MAX_FETCHES_IN_FLIGHT: usize = 4;
-/// Fetches one source address may cause per container and minute (cached answers are free).
+/// Fetches one source address may cause per minute, stack-wide (cached answers are free).
 pub const MAX_UNCACHED_FETCHES_PER_SOURCE: u32 = 10;
+
+/// What one request may spend on fetches: a deadline for all of them, and a charge for
+/// each uncached one to the request's source (refused past its allowance).
+#[async_trait::async_trait]
+pub trait FetchAllowance: Send + Sync {
+    fn deadline(&self) -> tokio::time::Instant;
+    async fn charge(&self) -> Result<(), MetadataDocumentError>;
+}
+
+/// No charge, one budget from now: for callers with no source to charge (tests).
+pub struct Unlimited(pub tokio::time::Instant);
+
+impl Unlimited {
+    pub fn from_now() -> Self {
+        Self(tokio::time::Instant::now() + FETCH_BUDGET)
+    }
+}
+
+#[async_trait::async_trait]
+impl FetchAllowance for Unlimited {
+    fn deadline(&self) -> tokio::time::Instant {
+        self.0
+    }
+
+    async fn charge(&self) -> Result<(), MetadataDocumentError> {
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataDocumentError {
@@ -78,90 +116,6 @@ pub fn is_metadata_document_url(client_id: &str) -> bool {
     client_id.starts_with("https://")
 }
 
-/// Checks the URL rules: https, a host, a path beyond `/`, no userinfo, no fragment, no
-/// dot segments (which different parsers resolve differently).
-pub fn validate_client_id_url(raw: &str) -> Result<Url, MetadataDocumentError> {
-    let bad = |why: &str| MetadataDocumentError::BadUrl(why.to_owned());
-    if raw.len() > 2000 {
-        return Err(bad("longer than 2000 characters"));
-    }
-    let url = Url::parse(raw).map_err(|_| bad("not a URL"))?;
-    if url.scheme() != "https" {
-        return Err(bad("must be https"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() || raw.contains('@') {
-        return Err(bad("must not carry credentials"));
-    }
-    if raw.contains('#') {
-        return Err(bad("must not have a fragment"));
-    }
-    let raw_path = raw.splitn(4, '/').nth(3).unwrap_or("");
-    let raw_path = raw_path.split('?').next().unwrap_or("");
-    if raw_path.is_empty() {
-        return Err(bad("must have a path"));
-    }
-    let decoded = raw_path.replace("%2e", ".").replace("%2E", ".");
-    if decoded
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
-        return Err(bad("must not contain dot segments"));
-    }
-    Ok(url)
-}
-
-/// Addresses a fetch may never reach: loopback, private, link-local (cloud metadata at
-/// 169.254.169.254), shared, multicast, unspecified and documentation ranges.
-pub fn is_public_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || (o[0] == 198 && (o[1] & 0xfe) == 18)
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let embedded = |high: u16, low: u16| {
-                IpAddr::V4(std::net::Ipv4Addr::from(
-                    (u32::from(high) << 16) | u32::from(low),
-                ))
-            };
-            // Forms that carry an IPv4 address are judged by it: mapped (::ffff:a.b.c.d),
-            // compatible (::a.b.c.d, also :: and ::1), 6to4 (2002:aabb:ccdd::) and Teredo
-            // (2001:0::, the client's address inverted in the last 32 bits).
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_address(IpAddr::V4(v4));
-            }
-            if s[..6] == [0; 6] {
-                return is_public_address(embedded(s[6], s[7]));
-            }
-            if s[0] == 0x2002 {
-                return is_public_address(embedded(s[1], s[2]));
-            }
-            if s[0] == 0x2001 && s[1] == 0 {
-                return is_public_address(embedded(s[2], s[3]))
-                    && is_public_address(embedded(!s[6], !s[7]));
-            }
-            // Otherwise only global unicast (2000::/3), which leaves out unique-local,
-            // link- and site-local, multicast and NAT64 (64:ff9b::/96), less documentation.
-            (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8)
-        }
-    }
-}
-
 /// Settings for tests only: a loopback https server with its own CA.
 #[derive(Debug, Clone, Default)]
 pub struct FetchPolicy {
@@ -169,67 +123,6 @@ pub struct FetchPolicy {
     pub allow_loopback: bool,
     /// `ALTA_CIMD_TRUSTED_CA_PEM`: trust only this CA (tests' own CA).
     pub trusted_ca_pem: Option<String>,
-}
-
-/// A remembered fetch: a document's client or a key set, or why it cannot be used.
-struct Cached<T> {
-    outcome: Result<T, MetadataDocumentError>,
-    until: u64,
-    fetched_at: u64,
-}
-
-/// At most [`MAX_CACHED_DOCUMENTS`] entries; past that, the ones that expire soonest make room.
-struct BoundedCache<T> {
-    entries: RwLock<HashMap<String, Cached<T>>>,
-}
-
-impl<T: Clone> BoundedCache<T> {
-    fn new() -> Self {
-        Self {
-            entries: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// The live entry for `key`: its outcome and when it was fetched.
-    async fn get(&self, key: &str, now: u64) -> Option<(Result<T, MetadataDocumentError>, u64)> {
-        self.entries
-            .read()
-            .await
-            .get(key)
-            .filter(|cached| cached.until > now)
-            .map(|cached| (cached.outcome.clone(), cached.fetched_at))
-    }
-
-    async fn remember(
-        &self,
-        key: &str,
-        outcome: Result<T, MetadataDocumentError>,
-        until: u64,
-        now: u64,
-    ) {
-        let mut entries = self.entries.write().await;
-        if entries.len() >= MAX_CACHED_DOCUMENTS && !entries.contains_key(key) {
-            entries.retain(|_, cached| cached.until > now);
-            while entries.len() >= MAX_CACHED_DOCUMENTS {
-                let Some(soonest) = entries
-                    .iter()
-                    .min_by_key(|(_, cached)| cached.until)
-                    .map(|(id, _)| id.clone())
-                else {
-                    break;
-                };
-                entries.remove(&soonest);
-            }
-        }
-        entries.insert(
-            key.to_owned(),
-            Cached {
-                outcome,
-                until,
-                fetched_at: now,
-            },
-        );
-    }
 }
 
 pub struct MetadataDocuments {
@@ -242,12 +135,7 @@ pub struct MetadataDocuments {
     /// One lock per host, taken for a fetch from it.
     host_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     in_flight: Arc<tokio::sync::Semaphore>,
-    /// Uncached fetches per source address in the current minute.
-    per_source: std::sync::Mutex<HashMap<String, (u64, u32)>>,
 }
-
-/// Who asks for a fetch: the source address's key, when known.
-pub type Source<'a> = Option<&'a str>;
 
 impl MetadataDocuments {
     pub fn new(policy: FetchPolicy) -> Self {
@@ -258,7 +146,6 @@ impl MetadataDocuments {
             failing_hosts: BoundedCache::new(),
             host_locks: std::sync::Mutex::new(HashMap::new()),
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_FETCHES_IN_FLIGHT)),
-            per_source: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -267,19 +154,19 @@ impl MetadataDocuments {
         &self,
         client_id: &str,
         now: u64,
-        source: Source<'_>,
+        allowance: &dyn FetchAllowance,
     ) -> Result<Client, MetadataDocumentError> {
         if let Some((outcome, _)) = self.documents.get(client_id, now).await {
             return outcome;
         }
         let url = validate_client_id_url(client_id)?;
-        let _host = self.host_turn(&url, now).await?;
+        let _host = self.host_turn(&url, now, allowance).await?;
         // Whoever held the host before may have fetched this very document.
         if let Some((outcome, _)) = self.documents.get(client_id, now).await {
             return outcome;
         }
-        self.count_uncached(source, now)?;
-        let (outcome, seconds) = match self.fetch(&url, MAX_DOCUMENT_BYTES, now).await {
+        allowance.charge().await?;
+        let (outcome, seconds) = match self.fetch(&url, MAX_DOCUMENT_BYTES, now, allowance).await {
             Ok((body, max_age)) => match parse_document(client_id, &body) {
                 Ok(client) => (Ok(client), max_age.min(MAX_CACHE_SECONDS)),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
@@ -303,7 +190,7 @@ impl MetadataDocuments {
         jwks_uri: &Url,
         now: u64,
         refresh: bool,
-        source: Source<'_>,
+        allowance: &dyn FetchAllowance,
     ) -> Result<Arc<ClientKeys>, MetadataDocumentError> {
         let key = jwks_uri.as_str();
         let cached = |fetched: Option<(Result<Arc<ClientKeys>, MetadataDocumentError>, u64)>| {
@@ -313,12 +200,12 @@ impl MetadataDocuments {
         if let Some((outcome, _)) = cached(self.key_sets.get(key, now).await) {
             return outcome;
         }
-        let _host = self.host_turn(jwks_uri, now).await?;
+        let _host = self.host_turn(jwks_uri, now, allowance).await?;
         if let Some((outcome, _)) = cached(self.key_sets.get(key, now).await) {
             return outcome;
         }
-        self.count_uncached(source, now)?;
-        let (outcome, seconds) = match self.fetch(jwks_uri, MAX_JWKS_BYTES, now).await {
+        allowance.charge().await?;
+        let (outcome, seconds) = match self.fetch(jwks_uri, MAX_JWKS_BYTES, now, allowance).await {
             Ok((body, max_age)) => match parse_key_set(&body) {
                 Ok(keys) => (Ok(Arc::new(keys)), max_age.min(MAX_KEYS_CACHE_SECONDS)),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
@@ -340,6 +227,7 @@ impl MetadataDocuments {
         &self,
         url: &Url,
         now: u64,
+        allowance: &dyn FetchAllowance,
     ) -> Result<tokio::sync::OwnedMutexGuard<()>, MetadataDocumentError> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         if !self.policy.allow_loopback && url.port().is_some_and(|p| p != 443) {
@@ -362,32 +250,11 @@ impl MetadataDocuments {
             }
             locks.entry(host.clone()).or_default().clone()
         };
-        let guard = tokio::time::timeout(FETCH_BUDGET, lock.lock_owned())
+        let guard = tokio::time::timeout_at(allowance.deadline(), lock.lock_owned())
             .await
             .map_err(|_| MetadataDocumentError::Unreachable("timed out".into()))?;
         failing().await?;
         Ok(guard)
-    }
-
-    /// Counts a fetch that `source` causes; refused past the per-minute allowance.
-    fn count_uncached(&self, source: Source<'_>, now: u64) -> Result<(), MetadataDocumentError> {
-        let Some(source) = source else {
-            return Ok(());
-        };
-        let minute = now / 60;
-        let mut counts = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
-        if counts.len() >= MAX_CACHED_DOCUMENTS {
-            counts.retain(|_, (m, _)| *m == minute);
-        }
-        let entry = counts.entry(source.to_owned()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        if entry.1 >= MAX_UNCACHED_FETCHES_PER_SOURCE {
-            return Err(MetadataDocumentError::Busy);
-        }
-        entry.1 += 1;
-        Ok(())
     }
 
     async fn fetch(
@@ -395,13 +262,15 @@ impl MetadataDocuments {
         url: &Url,
         max_bytes: usize,
         now: u64,
+        allowance: &dyn FetchAllowance,
     ) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
         let _slot = self
             .in_flight
             .clone()
             .try_acquire_owned()
             .map_err(|_| MetadataDocumentError::Busy)?;
-        let outcome = tokio::time::timeout(FETCH_BUDGET, self.fetch_unbounded(url, max_bytes))
+        let fetched = self.fetch_unbounded(url, max_bytes);
+        let outcome = tokio::time::timeout_at(allowance.deadline(), fetched)
             .await
             .unwrap_or_else(|_| Err(MetadataDocumentError::Unreachable("timed out".into())));
         // The host itself failed (not one document of it): the next request naming any
@@ -525,150 +394,6 @@ fn cache_seconds(header: Option<&str>) -> u64 {
     max_age.unwrap_or(DEFAULT_CACHE_SECONDS)
 }
 
-/// The document's rules: a JSON object whose `client_id` is its own URL, with a
-/// `client_name` and `redirect_uris`, describing a public client (no secrets, no private keys).
-pub fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, MetadataDocumentError> {
-    let invalid = |why: String| MetadataDocumentError::Invalid(why);
-    let doc: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("not JSON: {e}")))?;
-    let Value::Object(fields) = doc else {
-        return Err(invalid("not a JSON object".into()));
-    };
-    if fields.get("client_id").and_then(Value::as_str) != Some(client_id) {
-        return Err(invalid(
-            "its client_id is not the URL it was fetched from".into(),
-        ));
-    }
-    let client_name = match fields.get("client_name") {
-        Some(Value::String(name)) if !name.trim().is_empty() && name.chars().count() <= 200 => {
-            name.trim().to_owned()
-        }
-        _ => {
-            return Err(invalid(
-                "client_name is required (a string of at most 200 characters)".into(),
-            ));
-        }
-    };
-    for secret in ["client_secret", "client_secret_expires_at"] {
-        if fields.contains_key(secret) {
-            return Err(invalid(format!("it must not contain {secret}")));
-        }
-    }
-    if let Some(Value::Object(jwks)) = fields.get("jwks")
-        && jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .is_some_and(|keys| {
-                keys.iter()
-                    .any(|k| k.get("d").is_some() || k.get("k").is_some())
-            })
-    {
-        return Err(invalid("its jwks contains a private key".into()));
-    }
-    let credential = match fields
-        .get("token_endpoint_auth_method")
-        .and_then(Value::as_str)
-    {
-        None | Some("none") => ClientCredential::None,
-        Some("private_key_jwt") => private_key_jwt_credential(&fields)?,
-        Some(other) => {
-            return Err(invalid(format!(
-                "token_endpoint_auth_method `{other}` is not supported for metadata documents; use none or private_key_jwt"
-            )));
-        }
-    };
-    let redirect_uris = match fields.get("redirect_uris") {
-        Some(Value::Array(list)) if !list.is_empty() && list.len() <= 20 => list
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| invalid("redirect_uris must be strings".into()))
-                    .and_then(|s| RedirectUri::parse(s).map_err(invalid))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => {
-            return Err(invalid(
-                "redirect_uris is required: a non-empty array".into(),
-            ));
-        }
-    };
-    let grant_types = match fields.get("grant_types").and_then(Value::as_array) {
-        None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        Some(list) => list
-            .iter()
-            .filter_map(|g| g.as_str().and_then(GrantType::parse))
-            .collect(),
-    };
-    if !grant_types.contains(&GrantType::AuthorizationCode) {
-        return Err(invalid(
-            "grant_types must include authorization_code".into(),
-        ));
-    }
-    Ok(Client {
-        client_id: ClientId::new(client_id),
-        client_name: Some(client_name),
-        redirect_uris,
-        grant_types,
-        credential,
-        allowed_scopes: fields
-            .get("scope")
-            .and_then(Value::as_str)
-            .map(ScopeSet::parse_known)
-            .filter(|s| !s.is_empty()),
-        source: ClientSource::MetadataDocument,
-    })
-}
-
-/// RFC 7591 §2: the keys are in `jwks` or at `jwks_uri` (https, checked like a client_id
-/// URL), never both; `token_endpoint_auth_signing_alg`, when given, binds the algorithm.
-fn private_key_jwt_credential(
-    fields: &serde_json::Map<String, Value>,
-) -> Result<ClientCredential, MetadataDocumentError> {
-    let invalid = |why: &str| MetadataDocumentError::Invalid(why.to_owned());
-    let inline_keys = match fields.get("jwks") {
-        None | Some(Value::Null) => None,
-        Some(set) => Some(
-            ClientKeys::parse(set)
-                .map_err(|why| MetadataDocumentError::Invalid(format!("jwks: {why}")))?,
-        ),
-    };
-    let alg = match fields.get("token_endpoint_auth_signing_alg") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(raw)) => Some(
-            parse_signing_alg(raw)
-                .ok_or_else(|| invalid("token_endpoint_auth_signing_alg must be RS256 or ES256"))?,
-        ),
-        Some(_) => return Err(invalid("token_endpoint_auth_signing_alg must be a string")),
-    };
-    let remote = match fields.get("jwks_uri") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(raw)) => Some(
-            validate_client_id_url(raw)
-                .map_err(|e| MetadataDocumentError::Invalid(format!("jwks_uri: {e}")))?,
-        ),
-        Some(_) => return Err(invalid("jwks_uri must be a string")),
-    };
-    let keys = match (inline_keys, remote) {
-        (Some(_), Some(_)) => return Err(invalid("give jwks or jwks_uri, not both")),
-        (Some(keys), None) => ClientKeySource::Inline(Arc::new(keys)),
-        (None, Some(url)) => ClientKeySource::Remote(url),
-        (None, None) => {
-            return Err(invalid(
-                "private_key_jwt needs the client's public keys: jwks or jwks_uri",
-            ));
-        }
-    };
-    Ok(ClientCredential::PrivateKeyJwt { keys, alg })
-}
-
-/// A fetched `jwks_uri` document: a JWK Set of public keys.
-fn parse_key_set(body: &[u8]) -> Result<ClientKeys, MetadataDocumentError> {
-    let set: Value = serde_json::from_slice(body).map_err(|e| {
-        MetadataDocumentError::Invalid(format!("the jwks_uri document is not JSON: {e}"))
-    })?;
-    ClientKeys::parse(&set)
-        .map_err(|why| MetadataDocumentError::Invalid(format!("the jwks_uri document: {why}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,7 +490,11 @@ mod tests {
     async fn only_the_https_default_port_is_fetched() {
         let documents = MetadataDocuments::new(FetchPolicy::default());
         let refused = documents
-            .client("https://app.example:8443/client.json", 100, None)
+            .client(
+                "https://app.example:8443/client.json",
+                100,
+                &Unlimited::from_now(),
+            )
             .await;
         assert!(
             matches!(refused, Err(MetadataDocumentError::BadUrl(ref why)) if why.contains("default port")),
@@ -783,30 +512,24 @@ mod tests {
             .await;
         // No DNS lookup, no connection: the remembered failure.
         let refused = documents
-            .client("https://APP.example/other.json", 120, None)
+            .client(
+                "https://APP.example/other.json",
+                120,
+                &Unlimited::from_now(),
+            )
             .await;
         assert_eq!(refused.err(), Some(down));
         let later = documents
-            .client("https://app.example/other.json", 160, None)
+            .client(
+                "https://app.example/other.json",
+                160,
+                &Unlimited::from_now(),
+            )
             .await;
         assert!(
             !matches!(later, Err(MetadataDocumentError::Unreachable(ref why)) if why == "timed out"),
             "tried again after a minute: {later:?}"
         );
-    }
-
-    #[test]
-    fn a_source_gets_a_few_uncached_fetches_a_minute() {
-        let documents = MetadataDocuments::new(FetchPolicy::default());
-        for _ in 0..MAX_UNCACHED_FETCHES_PER_SOURCE {
-            documents.count_uncached(Some("ip-a"), 120).unwrap();
-        }
-        assert_eq!(
-            documents.count_uncached(Some("ip-a"), 130),
-            Err(MetadataDocumentError::Busy)
-        );
-        documents.count_uncached(Some("ip-b"), 130).unwrap();
-        documents.count_uncached(Some("ip-a"), 180).unwrap();
     }
 
     #[test]

@@ -6,12 +6,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::Deserialize;
 use thiserror::Error;
-use url::Url;
 
-use crate::redirect_uri::RedirectUri;
 use crate::scope::Scope;
+
+mod base_url;
+pub mod settings;
+
+pub use base_url::BaseUrl;
+pub use settings::{SETTINGS, Setting, TokenLifetimes};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -68,106 +71,6 @@ pub enum KeySecret {
     SecretsManager { secret_id: String },
 }
 
-/// A client whose registration lives in configuration, not in the clients table: the
-/// well-known MCP hosts whose redirect URIs are fixed (Claude, Cursor).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreconfiguredClient {
-    pub client_id: String,
-    pub client_name: String,
-    pub redirect_uris: Vec<RedirectUri>,
-    /// A confidential client's secret lives in Secrets Manager under this id, never in config.
-    #[serde(default)]
-    pub client_secret_secret_id: Option<String>,
-}
-
-impl PreconfiguredClient {
-    pub fn is_confidential(&self) -> bool {
-        self.client_secret_secret_id.is_some()
-    }
-
-    /// The defaults when `ALTA_PRECONFIGURED_CLIENTS` is unset: Claude and Cursor as public
-    /// clients (PKCE, no secret). Claude has served its callback from both of its domains.
-    pub fn defaults() -> Vec<Self> {
-        let uri = |s: &str| RedirectUri::parse(s).expect("built-in redirect URI is valid");
-        vec![
-            Self {
-                client_id: "claude".into(),
-                client_name: "Claude".into(),
-                redirect_uris: vec![
-                    uri("https://claude.ai/api/mcp/auth_callback"),
-                    uri("https://claude.com/api/mcp/auth_callback"),
-                ],
-                client_secret_secret_id: None,
-            },
-            Self {
-                client_id: "cursor".into(),
-                client_name: "Cursor".into(),
-                redirect_uris: vec![uri("cursor://anysphere.cursor-mcp/oauth/callback")],
-                client_secret_secret_id: None,
-            },
-        ]
-    }
-}
-
-/// The canonical public base URL (`<BASE>` in DESIGN.md): no trailing slash, so the issuer,
-/// the `iss` parameter, the JWT `iss` and `authorization_servers[0]` are byte-identical.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseUrl {
-    base: String,
-    /// Its web origin (scheme, host, port), which browsers send as `Origin`.
-    origin: String,
-}
-
-impl BaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = Url::parse(raw.trim()).map_err(|e| e.to_string())?;
-        let loopback = matches!(
-            url.host_str(),
-            Some("127.0.0.1") | Some("localhost") | Some("[::1]")
-        );
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => return Err("must be https (http only on a loopback host)".into()),
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err("must not have a query or fragment".into());
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not carry credentials".into());
-        }
-        Ok(Self {
-            base: url.as_str().trim_end_matches('/').to_owned(),
-            origin: url.origin().ascii_serialization(),
-        })
-    }
-
-    /// The OAuth issuer identifier: the base URL itself.
-    pub fn issuer(&self) -> &str {
-        &self.base
-    }
-
-    /// `https://host[:port]`, without the base's path.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
-    /// An absolute URL under the base, e.g. `url("/token")`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    /// The protected resource: the URL a person pastes and the access token's audience.
-    pub fn mcp_resource(&self) -> String {
-        self.url("/mcp")
-    }
-
-    pub fn protected_resource_metadata_url(&self) -> String {
-        self.url("/.well-known/oauth-protected-resource/mcp")
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `ALTA_BASE_URL`: the public base URL. Required unless `default_base_url` is given
@@ -175,6 +78,8 @@ pub struct Config {
     pub base_url: BaseUrl,
     /// `ALTA_STORE` (`memory` | `dynamodb`) and `ALTA_DYNAMODB_ENDPOINT`.
     pub store: StoreBackend,
+    /// `ALTA_CREATE_TABLES`: the local server creates missing tables at start.
+    pub create_tables: bool,
     /// `ALTA_TABLE_PREFIX` (default `alta-`) or one `ALTA_<NAME>_TABLE` per table.
     pub tables: TableNames,
     /// `ALTA_SIGNING_KEY_SECRET_ID`: the private signing key set (the token function).
@@ -193,12 +98,15 @@ pub struct Config {
     pub signing_key_cache_ttl: Duration,
     /// `ALTA_JWKS_CACHE_SECONDS` (default 600): how long `/mcp` keeps the issuer's JWKS.
     pub jwks_cache_ttl: Duration,
+    /// Access and refresh token lifetimes.
+    pub tokens: TokenLifetimes,
     /// `ALTA_METRICS_NAMESPACE`: the CloudWatch namespace of the embedded-format metrics
     /// written to standard output; unset (the local server) writes none.
     pub metrics_namespace: Option<String>,
-    /// `ALTA_PRECONFIGURED_CLIENTS`: a JSON array of `PreconfiguredClient`; default Claude and Cursor.
-    pub preconfigured_clients: Vec<PreconfiguredClient>,
-    /// `ALTA_SCOPES_SUPPORTED` is not configurable: scopes are part of the contract.
+    /// `ALTA_PRECONFIGURED_CLIENTS`: a JSON array of pre-configured clients (read by
+    /// `clients::preconfigured`); unset, the vendors' defaults there.
+    pub preconfigured_clients: Option<String>,
+    /// Not configurable: scopes are part of the contract (docs/oauth.md).
     pub scopes_supported: BTreeSet<Scope>,
     /// `ALTA_ALLOWED_ORIGINS`: comma-separated browser origins allowed to call `/mcp`.
     pub allowed_origins: Vec<String>,
@@ -242,7 +150,8 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
         default_base_url: Option<&str>,
     ) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let env = settings::Reader::new(lookup);
+        let get = |name: &'static str| env.get(name);
 
         let base_url = match get("ALTA_BASE_URL").or(default_base_url.map(str::to_owned)) {
             Some(raw) => BaseUrl::parse(&raw).map_err(|reason| ConfigError::Invalid {
@@ -287,17 +196,12 @@ impl Config {
             "ALTA_FORM_KEY_SECRET_ID",
         ]
         .map(&get);
-        let deployed = key_secrets.iter().any(Option::is_some);
+        let deployed = env.on_lambda() || key_secrets.iter().any(Option::is_some);
         let [signing_keys, public_keys, form_key] = key_secrets.map(|id| match id {
             Some(secret_id) => KeySecret::SecretsManager { secret_id },
             None if deployed => KeySecret::Absent,
             None => KeySecret::Generated,
         });
-
-        let preconfigured_clients = match get("ALTA_PRECONFIGURED_CLIENTS") {
-            Some(json) => parse_preconfigured_clients(&json)?,
-            None => PreconfiguredClient::defaults(),
-        };
 
         let allowed_origins = get("ALTA_ALLOWED_ORIGINS")
             .map(|v| {
@@ -309,31 +213,26 @@ impl Config {
             .unwrap_or_default();
 
         let trusted_issuer = get("ALTA_ISSUER").unwrap_or_else(|| base_url.issuer().to_owned());
-        let client_idle_expiry_days = parse_number(&get, "ALTA_CLIENT_IDLE_EXPIRY_DAYS", 90)?;
-        if client_idle_expiry_days == 0 {
-            return Err(ConfigError::Invalid {
-                name: "ALTA_CLIENT_IDLE_EXPIRY_DAYS",
-                reason: "must be at least 1".into(),
-            });
-        }
-        let signing_key_cache_seconds = parse_number(&get, "ALTA_SIGNING_KEY_CACHE_SECONDS", 300)?;
-        let jwks_cache_seconds = parse_number(&get, "ALTA_JWKS_CACHE_SECONDS", 600)?;
+        let days = |name| env.number(name).map(|d| Duration::from_secs(d * DAY));
+        let seconds = |name| env.number(name).map(Duration::from_secs);
 
         Ok(Self {
             base_url,
             store,
+            create_tables: env.flag("ALTA_CREATE_TABLES"),
             tables,
             signing_keys,
             public_keys,
             form_key,
             secretsmanager_endpoint: get("ALTA_SECRETSMANAGER_ENDPOINT"),
-            signing_key_cache_ttl: Duration::from_secs(signing_key_cache_seconds),
-            jwks_cache_ttl: Duration::from_secs(jwks_cache_seconds),
+            signing_key_cache_ttl: seconds("ALTA_SIGNING_KEY_CACHE_SECONDS")?,
+            jwks_cache_ttl: seconds("ALTA_JWKS_CACHE_SECONDS")?,
+            tokens: TokenLifetimes::read(&env)?,
             metrics_namespace: get("ALTA_METRICS_NAMESPACE"),
-            preconfigured_clients,
+            preconfigured_clients: get("ALTA_PRECONFIGURED_CLIENTS"),
             scopes_supported: Scope::ALL.into_iter().collect(),
             allowed_origins,
-            client_idle_expiry: Duration::from_secs(client_idle_expiry_days * DAY),
+            client_idle_expiry: days("ALTA_CLIENT_IDLE_EXPIRY_DAYS")?,
             trusted_issuer: trusted_issuer.clone(),
             jwks_url: get("ALTA_JWKS_URL").unwrap_or_else(|| {
                 format!(
@@ -342,10 +241,8 @@ impl Config {
                 )
             }),
             demo_password: get("ALTA_DEMO_PASSWORD").unwrap_or_else(|| "alta-demo".into()),
-            cimd_allow_loopback: get("ALTA_CIMD_ALLOW_LOOPBACK")
-                .is_some_and(|v| v == "1" || v == "true"),
-            measure_aws_calls: get("ALTA_MEASURE_AWS_CALLS")
-                .is_some_and(|v| v == "1" || v == "true"),
+            cimd_allow_loopback: env.flag("ALTA_CIMD_ALLOW_LOOPBACK"),
+            measure_aws_calls: env.flag("ALTA_MEASURE_AWS_CALLS"),
             cimd_trusted_ca_pem: match get("ALTA_CIMD_TRUSTED_CA_PEM") {
                 None => None,
                 Some(pem) if pem.contains("-----BEGIN") => Some(pem),
@@ -361,50 +258,10 @@ impl Config {
         })
     }
 
-    pub fn preconfigured_client(&self, client_id: &str) -> Option<&PreconfiguredClient> {
-        self.preconfigured_clients
-            .iter()
-            .find(|c| c.client_id == client_id)
+    /// How long a superseded signing key stays published (`TokenLifetimes::key_retention`).
+    pub fn key_retention(&self) -> Duration {
+        self.tokens.key_retention(self.signing_key_cache_ttl)
     }
-}
-
-fn parse_number(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match get(name) {
-        None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
-            name,
-            reason: format!("`{raw}` is not a whole number"),
-        }),
-    }
-}
-
-fn parse_preconfigured_clients(json: &str) -> Result<Vec<PreconfiguredClient>, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
-        name: "ALTA_PRECONFIGURED_CLIENTS",
-        reason,
-    };
-    let clients: Vec<PreconfiguredClient> =
-        serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-    let mut seen = BTreeSet::new();
-    for client in &clients {
-        if client.client_id.is_empty() || client.redirect_uris.is_empty() {
-            return Err(invalid(format!(
-                "client `{}` needs a client_id and at least one redirect URI",
-                client.client_id
-            )));
-        }
-        if !seen.insert(client.client_id.as_str()) {
-            return Err(invalid(format!(
-                "client_id `{}` appears twice",
-                client.client_id
-            )));
-        }
-    }
-    Ok(clients)
 }
 
 #[cfg(test)]
@@ -418,6 +275,64 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned(), None)
+    }
+
+    /// `Config` reads exactly the declared settings (`ALTA_LOG_LEVEL` is telemetry's,
+    /// read before the configuration exists), and whether it runs on Lambda.
+    #[test]
+    fn the_configuration_reads_every_declared_setting_and_nothing_else() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Config::from_lookup(
+            |name| {
+                asked.borrow_mut().insert(name.to_owned());
+                match name {
+                    "ALTA_BASE_URL" => Some("https://mcp.alta.example".into()),
+                    "ALTA_STORE" => Some("dynamodb".into()),
+                    _ => None,
+                }
+            },
+            None,
+        )
+        .unwrap();
+        let declared: std::collections::BTreeSet<String> = SETTINGS
+            .iter()
+            .map(|s| s.name.to_owned())
+            .filter(|n| n != "ALTA_LOG_LEVEL")
+            .chain(["AWS_LAMBDA_FUNCTION_NAME".to_owned()])
+            .collect();
+        assert_eq!(asked.into_inner(), declared);
+    }
+
+    #[test]
+    fn a_lambda_function_never_generates_a_key_it_is_not_given() {
+        let cfg = config(&[
+            ("ALTA_BASE_URL", "https://mcp.alta.example"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "alta-mcp-McpFunction"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.signing_keys, KeySecret::Absent);
+        assert_eq!(cfg.public_keys, KeySecret::Absent);
+        assert_eq!(cfg.form_key, KeySecret::Absent);
+    }
+
+    #[test]
+    fn token_lifetimes_are_settings_within_bounds() {
+        let cfg = config(&[("ALTA_BASE_URL", "https://mcp.alta.example")]).unwrap();
+        assert_eq!(cfg.tokens.access, 3600);
+        assert_eq!(cfg.tokens.refresh_idle, 30 * DAY);
+        assert_eq!(cfg.tokens.family, 90 * DAY);
+        for (name, value) in [
+            ("ALTA_ACCESS_TOKEN_SECONDS", "59"),
+            ("ALTA_ACCESS_TOKEN_SECONDS", "86401"),
+            ("ALTA_SIGNING_KEY_CACHE_SECONDS", "0"),
+            ("ALTA_REFRESH_FAMILY_DAYS", "10"),
+        ] {
+            let refused = config(&[("ALTA_BASE_URL", "https://mcp.alta.example"), (name, value)]);
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { .. })),
+                "{name}={value}"
+            );
+        }
     }
 
     #[test]
@@ -471,19 +386,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_memory_store_generated_keys_and_claude_and_cursor() {
+    fn defaults_are_memory_store_and_generated_keys() {
         let cfg = config(&[("ALTA_BASE_URL", "http://127.0.0.1:3000")]).unwrap();
         assert_eq!(cfg.store, StoreBackend::Memory);
         assert_eq!(cfg.signing_keys, KeySecret::Generated);
         assert_eq!(cfg.public_keys, KeySecret::Generated);
         assert_eq!(cfg.form_key, KeySecret::Generated);
         assert_eq!(cfg.tables.clients, "alta-clients");
-        let ids: Vec<_> = cfg
-            .preconfigured_clients
-            .iter()
-            .map(|c| c.client_id.as_str())
-            .collect();
-        assert_eq!(ids, ["claude", "cursor"]);
+        assert_eq!(cfg.preconfigured_clients, None);
         assert_eq!(cfg.client_idle_expiry, Duration::from_secs(90 * DAY));
     }
 
@@ -531,52 +441,5 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    #[test]
-    fn preconfigured_clients_parse_from_json() {
-        let cfg = config(&[
-            ("ALTA_BASE_URL", "https://mcp.alta.example"),
-            (
-                "ALTA_PRECONFIGURED_CLIENTS",
-                r#"[{"client_id":"claude","client_name":"Claude",
-                    "redirect_uris":["https://claude.ai/api/mcp/auth_callback"],
-                    "client_secret_secret_id":"alta/claude-secret"}]"#,
-            ),
-        ])
-        .unwrap();
-        let claude = cfg.preconfigured_client("claude").unwrap();
-        assert!(claude.is_confidential());
-        assert!(cfg.preconfigured_client("cursor").is_none());
-    }
-
-    #[test]
-    fn preconfigured_client_with_a_bad_redirect_uri_is_refused() {
-        let err = config(&[
-            ("ALTA_BASE_URL", "https://mcp.alta.example"),
-            (
-                "ALTA_PRECONFIGURED_CLIENTS",
-                r#"[{"client_id":"x","client_name":"X","redirect_uris":["http://evil.example/cb"]}]"#,
-            ),
-        ])
-        .unwrap_err();
-        assert!(matches!(
-            err,
-            ConfigError::Invalid {
-                name: "ALTA_PRECONFIGURED_CLIENTS",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn duplicate_preconfigured_client_ids_are_refused() {
-        let one = r#"{"client_id":"x","client_name":"X","redirect_uris":["https://x.example/cb"]}"#;
-        let err = config(&[
-            ("ALTA_BASE_URL", "https://mcp.alta.example"),
-            ("ALTA_PRECONFIGURED_CLIENTS", &format!("[{one},{one}]")),
-        ])
-        .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { .. }));
     }
 }

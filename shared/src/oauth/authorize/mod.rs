@@ -17,9 +17,9 @@ use crate::digest::sha256_hex;
 use crate::directory::{Account, Membership, normalize_email};
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
-use crate::http::{Params, route_path, source_address_key};
+use crate::http::{Params, route_path};
 use crate::keys::FormKey;
-use crate::oauth::client_auth::{ResolveError, resolve_client};
+use crate::oauth::client_auth::{RequestFetches, ResolveError, resolve_client};
 use crate::oauth::connections;
 use crate::oauth::pages::{
     AccountChoice, AccountPage, SignInPage, account_page, error_page, sign_in_page,
@@ -41,6 +41,9 @@ use crate::secret::SecretString;
 pub use crate::oauth::sign_in::{
     MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_FAILURE_WINDOW_SECONDS,
 };
+
+mod submit;
+use submit::*;
 
 const MAX_STATE_LEN: usize = 4096;
 /// 256 bits: a code is a bearer credential for 60 seconds.
@@ -207,7 +210,7 @@ async fn show(req: &Request, deps: &Deps) -> Response<Body> {
         }
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
     };
-    let client = match resolve_client(deps, client_id, source_address_key(req).as_deref()).await {
+    let client = match resolve_client(deps, client_id, &RequestFetches::of(req, deps)).await {
         Ok(client) => client,
         Err(err) => return client_error_page(err),
     };
@@ -391,260 +394,6 @@ fn render_with_field(
         resp.headers_mut().append("set-cookie", value);
     }
     resp
-}
-
-async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
-    let audience = pending::audience(&deps.config.base_url);
-    let cookie = nonce_cookie(deps);
-    let posted =
-        signed_form::read_posted::<PendingAuthorization>(req, deps, "request", &audience, &cookie);
-    let Posted {
-        params,
-        field,
-        keys,
-        claims: pending,
-    } = match posted.await {
-        Ok(posted) => posted,
-        Err(Unread::Malformed(e)) => {
-            return error_page(StatusCode::BAD_REQUEST, "Invalid form", &e.to_string());
-        }
-        Err(Unread::Unavailable(err)) => return unavailable(err),
-        Err(Unread::Invalid) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in page has expired",
-                "The sign-in form was too old, was opened in another browser, or was not issued by Alta. Start again from the app.",
-            );
-        }
-    };
-    let source = source_address_key(req);
-    let client = match resolve_client(deps, &pending.request.client_id, source.as_deref()).await {
-        Ok(client) => client,
-        Err(err) => return client_error_page(err),
-    };
-    if client
-        .redirect_uri_matching(&pending.request.redirect_uri)
-        .is_none()
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Unregistered redirect",
-            "The app no longer has this redirect address.",
-        );
-    }
-    let to_client = ClientRedirect {
-        redirect_uri: pending.request.redirect_uri.clone(),
-        state: pending.request.state.clone(),
-        issuer: deps.config.base_url.issuer().to_owned(),
-    };
-    let retry = |status: StatusCode, email: &str, message: &str| {
-        render_with_field(
-            deps,
-            &client,
-            &pending,
-            &field,
-            Some((status, email, message)),
-            false,
-        )
-    };
-
-    // A form ends in one answer: a second POST of it (a replay with the same cookie, or a
-    // double click) must not yield a second code.
-    let used_up = || {
-        error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in page was already used",
-            "Start again from the app.",
-        )
-    };
-    let use_form = || async {
-        let key = format!("form#{}", sha256_hex(pending.nonce.as_bytes()));
-        deps.revocations
-            .use_once(&key, pending.exp, deps.clock.now())
-            .await
-    };
-
-    match params.single("decision").ok().flatten() {
-        Some("deny") => {
-            match use_form().await {
-                Ok(true) => {}
-                Ok(false) => return used_up(),
-                Err(err) => return unavailable(err),
-            }
-            tracing::info!(client_id = %client.client_id, "authorization denied by the person");
-            return to_client.error(OAuthError::new(
-                OAuthErrorCode::AccessDenied,
-                "the person declined to connect this app",
-            ));
-        }
-        Some("allow") => {}
-        _ => return retry(StatusCode::BAD_REQUEST, "", "Choose Allow or Deny."),
-    }
-
-    // The person: signed in on this form already (the account page), or now.
-    let signed_in = match &pending.signed_in {
-        Some(signed_in) => signed_in.clone(),
-        None => {
-            let email = normalize_email(params.single("email").ok().flatten().unwrap_or_default());
-            let password = params
-                .single("password")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .to_owned();
-            match sign_in(req, deps, &email, password).await {
-                Ok(user) => SignedIn {
-                    user_id: UserId::new(user.user_id),
-                    email: user.email,
-                },
-                Err(Refusal::Retry(status, message)) => {
-                    tracing::info!(client_id = %client.client_id, "sign-in refused");
-                    return retry(status, &email, message);
-                }
-                Err(Refusal::Unavailable(err)) => return unavailable(err),
-            }
-        }
-    };
-    let accounts = match accessible_accounts(deps, &signed_in.user_id).await {
-        Ok(accounts) => accounts,
-        Err(err) => return unavailable(err),
-    };
-    if accounts.is_empty() {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "No Alta account",
-            &format!(
-                "You signed in as {}, but you are not a member of any Alta account yet. Ask an account owner to invite you.",
-                signed_in.email
-            ),
-        );
-    }
-    let chosen = match params.single("account").ok().flatten() {
-        Some(id) => accounts.iter().find(|(m, _)| m.account_id == id),
-        None if accounts.len() == 1 => accounts.first(),
-        None => None,
-    };
-    let Some((_, account)) = chosen else {
-        let error = params
-            .single("account")
-            .ok()
-            .flatten()
-            .map(|_| "Choose one of your accounts.");
-        let signed_in_pending = PendingAuthorization {
-            signed_in: Some(signed_in),
-            ..pending.clone()
-        };
-        return render_account_choice(&keys, &client, &signed_in_pending, &accounts, error);
-    };
-
-    match use_form().await {
-        Ok(true) => {}
-        Ok(false) => return used_up(),
-        Err(err) => return unavailable(err),
-    }
-    match grant_code(
-        deps,
-        &client,
-        &pending,
-        &signed_in.user_id,
-        &account.account_id,
-    )
-    .await
-    {
-        Ok(code) => {
-            tracing::info!(client_id = %client.client_id, user_id = %signed_in.user_id, account_id = %account.account_id, scope = %pending.request.scope, "authorization granted");
-            let mut resp = to_client.code(&code);
-            if let Some(value) = nonce_cookie(deps).set("", 0) {
-                resp.headers_mut().append("set-cookie", value);
-            }
-            resp
-        }
-        Err(err) => to_client.error(err),
-    }
-}
-
-/// The second page for a person with several accounts: which one the app acts in.
-fn render_account_choice(
-    keys: &FormKey,
-    client: &Client,
-    pending: &PendingAuthorization,
-    accounts: &[(Membership, Account)],
-    error: Option<&str>,
-) -> Response<Body> {
-    let field = match pending::sign(keys, pending) {
-        Ok(field) => field,
-        Err(err) => return unavailable(err),
-    };
-    let choices: Vec<AccountChoice<'_>> = accounts
-        .iter()
-        .map(|(membership, account)| AccountChoice {
-            id: &account.account_id,
-            name: &account.name,
-            role: membership.role.to_string(),
-        })
-        .collect();
-    let host = client
-        .redirect_uri_matching(&pending.request.redirect_uri)
-        .map(|u| u.display_host())
-        .unwrap_or_default();
-    let email = pending
-        .signed_in
-        .as_ref()
-        .map(|s| s.email.as_str())
-        .unwrap_or_default();
-    let document_host = client.document_host();
-    account_page(
-        if error.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        },
-        &AccountPage {
-            client_name: client.display_name(),
-            client_host: document_host.as_deref(),
-            redirect_host: &host,
-            scopes: &pending.request.scope,
-            pending: &field,
-            email,
-            accounts: &choices,
-            error,
-            redirect_origin: &redirect_origin(&pending.request.redirect_uri),
-        },
-    )
-}
-
-/// Stores a new code for the chosen account. The grant it starts is recorded when the
-/// code is redeemed (the token endpoint), so a consent whose code is never redeemed ends
-/// nothing.
-async fn grant_code(
-    deps: &Deps,
-    client: &Client,
-    pending: &PendingAuthorization,
-    user_id: &UserId,
-    account_id: &str,
-) -> Result<SecretString, OAuthError> {
-    let now = deps.clock.now();
-    let code = random::secret(CODE_BYTES);
-    deps.codes
-        .put_code(&AuthorizationCodeRecord {
-            code_hash: TokenHash::of(code.secret()),
-            client_id: client.client_id.clone(),
-            redirect_uri: if pending.request.redirect_uri_sent {
-                pending.request.redirect_uri.clone()
-            } else {
-                String::new()
-            },
-            code_challenge: pending.request.code_challenge.clone(),
-            user_id: user_id.clone(),
-            scope: pending.request.scope.clone(),
-            resource: pending.request.resource.clone(),
-            account_id: account_id.to_owned(),
-            family_id: FamilyId::new(random::token(16)),
-            created_at: now,
-            expires_at: now + CODE_LIFETIME_SECONDS,
-        })
-        .await?;
-    Ok(code)
 }
 
 fn unavailable(err: impl std::fmt::Display) -> Response<Body> {

@@ -531,3 +531,25 @@ fn writes_to_the_revocations_table_are_fenced_by_key_prefix() {
     assert!(revoked_family_key("f").starts_with("family#"));
     assert!(revoked_jti_key("j").starts_with("jti#"));
 }
+
+#[test]
+fn authorize_and_revoke_write_only_the_fetch_counters_of_the_clients_table() {
+    let template = template();
+    let prefix = format!(
+        "{}*",
+        alta_shared::store::AddressCounter::DocumentFetches.key_prefix()
+    );
+    for function in ["AuthorizeFunction", "RevokeFunction"] {
+        let writes: Vec<serde_json::Value> = statements(&template, function)
+            .into_iter()
+            .filter(|s| resources_of(s).contains(&"arn:ClientsTable".to_owned()))
+            .filter(|s| actions(s).iter().any(|a| a != "dynamodb:GetItem"))
+            .collect();
+        assert_eq!(writes.len(), 1, "{function}");
+        assert_eq!(
+            writes[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            serde_json::json!([prefix]),
+            "{function}"
+        );
+    }
+}

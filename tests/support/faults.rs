@@ -15,8 +15,8 @@ use alta_shared::records::grant::{
 };
 use alta_shared::records::ids::{FamilyId, UserId};
 use alta_shared::store::{
-    AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
-    StoreError,
+    AddressCounter, AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore,
+    RevocationStore, StoreError,
 };
 
 /// Which call fails: the `n`th from arming (1-based), none when disarmed.
@@ -102,8 +102,7 @@ faulty_impl!(ClientStore, clients {
     fn insert_client(client: &RegisteredClient) -> Result<(), StoreError>;
     fn get_client(client_id: &str, now: u64) -> Result<Option<RegisteredClient>, StoreError>;
     fn extend_client(client_id: &str, now: u64, expires_at: u64) -> Result<(), StoreError>;
-    fn count_registration(address_key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
-    fn count_document_fetch(address_key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
+    fn count_for_address(counter: AddressCounter, address_key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
 });
 
 faulty_impl!(DirectoryStore, directory {

@@ -17,7 +17,7 @@ use crate::deps::Deps;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::Params;
 use crate::records::grant::TokenHash;
-use crate::store::StoreError;
+use crate::store::{AddressCounter, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -62,7 +62,7 @@ impl FetchAllowance for RequestFetches<'_> {
         match self
             .deps
             .clients
-            .count_document_fetch(source, now, now + 60)
+            .count_for_address(AddressCounter::DocumentFetches, source, now, now + 60)
             .await
         {
             Ok(count) if count > MAX_UNCACHED_FETCHES_PER_SOURCE => {

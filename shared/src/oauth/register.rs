@@ -22,7 +22,7 @@ use crate::records::client::{
 };
 use crate::records::ids::ClientId;
 use crate::scope::ScopeSet;
-use crate::store::StoreError;
+use crate::store::{AddressCounter, StoreError};
 
 /// Real registration requests are under 2 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -72,7 +72,12 @@ async fn register(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthErr
         let window_ends_at = now + REGISTRATION_WINDOW_SECONDS;
         let count = deps
             .clients
-            .count_registration(&address_key, now, window_ends_at)
+            .count_for_address(
+                AddressCounter::Registrations,
+                &address_key,
+                now,
+                window_ends_at,
+            )
             .await?;
         if count > MAX_REGISTRATIONS_PER_ADDRESS {
             return Err(OAuthError::too_many_requests(

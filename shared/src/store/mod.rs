@@ -37,7 +37,27 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Dynamically registered clients (pre-configured ones live in `Config`).
+/// What is counted per source address, beside the clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressCounter {
+    /// Registrations that stored a client.
+    Registrations,
+    /// Uncached metadata-document fetches.
+    DocumentFetches,
+}
+
+impl AddressCounter {
+    /// The key prefix of its items in the clients table (the fetch counters are the only
+    /// items there the authorize and revoke functions may write: `dynamodb:LeadingKeys`).
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            Self::Registrations => "registrations#",
+            Self::DocumentFetches => "fetches#",
+        }
+    }
+}
+
+/// Dynamically registered clients (pre-configured ones: `clients::preconfigured`).
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     /// Stores a new registration; `Conflict` if the `client_id` is taken.
@@ -59,18 +79,11 @@ pub trait ClientStore: Send + Sync {
         expires_at: u64,
     ) -> Result<(), StoreError>;
 
-    /// Counts a registration that stores a client for `address_key` (a source address's
-    /// hash) within a window ending at `window_ends_at`, atomically; the count so far.
-    async fn count_registration(
+    /// Counts one `counter` event for `address_key` (a source address's hash) within a
+    /// window ending at `window_ends_at`, atomically; the count so far.
+    async fn count_for_address(
         &self,
-        address_key: &str,
-        now: u64,
-        window_ends_at: u64,
-    ) -> Result<u32, StoreError>;
-
-    /// Counts an uncached metadata-document fetch caused by `address_key`, the same way.
-    async fn count_document_fetch(
-        &self,
+        counter: AddressCounter,
         address_key: &str,
         now: u64,
         window_ends_at: u64,

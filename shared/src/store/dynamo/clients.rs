@@ -3,48 +3,26 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, count_in_window, map_sdk_error, record_from_item, record_to_item};
 use crate::records::client::RegisteredClient;
-use crate::store::{ClientStore, StoreError};
-
-/// The key prefix of the per-address fetch counters: the only clients-table items the
-/// authorize and revoke functions may write (template.yaml, `dynamodb:LeadingKeys`).
-pub const DOCUMENT_FETCHES_PREFIX: &str = "fetches#";
+use crate::store::{AddressCounter, ClientStore, StoreError};
 
 #[async_trait]
 impl ClientStore for DynamoStore {
-    async fn count_registration(
+    async fn count_for_address(
         &self,
+        counter: AddressCounter,
         address_key: &str,
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError> {
+        let attribute = counter.key_prefix().trim_end_matches('#');
         count_in_window(
             &self.client,
             &self.tables.clients,
             std::collections::HashMap::from([(
                 "client_id".to_owned(),
-                AttributeValue::S(format!("registrations#{address_key}")),
+                AttributeValue::S(format!("{}{address_key}", counter.key_prefix())),
             )]),
-            "registrations",
-            now,
-            window_ends_at,
-        )
-        .await
-    }
-
-    async fn count_document_fetch(
-        &self,
-        address_key: &str,
-        now: u64,
-        window_ends_at: u64,
-    ) -> Result<u32, StoreError> {
-        count_in_window(
-            &self.client,
-            &self.tables.clients,
-            std::collections::HashMap::from([(
-                "client_id".to_owned(),
-                AttributeValue::S(format!("{DOCUMENT_FETCHES_PREFIX}{address_key}")),
-            )]),
-            "fetches",
+            attribute,
             now,
             window_ends_at,
         )

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
-    StoreError, sort_campaigns, sort_emails, sort_inboxes,
+    AddressCounter, AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore,
+    RevocationStore, StoreError, sort_campaigns, sort_emails, sort_inboxes,
 };
 use crate::alta::listing::{EmailFilter, EmailSummary, Page, campaign_matches, page_of};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
@@ -25,8 +25,8 @@ mod tokens;
 #[derive(Default)]
 struct Tables {
     clients: HashMap<ClientId, RegisteredClient>,
-    registrations: HashMap<String, (u32, u64)>,
-    document_fetches: HashMap<String, (u32, u64)>,
+    /// `AddressCounter` prefix + address key → (count, window ends at)
+    address_counters: HashMap<String, (u32, u64)>,
     users: HashMap<String, User>,
     accounts: HashMap<String, Account>,
     memberships: HashMap<(String, String), Membership>,
@@ -80,29 +80,16 @@ fn count_in_window(
 
 #[async_trait]
 impl ClientStore for MemoryStore {
-    async fn count_registration(
+    async fn count_for_address(
         &self,
+        counter: AddressCounter,
         address_key: &str,
         now: u64,
         window_ends_at: u64,
     ) -> Result<u32, StoreError> {
         Ok(count_in_window(
-            &mut self.lock()?.registrations,
-            address_key,
-            now,
-            window_ends_at,
-        ))
-    }
-
-    async fn count_document_fetch(
-        &self,
-        address_key: &str,
-        now: u64,
-        window_ends_at: u64,
-    ) -> Result<u32, StoreError> {
-        Ok(count_in_window(
-            &mut self.lock()?.document_fetches,
-            address_key,
+            &mut self.lock()?.address_counters,
+            &format!("{}{address_key}", counter.key_prefix()),
             now,
             window_ends_at,
         ))

@@ -217,6 +217,7 @@ const LAYERS: [&[&str]; 6] = [
         "records",
         "alta",
         "directory",
+        "federation",
         "rbac",
         "token_verifier",
         "jwt",

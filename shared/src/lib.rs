@@ -27,6 +27,7 @@ pub mod telemetry;
 pub mod alta;
 pub mod clients;
 pub mod directory;
+pub mod federation;
 pub mod jwks;
 pub mod jwt;
 pub mod key_rotation;

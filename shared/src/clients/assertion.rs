@@ -85,7 +85,21 @@ struct ClientKey {
     key: DecodingKey,
 }
 
-/// A client's signing keys, from its `jwks` (or the document at its `jwks_uri`).
+/// Why a JWT's signature did not verify with a key set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("it is not a well-formed JWT")]
+    Malformed,
+    #[error("it is signed with {0}; only RS256 and ES256 are accepted")]
+    AlgorithmNotAllowed(String),
+    #[error("it names a key that is not published")]
+    UnknownKey,
+    #[error("its signature does not verify")]
+    BadSignature,
+}
+
+/// A client's signing keys, from its `jwks` (or the document at its `jwks_uri`); also an
+/// OpenID provider's, from its `jwks_uri`.
 #[derive(Clone, Default)]
 pub struct ClientKeys {
     keys: Vec<ClientKey>,
@@ -179,6 +193,37 @@ impl ClientKeys {
         }
     }
 
+    /// `token`'s claims, once its signature verifies with the key its header names (RS256 or
+    /// ES256 only: `alg: none` does not even parse, and HS*, PS*, EdDSA … are refused by name
+    /// before any key is looked at). Every claim is left for the caller to check, against
+    /// its own clock.
+    pub fn verified_claims<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<T, SignatureError> {
+        let header = decode_header(token).map_err(|_| SignatureError::Malformed)?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(SignatureError::AlgorithmNotAllowed(format!(
+                "{:?}",
+                header.alg
+            )));
+        }
+        let key = self
+            .find(header.kid.as_deref(), header.alg)
+            .ok_or(SignatureError::UnknownKey)?;
+        let mut validation = Validation::new(key.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        decode::<T>(token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => SignatureError::BadSignature,
+                _ => SignatureError::Malformed,
+            })
+    }
+
     /// Whether these keys include the one `assertion`'s header names: a client that
     /// rotated its keys is fetched again when they do not.
     pub fn knows_key_of(&self, assertion: &str) -> bool {
@@ -239,16 +284,9 @@ pub fn verify(
     keys: &ClientKeys,
     expected: &Expected<'_>,
 ) -> Result<VerifiedAssertion, AssertionError> {
-    // `alg: none` does not even parse; HS*, PS*, EdDSA … are refused by name before any
-    // key is looked at.
     let header = decode_header(assertion).map_err(|_| AssertionError::Malformed)?;
-    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-        return Err(AssertionError::AlgorithmNotAllowed(format!(
-            "{:?}",
-            header.alg
-        )));
-    }
     if let Some(declared) = expected.declared_alg
+        && matches!(header.alg, Algorithm::RS256 | Algorithm::ES256)
         && declared != header.alg
     {
         return Err(AssertionError::AlgorithmNotDeclared {
@@ -256,22 +294,13 @@ pub fn verify(
             declared: alg_name(declared).into(),
         });
     }
-    let key = keys
-        .find(header.kid.as_deref(), header.alg)
-        .ok_or(AssertionError::UnknownKey)?;
-
-    // The signature by the library; every claim below by hand, against the server's clock.
-    let mut validation = Validation::new(key.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = decode::<AssertionClaims>(assertion, &key.key, &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => AssertionError::BadSignature,
-            _ => AssertionError::Malformed,
-        })?
-        .claims;
+    // The signature by the key set; every claim below by hand, against the server's clock.
+    let claims: AssertionClaims = keys.verified_claims(assertion).map_err(|e| match e {
+        SignatureError::Malformed => AssertionError::Malformed,
+        SignatureError::AlgorithmNotAllowed(alg) => AssertionError::AlgorithmNotAllowed(alg),
+        SignatureError::UnknownKey => AssertionError::UnknownKey,
+        SignatureError::BadSignature => AssertionError::BadSignature,
+    })?;
 
     if claims.iss.as_deref() != Some(expected.client_id)
         || claims.sub.as_deref() != Some(expected.client_id)

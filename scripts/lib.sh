@@ -10,6 +10,10 @@ install_test_dependencies() {
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
     cp tests/js/package-lock.json tests/js/node_modules/.installed-lock.json
   fi
+  if ! cmp -s tests/idp/package-lock.json tests/idp/node_modules/.installed-lock.json; then
+    (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/idp/package-lock.json tests/idp/node_modules/.installed-lock.json
+  fi
   if ! cmp -s tests/conformance/package-lock.json tests/conformance/node_modules/.installed-lock.json; then
     (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
     cp tests/conformance/package-lock.json tests/conformance/node_modules/.installed-lock.json

@@ -636,7 +636,7 @@ async fn get_page(client: &FlowClient, server: &TestServer) -> (u16, String) {
 }
 
 /// A host that accepts connections and never answers: 40 anonymous requests naming
-/// documents there cost one fetch and one budget, not 40 connections held 5 s each.
+/// documents there cost one fetch and one budget, not 40 connections held 4 s each.
 #[tokio::test]
 async fn a_host_that_never_answers_costs_one_fetch_not_one_per_request() {
     let metadata = MetadataServer::start_answering_after(

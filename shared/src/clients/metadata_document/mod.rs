@@ -5,7 +5,7 @@
 //! Fetching a URL that anyone can choose is a server-side request forgery risk, so: https
 //! only; the host is resolved once, every address must be public, and the connection is
 //! made only to the checked addresses (a second DNS answer cannot rebind it); no redirects; 5 KB
-//! and 5 s limits. A valid document is cached per its Cache-Control, at most 7 days; an
+//! and 4 s limits. A valid document is cached per its Cache-Control, at most 7 days; an
 //! invalid one for a minute. A `private_key_jwt` client's `jwks_uri` is fetched the same
 //! way (16 KB, cached at most a day, fetched again when an assertion names an unknown key).
 //!

@@ -198,6 +198,7 @@ async fn a_person_with_several_accounts_chooses_one_at_consent(backend: Backend)
             scope: "campaigns:read".into(),
             grant_id: None,
             account_id: None,
+            idp: None,
         },
     )
     .unwrap();

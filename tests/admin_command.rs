@@ -142,7 +142,7 @@ async fn admin_command_creates_what_sign_in_reads() {
         .await
         .unwrap()
         .unwrap();
-    assert!(user.password_hash.verify("tps-reports-2"));
+    assert!(user.password_hash.unwrap().verify("tps-reports-2"));
     let memberships = server
         .deps
         .directory

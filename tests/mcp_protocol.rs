@@ -538,6 +538,7 @@ async fn every_bad_token_gets_a_401_challenge(backend: Backend) {
         scope: ALL.into(),
         grant_id: None,
         account_id: None,
+        idp: None,
     };
     let with = |f: &dyn Fn(&mut AccessTokenClaims)| {
         let mut c = claims.clone();

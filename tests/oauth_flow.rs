@@ -308,6 +308,8 @@ fn largest_grant(user_id: &str, n: usize, now: u64) -> GrantRecord {
         scope: alta_shared::scope::ScopeSet::all(),
         resource: "x".repeat(200),
         account_id: "a".repeat(64),
+        // A provider id at its longest.
+        idp: "i".repeat(40),
         created_at: now - 10_000 + n as u64,
         // The oldest-created is the most recently used.
         last_used_at: now - n as u64,
@@ -609,7 +611,7 @@ async fn user_without_an_account_gets_a_clear_page(backend: Backend) {
             user_id: "user_lonely".into(),
             email: "lonely@alta.local".into(),
             name: "Lonely".into(),
-            password_hash: hash,
+            password_hash: Some(hash),
             created_at: 1,
         })
         .await

@@ -107,7 +107,7 @@ fn the_rotation_on_creation_waits_for_its_log_group_and_only_that_secret_may_inv
 }
 
 #[test]
-fn the_authorize_function_writes_only_sign_in_throttle_items_in_the_directory() {
+fn the_authorize_function_writes_only_sign_in_throttle_items_and_identity_links_in_the_directory() {
     let template = template();
     let resolver = Resolver::undeployed(&template, &BTreeMap::new()).unwrap();
     let policies = resolver
@@ -121,7 +121,10 @@ fn the_authorize_function_writes_only_sign_in_throttle_items_in_the_directory() 
         .flat_map(|p| p["Statement"].as_array().unwrap())
         .filter(|s| s["Resource"] == "arn:DirectoryTable")
         .collect();
-    let prefix = format!("{}*", alta_shared::store::dynamo::SIGN_IN_THROTTLE_PREFIX);
+    let prefixes = [
+        format!("{}*", alta_shared::store::dynamo::SIGN_IN_THROTTLE_PREFIX),
+        format!("{}*", alta_shared::store::dynamo::IDENTITY_LINK_PREFIX),
+    ];
     for statement in statements {
         let writes = statement["Action"].as_array().unwrap().iter().any(|a| {
             [
@@ -134,7 +137,7 @@ fn the_authorize_function_writes_only_sign_in_throttle_items_in_the_directory() 
         if writes {
             assert_eq!(
                 statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                serde_json::json!([prefix]),
+                serde_json::json!(prefixes),
                 "{statement}"
             );
         }
@@ -448,6 +451,7 @@ fn environment_names(template: &Template, function: &str) -> BTreeSet<String> {
 #[test]
 fn only_the_token_function_can_read_the_private_signing_keys() {
     let template = template();
+    // The authorize function also reads its identity providers' client secrets.
     let expected: [(&str, &[&str], &str); 6] = [
         (
             "DiscoveryFunction",
@@ -461,7 +465,7 @@ fn only_the_token_function_can_read_the_private_signing_keys() {
         ),
         (
             "AuthorizeFunction",
-            &["FormKeySecret"],
+            &["FormKeySecret", "IdentityProviderSecret"],
             "ALTA_FORM_KEY_SECRET_ID",
         ),
         (
@@ -484,8 +488,11 @@ fn only_the_token_function_can_read_the_private_signing_keys() {
             .into_iter()
             .filter(|v| v.ends_with("_SECRET_ID"))
             .collect();
-        let expected: BTreeSet<String> = [variable]
+        let identity =
+            (function == "AuthorizeFunction").then_some("ALTA_IDENTITY_PROVIDER_SECRET_ID");
+        let expected: BTreeSet<String> = [Some(variable), identity]
             .into_iter()
+            .flatten()
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
             .collect();
@@ -498,7 +505,7 @@ fn only_the_token_function_can_read_the_private_signing_keys() {
 fn writes_to_the_revocations_table_are_fenced_by_key_prefix() {
     let template = template();
     let fences: [(&str, &[&str]); 3] = [
-        ("AuthorizeFunction", &["form#*", "family#*"]),
+        ("AuthorizeFunction", &["form#*", "state#*", "family#*"]),
         ("TokenFunction", &["family#*", "jti#*", "assertion#*"]),
         ("RevokeFunction", &["family#*", "jti#*", "assertion#*"]),
     ];

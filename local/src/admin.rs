@@ -1,10 +1,12 @@
-//! `alta-admin`: creates accounts, users and memberships, and loads accounts' Alta data,
-//! in a stack's DynamoDB tables.
+//! `alta-admin`: creates accounts, users and memberships, loads accounts' Alta data, and
+//! manages identity providers and accounts' single sign-on, in a stack's DynamoDB tables
+//! (and its identity-provider secret in Secrets Manager).
 //!
 //! It reads the same configuration as the functions (`ALTA_STORE=dynamodb`, table names,
 //! `AWS_REGION`/profile or `ALTA_DYNAMODB_ENDPOINT`). A password is read from the
 //! `ALTA_ADMIN_PASSWORD` environment variable or, if unset, from the first line of
-//! standard input, never from the command line (which shell history and `ps` keep).
+//! standard input, never from the command line (which shell history and `ps` keep); so is
+//! an identity provider's client secret (standard input only).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -14,6 +16,8 @@ use alta_shared::account_data::AccountData;
 use alta_shared::clock::{Clock, SystemClock};
 use alta_shared::config::StoreBackend;
 use alta_shared::directory::{Account, Membership, Role, User, normalize_email};
+use alta_shared::federation::provider::{DEFAULT_SCOPES, IdentityProvider};
+use alta_shared::federation::registry::parse_secrets;
 use alta_shared::password::PasswordHash;
 use alta_shared::secret::SecretString;
 use alta_shared::store::{DirectoryStore, StoreError};
@@ -21,12 +25,20 @@ use alta_shared::{Config, Deps, random};
 
 const USAGE: &str = "usage:
   alta-admin create-account --name NAME [--id ACCOUNT_ID]
-  alta-admin create-user --email EMAIL --name NAME        (password: ALTA_ADMIN_PASSWORD or stdin)
+  alta-admin create-user --email EMAIL --name NAME [--no-password]   (password: ALTA_ADMIN_PASSWORD or stdin; --no-password: signs in only through an identity provider)
   alta-admin add-member --email EMAIL --account ACCOUNT_ID --role Owner|Admin|Manager|Member|Viewer [--inbox INBOX_ID]...
   alta-admin remove-member --email EMAIL --account ACCOUNT_ID   (the person's connected apps for that account stop working at once)
   alta-admin list-members --email EMAIL
   alta-admin load-data --account ACCOUNT_ID --file DATA.json   (inboxes, campaigns, emails; see examples/alta-data/)
-  alta-admin reindex --account ACCOUNT_ID   (writes every item again with its list keys: once, after upgrading a stack from before paged lists)";
+  alta-admin reindex --account ACCOUNT_ID   (writes every item again with its list keys: once, after upgrading a stack from before paged lists)
+  alta-admin identity-provider add --id ID --name NAME --issuer URL --client-id ID [--scopes SCOPES] [--domain DOMAIN]... [--button] [--id-jag] [--tenant TENANT_ID]
+                                    (the client secret: first line of standard input; needs ALTA_IDENTITY_PROVIDER_SECRET_ID)
+  alta-admin identity-provider list
+  alta-admin identity-provider remove --id ID
+  alta-admin set-account-sso --account ACCOUNT_ID --provider ID | --none   (connecting apps to the account then needs that sign-in; /mcp refuses other tokens at once)";
+
+/// The flags that take no value.
+const SWITCHES: &[&str] = &["no-password", "button", "id-jag", "none"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,7 +57,11 @@ async fn main() -> ExitCode {
 
 async fn run(args: &[String]) -> Result<String, String> {
     let (command, rest) = args.split_first().ok_or_else(|| USAGE.to_owned())?;
-    let flags = Flags::parse(rest, USAGE)?;
+    let (command, rest) = match (command.as_str(), rest.split_first()) {
+        ("identity-provider", Some((sub, rest))) => (format!("identity-provider {sub}"), rest),
+        _ => (command.clone(), rest),
+    };
+    let flags = Flags::parse_with_switches(rest, SWITCHES, USAGE)?;
     let config = Config::from_lookup(|k| std::env::var(k).ok(), Some("http://127.0.0.1:3000"))
         .map_err(|e| e.to_string())?;
     if config.store == StoreBackend::Memory {
@@ -73,6 +89,7 @@ async fn run(args: &[String]) -> Result<String, String> {
                     account_id: id.clone(),
                     name: name.clone(),
                     created_at: now,
+                    required_idp: None,
                 })
                 .await
                 .map_err(store_error)?;
@@ -83,9 +100,12 @@ async fn run(args: &[String]) -> Result<String, String> {
             if !email.contains('@') {
                 return Err(format!("`{email}` is not an email address"));
             }
-            let password = read_password()?;
-            let hash =
-                PasswordHash::create(&password).map_err(|e| format!("hashing failed: {e}"))?;
+            let hash = if flags.switch("no-password") {
+                None
+            } else {
+                let password = read_password()?;
+                Some(PasswordHash::create(&password).map_err(|e| format!("hashing failed: {e}"))?)
+            };
             let user_id = format!("user_{}", random::token(12));
             let user = User {
                 user_id: user_id.clone(),
@@ -212,6 +232,115 @@ async fn run(args: &[String]) -> Result<String, String> {
                 loaded.inboxes, loaded.campaigns, loaded.emails
             ))
         }
+        "identity-provider add" => {
+            let mut provider = IdentityProvider {
+                id: flags.require("id")?.to_owned(),
+                display_name: flags.require("name")?.to_owned(),
+                issuer: flags.require("issuer")?.to_owned(),
+                client_id: flags.require("client-id")?.to_owned(),
+                scopes: flags.get_or("scopes", DEFAULT_SCOPES).to_owned(),
+                domains: flags.all("domain"),
+                button: flags.switch("button"),
+                id_jag: flags.switch("id-jag"),
+                tenant: flags.get("tenant").map(str::to_owned),
+            };
+            provider.validate(
+                std::env::var("ALTA_BASE_URL")
+                    .ok()
+                    .and_then(|b| alta_shared::config::BaseUrl::parse(&b).ok())
+                    .as_ref(),
+            )?;
+            let secret = read_line("the client secret")?;
+            if secret.secret().is_empty() {
+                return Err("the client secret (standard input) is empty".into());
+            }
+            update_provider_secrets(&deps.config, |secrets| {
+                secrets.insert(provider.id.clone(), secret.secret().to_owned());
+            })
+            .await?;
+            deps.identities
+                .put_identity_provider(&provider)
+                .await
+                .map_err(store_error)?;
+            Ok(format!(
+                "identity provider {} ({}) at {}{}",
+                provider.id,
+                provider.display_name,
+                provider.issuer,
+                describe_provider(&provider)
+            ))
+        }
+        "identity-provider list" => {
+            let providers = deps
+                .identities
+                .identity_providers()
+                .await
+                .map_err(store_error)?;
+            if providers.is_empty() {
+                return Ok("no identity providers".into());
+            }
+            Ok(providers
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} ({}) issuer={} client_id={} scopes=\"{}\"{}",
+                        p.id,
+                        p.display_name,
+                        p.issuer,
+                        p.client_id,
+                        p.scopes,
+                        describe_provider(p)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        "identity-provider remove" => {
+            let id = flags.require("id")?.to_owned();
+            deps.identities
+                .remove_identity_provider(&id)
+                .await
+                .map_err(store_error)?;
+            update_provider_secrets(&deps.config, |secrets| {
+                secrets.remove(&id);
+            })
+            .await?;
+            Ok(format!(
+                "identity provider {id} removed: nobody signs in through it any more (accounts that required it still do: see set-account-sso)"
+            ))
+        }
+        "set-account-sso" => {
+            let account_id = flags.require("account")?;
+            let mut account = directory
+                .account(account_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| format!("no account {account_id}"))?;
+            account.required_idp = match (flags.get("provider"), flags.switch("none")) {
+                (Some(id), false) => {
+                    let known = deps
+                        .identities
+                        .identity_providers()
+                        .await
+                        .map_err(store_error)?;
+                    if !known.iter().any(|p| p.id == id) {
+                        return Err(format!(
+                            "no identity provider {id} (identity-provider list)"
+                        ));
+                    }
+                    Some(id.to_owned())
+                }
+                (None, true) => None,
+                _ => return Err(format!("give --provider ID or --none\n{USAGE}")),
+            };
+            directory.put_account(&account).await.map_err(store_error)?;
+            Ok(match &account.required_idp {
+                Some(id) => format!(
+                    "{account_id}: connecting apps now needs signing in through {id}; tokens of other sign-ins are refused at their next tool call"
+                ),
+                None => format!("{account_id}: any way of signing in"),
+            })
+        }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }
@@ -224,17 +353,74 @@ async fn existing_user(directory: &dyn DirectoryStore, email: &str) -> Result<Us
         .ok_or_else(|| format!("no user with email {email}"))
 }
 
+fn describe_provider(p: &IdentityProvider) -> String {
+    let mut parts = Vec::new();
+    if !p.domains.is_empty() {
+        parts.push(format!("domains={}", p.domains.join(",")));
+    }
+    if p.button {
+        parts.push("button".to_owned());
+    }
+    if p.id_jag {
+        parts.push("id-jag".to_owned());
+    }
+    if let Some(tenant) = &p.tenant {
+        parts.push(format!("tenant={tenant}"));
+    }
+    parts.iter().map(|p| format!(" {p}")).collect()
+}
+
+/// Reads the identity-provider secret, changes it, and writes it back.
+async fn update_provider_secrets(
+    config: &Config,
+    change: impl FnOnce(&mut std::collections::BTreeMap<String, String>),
+) -> Result<(), String> {
+    let secret_id = config.identity_provider_secret_id.as_deref().ok_or(
+        "set ALTA_IDENTITY_PROVIDER_SECRET_ID to the stack's IdentityProviderSecretArn output",
+    )?;
+    let endpoint = config.secretsmanager_endpoint.as_deref();
+    let sdk = alta_shared::aws::sdk_config(endpoint.is_some()).await;
+    let sm = alta_shared::aws::secretsmanager_client(&sdk, endpoint);
+    let sm_error = |e: String| format!("Secrets Manager: {e}");
+    let current = sm
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| sm_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+    let mut secrets: std::collections::BTreeMap<String, String> =
+        parse_secrets(current.secret_string().unwrap_or("{}"))
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(id, secret)| (id, secret.secret().to_owned()))
+            .collect();
+    change(&mut secrets);
+    let json = serde_json::to_string(&secrets).map_err(|e| e.to_string())?;
+    sm.put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(json)
+        .send()
+        .await
+        .map_err(|e| sm_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+    Ok(())
+}
+
+/// The first line of standard input.
+fn read_line(what: &str) -> Result<SecretString, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading {what} from standard input: {e}"))?;
+    Ok(SecretString::new(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
 fn read_password() -> Result<SecretString, String> {
     let password = match std::env::var("ALTA_ADMIN_PASSWORD") {
         Ok(p) => p,
-        Err(_) => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| e.to_string())?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
+        Err(_) => read_line("the password")?.secret().to_owned(),
     };
     if password.chars().count() < 8 {
         return Err("the password must be at least 8 characters".into());

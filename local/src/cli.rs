@@ -8,18 +8,36 @@ pub struct Flags {
 
 impl Flags {
     pub fn parse(args: &[String], usage: &'static str) -> Result<Self, String> {
+        Self::parse_with_switches(args, &[], usage)
+    }
+
+    /// As `parse`, where the flags named in `switches` take no value (`--button`).
+    pub fn parse_with_switches(
+        args: &[String],
+        switches: &[&str],
+        usage: &'static str,
+    ) -> Result<Self, String> {
         let mut pairs = Vec::new();
         let mut iter = args.iter();
         while let Some(flag) = iter.next() {
             let name = flag
                 .strip_prefix("--")
                 .ok_or_else(|| format!("unexpected argument `{flag}`\n{usage}"))?;
+            if switches.contains(&name) {
+                pairs.push((name.to_owned(), String::new()));
+                continue;
+            }
             let value = iter
                 .next()
                 .ok_or_else(|| format!("--{name} needs a value"))?;
             pairs.push((name.to_owned(), value.clone()));
         }
         Ok(Self { pairs, usage })
+    }
+
+    /// Whether a switch was given.
+    pub fn switch(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == name)
     }
 
     /// Refuses any flag not in `known`.
@@ -83,6 +101,19 @@ mod tests {
         assert_eq!(flags.all("inbox"), ["a", "b"]);
         assert_eq!(flags.require("role").unwrap(), "Admin");
         assert!(flags.require("email").unwrap_err().contains("usage"));
+    }
+
+    #[test]
+    fn switches_take_no_value() {
+        let flags = Flags::parse_with_switches(
+            &args(&["--button", "--id", "okta", "--none"]),
+            &["button", "none"],
+            "usage",
+        )
+        .unwrap();
+        assert!(flags.switch("button") && flags.switch("none"));
+        assert!(!flags.switch("id-jag"));
+        assert_eq!(flags.require("id").unwrap(), "okta");
     }
 
     #[test]

@@ -27,6 +27,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = deps.clock.now();
     demo::seed_directory(deps.directory.as_ref(), &deps.config.demo_password, now).await?;
     demo::seed_alta_data(deps.alta.as_ref(), now).await?;
+    demo::load_identity_providers(
+        deps.identities.as_ref(),
+        deps.directory.as_ref(),
+        &deps.local_providers,
+    )
+    .await?;
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("{}", alta_local::banner(&deps));

@@ -2,9 +2,10 @@
 
 use crate::account_data::{AccountData, AccountDataError};
 use crate::directory::{Account, Membership, Role, User};
+use crate::federation::provider::LocalProviders;
 use crate::password::PasswordHash;
 use crate::secret::SecretString;
-use crate::store::{AltaStore, DirectoryStore, StoreError};
+use crate::store::{AltaStore, DirectoryStore, IdentityStore, StoreError};
 
 pub const ACME: &str = "acct_acme";
 pub const GLOBEX: &str = "acct_globex";
@@ -15,10 +16,13 @@ pub const GLOBEX_INBOX: &str = "inbox_globex_main";
 pub const DEMO_USER: &str = "user_demo";
 pub const MANAGER_USER: &str = "user_manager";
 pub const VIEWER_USER: &str = "user_viewer";
+/// Signs in only through an identity provider (no password): `sso@globex.example`.
+pub const SSO_USER: &str = "user_sso";
 
 /// Accounts, users and memberships: `demo@` (Admin of Acme, Member of Globex), `manager@`
-/// (Manager of Acme, sales inbox only), `viewer@` (Viewer of Acme, no inboxes). Seeding
-/// twice changes nothing.
+/// (Manager of Acme, sales inbox only), `viewer@` (Viewer of Acme, no inboxes), and
+/// `sso@globex.example`, who has no password (Member of Globex, Viewer of Acme: signs in
+/// through an identity provider, when one is configured). Seeding twice changes nothing.
 pub async fn seed_directory(
     directory: &dyn DirectoryStore,
     password: &str,
@@ -31,6 +35,7 @@ pub async fn seed_directory(
                 account_id: id.into(),
                 name: name.into(),
                 created_at: now + offset,
+                required_idp: None,
             })
             .await?;
     }
@@ -38,12 +43,13 @@ pub async fn seed_directory(
         (DEMO_USER, "demo@alta.local", "Dana Demo"),
         (MANAGER_USER, "manager@alta.local", "Morgan Manager"),
         (VIEWER_USER, "viewer@alta.local", "Val Viewer"),
+        (SSO_USER, "sso@globex.example", "Sam Sso"),
     ] {
         let user = User {
             user_id: user_id.into(),
             email: email.into(),
             name: name.into(),
-            password_hash: hash.clone(),
+            password_hash: (user_id != SSO_USER).then(|| hash.clone()),
             created_at: now,
         };
         match directory.create_user(&user).await {
@@ -56,6 +62,8 @@ pub async fn seed_directory(
         (DEMO_USER, GLOBEX, Role::Member, vec![GLOBEX_INBOX], 1),
         (MANAGER_USER, ACME, Role::Manager, vec![ACME_SALES_INBOX], 0),
         (VIEWER_USER, ACME, Role::Viewer, vec![], 0),
+        (SSO_USER, GLOBEX, Role::Member, vec![GLOBEX_INBOX], 0),
+        (SSO_USER, ACME, Role::Viewer, vec![], 1),
     ];
     for (user_id, account_id, role, inboxes, offset) in memberships {
         directory
@@ -67,6 +75,28 @@ pub async fn seed_directory(
                 created_at: now + offset,
             })
             .await?;
+    }
+    Ok(())
+}
+
+/// The local server's identity providers (`ALTA_IDENTITY_PROVIDERS`): their records, and
+/// the accounts that require them. Loaded at start, after the demo data.
+pub async fn load_identity_providers(
+    identities: &dyn IdentityStore,
+    directory: &dyn DirectoryStore,
+    local: &LocalProviders,
+) -> Result<(), StoreError> {
+    for provider in &local.providers {
+        identities.put_identity_provider(provider).await?;
+    }
+    for (account_id, provider_id) in &local.required_by {
+        let Some(mut account) = directory.account(account_id).await? else {
+            return Err(StoreError::Corrupt(format!(
+                "ALTA_IDENTITY_PROVIDERS: provider {provider_id} names account {account_id}, which does not exist"
+            )));
+        };
+        account.required_idp = Some(provider_id.clone());
+        directory.put_account(&account).await?;
     }
     Ok(())
 }
@@ -105,7 +135,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(user.password_hash.verify("alta-demo"));
+        assert!(user.password_hash.unwrap().verify("alta-demo"));
         let memberships = store.memberships(&user.user_id).await.unwrap();
         assert_eq!(memberships.len(), 2);
         assert_eq!(memberships[0].account_id, ACME);

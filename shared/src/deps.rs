@@ -10,14 +10,17 @@ use crate::clients::metadata_document::{FetchPolicy, MetadataDocuments};
 use crate::clients::preconfigured::{InvalidClients, PreconfiguredClients, PreconfiguredSecrets};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeySecret, StoreBackend};
+use crate::federation::provider::{LocalProviders, is_loopback_http};
+use crate::federation::registry::ProviderRegistry;
+use crate::federation::upstream::MAX_PROVIDER_KEYS_BYTES;
 use crate::jwks::JwksClient;
 use crate::keys::{FormKey, KeyError, KeyRing, KeySet, PublicKeySet, RingKeys, SecretsManagerKeys};
 use crate::metrics::Metrics;
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore, RevocationStore,
-    StoreError, Stores,
+    AltaStore, ClientStore, CodeStore, DirectoryStore, IdentityStore, RefreshTokenStore,
+    RevocationStore, StoreError, Stores,
 };
 use crate::token_verifier::TokenVerifier;
 
@@ -31,6 +34,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Clients(#[from] InvalidClients),
+    #[error("{0}")]
+    IdentityProviders(String),
 }
 
 pub struct Deps {
@@ -44,6 +49,7 @@ pub struct Deps {
     pub form_keys: Arc<KeyRing<FormKey>>,
     pub clients: Arc<dyn ClientStore>,
     pub directory: Arc<dyn DirectoryStore>,
+    pub identities: Arc<dyn IdentityStore>,
     pub codes: Arc<dyn CodeStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub revocations: Arc<dyn RevocationStore>,
@@ -52,6 +58,13 @@ pub struct Deps {
     pub preconfigured: Arc<PreconfiguredClients>,
     pub client_secrets: Arc<PreconfiguredSecrets>,
     pub metadata_documents: Arc<MetadataDocuments>,
+    /// The identity providers' records (kept briefly) and client secrets (authorize).
+    pub identity_providers: Arc<ProviderRegistry>,
+    /// Fetches from identity providers: the metadata-document guards, with loopback http
+    /// allowed only when this server itself runs on loopback http.
+    pub provider_fetcher: Arc<MetadataDocuments>,
+    /// The local server's `ALTA_IDENTITY_PROVIDERS`, for `federation::seed` at start.
+    pub local_providers: Arc<LocalProviders>,
     /// `/mcp`'s check of access tokens: the trusted issuer's keys and the tokens it has
     /// already verified in this container.
     pub token_verifier: Arc<TokenVerifier>,
@@ -64,10 +77,21 @@ pub struct Deps {
 /// Parallel password verifications per container (Lambda runs one request at a time).
 const PASSWORD_CHECKS: usize = 4;
 
+fn provider_fetcher(config: &Config) -> Arc<MetadataDocuments> {
+    let local = is_loopback_http(&config.base_url);
+    Arc::new(MetadataDocuments::new(FetchPolicy {
+        allow_loopback: local,
+        allow_http: local,
+        trusted_ca_pem: None,
+        max_key_set_bytes: Some(MAX_PROVIDER_KEYS_BYTES),
+    }))
+}
+
 fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
     Arc::new(MetadataDocuments::new(FetchPolicy {
         allow_loopback: config.cimd_allow_loopback,
         trusted_ca_pem: config.cimd_trusted_ca_pem.clone(),
+        ..FetchPolicy::default()
     }))
 }
 
@@ -75,6 +99,7 @@ fn metadata_documents(config: &Config) -> Arc<MetadataDocuments> {
 struct StoreSet {
     clients: Arc<dyn ClientStore>,
     directory: Arc<dyn DirectoryStore>,
+    identities: Arc<dyn IdentityStore>,
     codes: Arc<dyn CodeStore>,
     refresh_tokens: Arc<dyn RefreshTokenStore>,
     revocations: Arc<dyn RevocationStore>,
@@ -86,6 +111,7 @@ impl StoreSet {
         Self {
             clients: store.clone(),
             directory: store.clone(),
+            identities: store.clone(),
             codes: store.clone(),
             refresh_tokens: store.clone(),
             revocations: store.clone(),
@@ -105,13 +131,15 @@ impl Deps {
     pub async fn from_config(config: Config, create_tables: bool) -> Result<Self, StartupError> {
         let preconfigured =
             PreconfiguredClients::from_setting(config.preconfigured_clients.as_deref())?;
+        let local_providers = local_providers(&config)?;
         let local_endpoint = matches!(&config.store, StoreBackend::DynamoDb { endpoint: Some(_) })
             || config.secretsmanager_endpoint.is_some();
         let needs_aws = matches!(config.store, StoreBackend::DynamoDb { .. })
             || [&config.signing_keys, &config.public_keys, &config.form_key]
                 .iter()
                 .any(|k| matches!(k, KeySecret::SecretsManager { .. }))
-            || preconfigured.any_confidential();
+            || preconfigured.any_confidential()
+            || config.identity_provider_secret_id.is_some();
         if config.measure_aws_calls {
             crate::aws_calls::enable();
         }
@@ -173,6 +201,7 @@ impl Deps {
             stores,
             (preconfigured, secrets_client),
             jwks,
+            local_providers,
         ))
     }
 
@@ -182,6 +211,7 @@ impl Deps {
         let set = StoreSet::of(stores);
         self.clients = set.clients;
         self.directory = set.directory;
+        self.identities = set.identities;
         self.codes = set.codes;
         self.refresh_tokens = set.refresh_tokens;
         self.revocations = set.revocations;
@@ -211,6 +241,7 @@ impl Deps {
         let stores = StoreSet::of(Arc::new(MemoryStore::new()));
         let preconfigured =
             PreconfiguredClients::from_setting(config.preconfigured_clients.as_deref())?;
+        let local_providers = local_providers(&config)?;
         Ok(Self::assemble(
             config,
             clock,
@@ -218,6 +249,7 @@ impl Deps {
             stores,
             (preconfigured, None),
             jwks,
+            local_providers,
         ))
     }
 
@@ -231,7 +263,13 @@ impl Deps {
             Option<aws_sdk_secretsmanager::Client>,
         ),
         jwks: JwksClient,
+        local_providers: LocalProviders,
     ) -> Self {
+        let identity_providers = ProviderRegistry::new(
+            local_providers.secrets.clone(),
+            config.identity_provider_secret_id.clone(),
+            secrets_client.clone(),
+        );
         Self {
             clock,
             signing_keys: Arc::new(keys.signing),
@@ -239,6 +277,7 @@ impl Deps {
             form_keys: Arc::new(keys.form),
             clients: stores.clients,
             directory: stores.directory,
+            identities: stores.identities,
             codes: stores.codes,
             refresh_tokens: stores.refresh_tokens,
             revocations: stores.revocations,
@@ -246,12 +285,25 @@ impl Deps {
             preconfigured: Arc::new(preconfigured),
             client_secrets: Arc::new(PreconfiguredSecrets::new(secrets_client)),
             metadata_documents: metadata_documents(&config),
+            identity_providers: Arc::new(identity_providers),
+            provider_fetcher: provider_fetcher(&config),
+            local_providers: Arc::new(local_providers),
             token_verifier: Arc::new(TokenVerifier::new(jwks)),
             metrics: Metrics::new(config.metrics_namespace.clone()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
             config: Arc::new(config),
         }
     }
+}
+
+fn local_providers(config: &Config) -> Result<LocalProviders, StartupError> {
+    config
+        .identity_providers
+        .as_deref()
+        .map(|json| LocalProviders::parse(json, &config.base_url))
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(StartupError::IdentityProviders)
 }
 
 /// The three key rings, before they are shared.

@@ -58,7 +58,8 @@ pub struct User {
     /// Normalised (`normalize_email`).
     pub email: String,
     pub name: String,
-    pub password_hash: PasswordHash,
+    /// `None` for a person who signs in only through an identity provider.
+    pub password_hash: Option<PasswordHash>,
     pub created_at: u64,
 }
 
@@ -66,6 +67,34 @@ pub struct User {
 pub struct Account {
     pub account_id: String,
     pub name: String,
+    pub created_at: u64,
+    /// The identity provider (its id) this account's people must sign in through to
+    /// connect apps to it; `None`: any way of signing in.
+    pub required_idp: Option<String>,
+}
+
+/// How a person signed in, as the `idp` claim says it: a password, or a provider's id.
+pub const PASSWORD_IDP: &str = "password";
+
+impl Account {
+    /// Whether a sign-in through `idp` may act in this account.
+    pub fn accepts_idp(&self, idp: &str) -> bool {
+        self.required_idp
+            .as_deref()
+            .is_none_or(|required| required == idp)
+    }
+}
+
+/// A provider's subject linked to an Alta user: after the first sign-in, the link (not
+/// the email) decides who signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityLink {
+    pub issuer: String,
+    pub subject: String,
+    pub user_id: String,
+    /// The user's email when linked: how the user is read (users are keyed by email).
+    pub email: String,
+    pub provider_id: String,
     pub created_at: u64,
 }
 

@@ -35,6 +35,10 @@ pub struct AccessTokenClaims {
     /// account the person can access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// How the person signed in: `password`, or the identity provider's id. Absent from
+    /// tokens issued before it was kept (a password, then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -149,6 +153,7 @@ mod tests {
             scope: "campaigns:read".into(),
             grant_id: None,
             account_id: None,
+            idp: None,
         }
     }
 

@@ -63,6 +63,7 @@ pub const ROUTES: &[Route] = &[
     route("OPTIONS", "/register", Function::Register),
     route("GET", "/authorize", Function::Authorize),
     route("POST", "/authorize", Function::Authorize),
+    route("GET", "/authorize/callback", Function::Authorize),
     route("GET", "/connections", Function::Authorize),
     route("POST", "/connections", Function::Authorize),
     route("POST", "/token", Function::Token),

@@ -116,6 +116,7 @@ mod tests {
             scope: "campaigns:read".into(),
             grant_id: None,
             account_id: None,
+            idp: None,
         }
     }
 

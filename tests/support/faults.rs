@@ -8,15 +8,16 @@ use std::sync::{Arc, Mutex};
 use alta_shared::Deps;
 use alta_shared::alta::listing::{EmailFilter, EmailSummary, Page};
 use alta_shared::alta::{Campaign, CampaignStatus, Email, Inbox};
-use alta_shared::directory::{Account, Membership, User};
+use alta_shared::directory::{Account, IdentityLink, Membership, User};
+use alta_shared::federation::provider::IdentityProvider;
 use alta_shared::records::client::RegisteredClient;
 use alta_shared::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
 };
 use alta_shared::records::ids::{FamilyId, UserId};
 use alta_shared::store::{
-    AddressCounter, AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore,
-    RevocationStore, StoreError,
+    AddressCounter, AltaStore, ClientStore, CodeStore, DirectoryStore, IdentityStore,
+    RefreshTokenStore, RevocationStore, StoreError,
 };
 
 /// Which call fails: the `n`th from arming (1-based), none when disarmed.
@@ -61,6 +62,7 @@ pub struct Faulty {
     plan: Arc<FaultPlan>,
     clients: Arc<dyn ClientStore>,
     directory: Arc<dyn DirectoryStore>,
+    identities: Arc<dyn IdentityStore>,
     codes: Arc<dyn CodeStore>,
     refresh_tokens: Arc<dyn RefreshTokenStore>,
     revocations: Arc<dyn RevocationStore>,
@@ -74,6 +76,7 @@ impl Faulty {
             plan,
             clients: deps.clients.clone(),
             directory: deps.directory.clone(),
+            identities: deps.identities.clone(),
             codes: deps.codes.clone(),
             refresh_tokens: deps.refresh_tokens.clone(),
             revocations: deps.revocations.clone(),
@@ -103,6 +106,14 @@ faulty_impl!(ClientStore, clients {
     fn get_client(client_id: &str, now: u64) -> Result<Option<RegisteredClient>, StoreError>;
     fn extend_client(client_id: &str, now: u64, expires_at: u64) -> Result<(), StoreError>;
     fn count_for_address(counter: AddressCounter, address_key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
+});
+
+faulty_impl!(IdentityStore, identities {
+    fn put_identity_provider(provider: &IdentityProvider) -> Result<(), StoreError>;
+    fn identity_providers() -> Result<Vec<IdentityProvider>, StoreError>;
+    fn remove_identity_provider(id: &str) -> Result<(), StoreError>;
+    fn identity_link(issuer: &str, subject: &str) -> Result<Option<IdentityLink>, StoreError>;
+    fn create_identity_link(link: &IdentityLink) -> Result<(), StoreError>;
 });
 
 faulty_impl!(DirectoryStore, directory {

@@ -69,6 +69,13 @@ impl TestServer {
         alta_shared::demo::seed_alta_data(deps.alta.as_ref(), deps.clock.now())
             .await
             .expect("seed the demo data");
+        alta_shared::demo::load_identity_providers(
+            deps.identities.as_ref(),
+            deps.directory.as_ref(),
+            &deps.local_providers,
+        )
+        .await
+        .expect("load the identity providers");
         let deps = Arc::new(wrap(deps));
         let (tx, rx) = oneshot::channel();
         tokio::spawn(alta_local::serve(listener, deps.clone(), async {

@@ -106,6 +106,13 @@ pub struct Config {
     /// `ALTA_PRECONFIGURED_CLIENTS`: a JSON array of pre-configured clients (read by
     /// `clients::preconfigured`); unset, the vendors' defaults there.
     pub preconfigured_clients: Option<String>,
+    /// `ALTA_IDENTITY_PROVIDER_SECRET_ID`: the Secrets Manager secret holding identity
+    /// providers' client secrets, a JSON object keyed by provider id (the authorize
+    /// function's only).
+    pub identity_provider_secret_id: Option<String>,
+    /// `ALTA_IDENTITY_PROVIDERS`: the local server's providers, loaded at start
+    /// (`federation::provider::LocalProviders`).
+    pub identity_providers: Option<String>,
     /// Not configurable: scopes are part of the contract (docs/oauth.md).
     pub scopes_supported: BTreeSet<Scope>,
     /// `ALTA_ALLOWED_ORIGINS`: comma-separated browser origins allowed to call `/mcp`.
@@ -230,6 +237,8 @@ impl Config {
             tokens: TokenLifetimes::read(&env)?,
             metrics_namespace: get("ALTA_METRICS_NAMESPACE"),
             preconfigured_clients: get("ALTA_PRECONFIGURED_CLIENTS"),
+            identity_provider_secret_id: get("ALTA_IDENTITY_PROVIDER_SECRET_ID"),
+            identity_providers: get("ALTA_IDENTITY_PROVIDERS"),
             scopes_supported: Scope::ALL.into_iter().collect(),
             allowed_origins,
             client_idle_expiry: days("ALTA_CLIENT_IDLE_EXPIRY_DAYS")?,

@@ -118,6 +118,16 @@ pub const SETTINGS: &[Setting] = &[
         "The secret holding the pages' form key (authorize).",
     ),
     text(
+        "ALTA_IDENTITY_PROVIDER_SECRET_ID",
+        "none",
+        "The secret holding the identity providers' client secrets (authorize).",
+    ),
+    text(
+        "ALTA_IDENTITY_PROVIDERS",
+        "none",
+        "Local server: identity providers loaded at start (a JSON list).",
+    ),
+    text(
         "ALTA_SECRETSMANAGER_ENDPOINT",
         "AWS regional endpoint",
         "Another Secrets Manager endpoint (moto in tests).",

@@ -16,6 +16,9 @@ pub struct FormKey {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Values derived from the key (an upstream sign-in's PKCE verifier and nonce), so
+    /// that they need not be carried anywhere.
+    derivation: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for FormKey {
@@ -53,7 +56,26 @@ impl FormKey {
             kid,
             encoding: EncodingKey::from_secret(bytes).map_err(invalid)?,
             decoding: DecodingKey::from_secret(bytes).map_err(invalid)?,
+            derivation: aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA256,
+                format!("alta-form-derivation\n{}", secret.secret()).as_bytes(),
+            ),
         })
+    }
+
+    /// A value only this key's holder can compute from `parts` (base64url, 256 bits),
+    /// separate for each `purpose`.
+    pub fn derive(&self, purpose: &str, parts: &[&str]) -> crate::secret::SecretString {
+        use base64::Engine as _;
+        let mut input = purpose.to_owned();
+        for part in parts {
+            input.push('\n');
+            input.push_str(part);
+        }
+        let tag = aws_lc_rs::hmac::sign(&self.derivation, input.as_bytes());
+        crate::secret::SecretString::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref()),
+        )
     }
 
     pub fn kid(&self) -> &str {

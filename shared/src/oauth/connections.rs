@@ -5,6 +5,8 @@
 //!
 //! The page's state is a signed form bound to its own nonce cookie (`signed_form`), as on
 //! the consent page: another site cannot post it (CSRF), and it lapses after 10 minutes.
+//! People sign in here the same ways as on the consent page: a password, a "Sign in with
+//! …" button, or their email's identity provider (`oauth::upstream`).
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::civil_date;
 use crate::config::BaseUrl;
 use crate::deps::Deps;
-use crate::directory::normalize_email;
+use crate::directory::{PASSWORD_IDP, normalize_email};
 use crate::keys::FormKey;
 use crate::oauth::grant_end::end_grant;
 use crate::oauth::pages::{ConnectionRow, connections_page, connections_sign_in_page, error_page};
@@ -22,12 +24,13 @@ use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::{
     self, FORM_LIFETIME_SECONDS, FormClaims, NonceCookie, Posted, Unread,
 };
+use crate::oauth::upstream::{self, AfterSignIn};
 use crate::random;
 use crate::records::grant::{GrantRecord, revoked_family_key};
 use crate::records::ids::UserId;
 use crate::store::StoreError;
 
-pub const PATH: &str = "/connections";
+pub const PATH: &str = signed_form::CONNECTIONS_PATH;
 
 /// The connections page's signed state: before sign-in, and after it (`signed_in`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,11 +61,7 @@ fn audience(base: &BaseUrl) -> String {
 }
 
 fn nonce_cookie(deps: &Deps) -> NonceCookie {
-    NonceCookie::new(
-        &deps.config.base_url,
-        "alta_connections",
-        "__Host-alta_connections",
-    )
+    signed_form::connections_cookie(&deps.config.base_url)
 }
 
 /// The sign-in form, with a new nonce cookie.
@@ -89,7 +88,15 @@ async fn fresh_sign_in(deps: &Deps, status: StatusCode, error: Option<&str>) -> 
         Ok(field) => field,
         Err(err) => return unavailable(err),
     };
-    let mut resp = connections_sign_in_page(status, &field, "", error);
+    let offer = upstream::offer(deps).await;
+    let mut resp = connections_sign_in_page(
+        status,
+        &field,
+        "",
+        error,
+        &offer.buttons(),
+        &offer.form_action(None),
+    );
     if let Some(cookie) = nonce_cookie(deps).set(&form.nonce, FORM_LIFETIME_SECONDS) {
         resp.headers_mut().append("set-cookie", cookie);
     }
@@ -121,9 +128,29 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         }
     };
     let action = params.single("action").ok().flatten();
+    let offer = upstream::offer(deps).await;
+    if let Some(id) = params.single("provider").ok().flatten() {
+        return match offer.providers.iter().find(|p| p.id == id) {
+            Some(provider) => {
+                upstream::start(deps, provider, &form.nonce, AfterSignIn::Connections, None).await
+            }
+            None => connections_sign_in_page(
+                StatusCode::BAD_REQUEST,
+                &field,
+                "",
+                Some("That identity provider is not set up. Sign in another way."),
+                &offer.buttons(),
+                &offer.form_action(None),
+            ),
+        };
+    }
     match (&form.signed_in, action) {
         (_, Some("sign_in")) | (None, _) => {
             let email = normalize_email(params.single("email").ok().flatten().unwrap_or_default());
+            if let Some(provider) = offer.providers.iter().find(|p| p.claims_email(&email)) {
+                let after = AfterSignIn::Connections;
+                return upstream::start(deps, provider, &form.nonce, after, Some(&email)).await;
+            }
             let password = params
                 .single("password")
                 .ok()
@@ -135,6 +162,7 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                     let signed_in = SignedIn {
                         user_id: UserId::new(user.user_id),
                         email: user.email,
+                        idp: PASSWORD_IDP.to_owned(),
                     };
                     let form = ConnectionsForm {
                         signed_in: Some(signed_in.clone()),
@@ -142,9 +170,14 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                     };
                     list(deps, &keys, &form, &signed_in, None).await
                 }
-                Err(Refusal::Retry(status, message)) => {
-                    connections_sign_in_page(status, &field, &email, Some(message))
-                }
+                Err(Refusal::Retry(status, message)) => connections_sign_in_page(
+                    status,
+                    &field,
+                    &email,
+                    Some(message),
+                    &offer.buttons(),
+                    &offer.form_action(None),
+                ),
                 Err(Refusal::Unavailable(err)) => unavailable(err),
             }
         }
@@ -161,6 +194,30 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         }
         (Some(signed_in), _) => list(deps, &keys, &form, signed_in, None).await,
     }
+}
+
+/// After a sign-in through an identity provider: the person's connected apps, on a new
+/// form bound to the same cookie.
+pub(crate) async fn after_sign_in(
+    deps: &Deps,
+    keys: &FormKey,
+    nonce: &str,
+    signed_in: SignedIn,
+) -> Response<Body> {
+    let now = deps.clock.now();
+    let form = ConnectionsForm {
+        iss: deps.config.base_url.issuer().to_owned(),
+        aud: audience(&deps.config.base_url),
+        iat: now,
+        exp: now + FORM_LIFETIME_SECONDS,
+        nonce: nonce.to_owned(),
+        signed_in: Some(signed_in.clone()),
+    };
+    let mut resp = list(deps, keys, &form, &signed_in, None).await;
+    if let Some(cookie) = nonce_cookie(deps).set(nonce, FORM_LIFETIME_SECONDS) {
+        resp.headers_mut().append("set-cookie", cookie);
+    }
+    resp
 }
 
 /// Ends one of the person's grants: its refresh family and every access token minted

@@ -16,3 +16,4 @@ pub mod revoke;
 pub mod sign_in;
 pub mod signed_form;
 pub mod token;
+pub mod upstream;

@@ -31,7 +31,9 @@ button.primary{background:#3b5bdb;color:#fff;border-color:#3b5bdb}.error{backgro
 .brand{font-weight:700;color:#3b5bdb;letter-spacing:.5px;margin-bottom:16px}\
 fieldset{border:0;padding:0;margin:16px 0 0}legend{font-size:14px}.choice{display:block;font-size:16px;margin:8px 0}\
 .connection{border-top:1px solid #e3e6ec;padding-top:8px}h2{font-size:16px;margin:8px 0 0}\
-.notice{background:#eef6ee;border:1px solid #b4d8b4;color:#1c5a1c;padding:10px;border-radius:8px}";
+.notice{background:#eef6ee;border:1px solid #b4d8b4;color:#1c5a1c;padding:10px;border-radius:8px}\
+.providers{margin-top:16px;display:flex;flex-direction:column;gap:8px}.providers p{margin:0;text-align:center}\
+.choice.disabled{color:#5b6475}";
 
 fn page(status: StatusCode, title: &str, body: &str, form_action: Option<&str>) -> Response<Body> {
     let html = format!(
@@ -80,6 +82,49 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response<Bo
     page(status, title, &body, None)
 }
 
+/// An error of a sign-in through an identity provider, with a way back: to the app (which
+/// then hears `access_denied`) or to the page the sign-in started from.
+pub fn error_page_with_way_back(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    back: (&str, &str),
+) -> Response<Body> {
+    let (label, href) = back;
+    let body = format!(
+        "<h1>{}</h1><p role=\"alert\">{}</p><p><a href=\"{}\">{}</a></p>",
+        escape(title),
+        escape(message),
+        escape(href),
+        escape(label)
+    );
+    page(status, title, &body, None)
+}
+
+/// A "Sign in with …" button: posts the page's form with `provider=<id>`.
+pub struct ProviderButton<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+}
+
+/// After the form's own buttons, so that Enter still means the first one (Allow).
+fn provider_buttons(buttons: &[ProviderButton<'_>]) -> String {
+    if buttons.is_empty() {
+        return String::new();
+    }
+    let list: String = buttons
+        .iter()
+        .map(|b| {
+            format!(
+                "<button type=\"submit\" name=\"provider\" value=\"{}\" formnovalidate>Sign in with {}</button>",
+                escape(b.id),
+                escape(b.name)
+            )
+        })
+        .collect();
+    format!("<div class=\"providers\"><p class=\"muted\">or</p>{list}</div>")
+}
+
 /// What a person sees who opens the server's URL in a browser (`service_documentation`
 /// and `resource_documentation` point here): what it is and how to add it to a client.
 pub fn service_page(mcp_url: &str) -> Response<Body> {
@@ -115,8 +160,11 @@ pub struct SignInPage<'a> {
     pub pending: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
-    /// The origin (or scheme) the redirect goes to, for the CSP's `form-action`.
-    pub redirect_origin: &'a str,
+    /// Identity providers offered to everyone.
+    pub providers: &'a [ProviderButton<'a>],
+    /// The CSP `form-action` sources besides 'self': where the redirect after the POST
+    /// may go (the app's origin or scheme, the identity providers' authorization endpoints).
+    pub form_action: &'a str,
 }
 
 /// The scopes, in plain words, as list items.
@@ -163,14 +211,15 @@ pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
          <div class=\"actions\">\
          <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
-         </div></form>",
+         </div>{providers}</form>",
         client = escape(p.client_name),
         label = client_label(p.client_name, p.client_host),
         host = escape(p.redirect_host),
         pending = escape(p.pending),
         email = escape(p.email),
+        providers = provider_buttons(p.providers),
     );
-    page(status, "Sign in", &body, Some(p.redirect_origin))
+    page(status, "Sign in", &body, Some(p.form_action))
 }
 
 /// One account on the account page.
@@ -178,6 +227,9 @@ pub struct AccountChoice<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub role: String,
+    /// The identity provider this account requires, when this sign-in was not through it:
+    /// shown, not choosable.
+    pub requires: Option<&'a str>,
 }
 
 pub struct AccountPage<'a> {
@@ -191,27 +243,43 @@ pub struct AccountPage<'a> {
     /// Oldest membership first: the first is preselected.
     pub accounts: &'a [AccountChoice<'a>],
     pub error: Option<&'a str>,
-    pub redirect_origin: &'a str,
+    /// The providers the disabled accounts require: signing in there enables them.
+    pub providers: &'a [ProviderButton<'a>],
+    pub form_action: &'a str,
 }
 
 /// After sign-in, for a person with several accounts: which one the app will act in.
 pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
     let scopes = scope_items(p.scopes);
+    let preselected = p.accounts.iter().position(|a| a.requires.is_none());
     let accounts: String = p
         .accounts
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            format!(
+        .map(|(i, a)| match a.requires {
+            None => format!(
                 "<label class=\"choice\"><input type=\"radio\" name=\"account\" value=\"{id}\"{checked}> \
                  <strong>{name}</strong> <span class=\"muted\">{role}</span></label>",
                 id = escape(a.id),
                 name = escape(a.name),
                 role = escape(&a.role),
-                checked = if i == 0 { " checked" } else { "" },
-            )
+                checked = if Some(i) == preselected { " checked" } else { "" },
+            ),
+            Some(provider) => format!(
+                "<label class=\"choice disabled\"><input type=\"radio\" name=\"account\" value=\"{id}\" disabled> \
+                 <strong>{name}</strong> <span class=\"muted\">{role} · requires signing in with {provider}</span></label>",
+                id = escape(a.id),
+                name = escape(a.name),
+                role = escape(&a.role),
+                provider = escape(provider),
+            ),
         })
         .collect();
+    let allow = if preselected.is_some() {
+        ""
+    } else {
+        " disabled"
+    };
     let error = error_notice(p.error);
     let body = format!(
         "<h1>Connect {client} to which account?</h1>\
@@ -223,16 +291,17 @@ pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
          <p class=\"muted\">To use another account later, disconnect the app and connect again. \
          After you choose, you will be sent back to <strong>{host}</strong>.</p>\
          <div class=\"actions\">\
-         <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\"{allow}>Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
-         </div></form>",
+         </div>{providers}</form>",
         client = escape(p.client_name),
         label = client_label(p.client_name, p.client_host),
         email = escape(p.email),
         host = escape(p.redirect_host),
         pending = escape(p.pending),
+        providers = provider_buttons(p.providers),
     );
-    page(status, "Choose an account", &body, Some(p.redirect_origin))
+    page(status, "Choose an account", &body, Some(p.form_action))
 }
 
 /// The connections page's sign-in form.
@@ -241,6 +310,8 @@ pub fn connections_sign_in_page(
     form: &str,
     email: &str,
     error: Option<&str>,
+    providers: &[ProviderButton<'_>],
+    form_action: &str,
 ) -> Response<Body> {
     let error = error_notice(error);
     let body = format!(
@@ -254,11 +325,17 @@ pub fn connections_sign_in_page(
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
          <div class=\"actions\">\
          <button class=\"primary\" type=\"submit\" name=\"action\" value=\"sign_in\">Sign in</button>\
-         </div></form>",
+         </div>{providers}</form>",
         form = escape(form),
         email = escape(email),
+        providers = provider_buttons(providers),
     );
-    page(status, "Connected apps", &body, None)
+    page(
+        status,
+        "Connected apps",
+        &body,
+        (!form_action.is_empty()).then_some(form_action),
+    )
 }
 
 /// One grant on the connections page.
@@ -340,7 +417,8 @@ mod tests {
                 pending: "abc",
                 email: "",
                 error: None,
-                redirect_origin: "https://evil.example",
+                providers: &[],
+                form_action: "https://evil.example",
             },
         );
         let html = std::str::from_utf8(resp.body().as_ref()).unwrap();
@@ -379,7 +457,11 @@ mod tests {
                 pending: "abc",
                 email: "",
                 error: None,
-                redirect_origin: "https://claude.ai",
+                providers: &[ProviderButton {
+                    id: "okta",
+                    name: "Okta <SSO>",
+                }],
+                form_action: "https://claude.ai",
             },
         )
     }
@@ -387,11 +469,20 @@ mod tests {
     #[test]
     fn enter_on_the_sign_in_and_account_pages_means_allow() {
         assert_eq!(first_submit_value(html(&sign_in(None))), "allow");
-        let accounts = [AccountChoice {
-            id: "acc_1",
-            name: "Acme",
-            role: "Admin".into(),
-        }];
+        let accounts = [
+            AccountChoice {
+                id: "acc_0",
+                name: "Globex",
+                role: "Member".into(),
+                requires: Some("Globex SSO"),
+            },
+            AccountChoice {
+                id: "acc_1",
+                name: "Acme",
+                role: "Admin".into(),
+                requires: None,
+            },
+        ];
         let page = account_page(
             StatusCode::OK,
             &AccountPage {
@@ -403,10 +494,32 @@ mod tests {
                 email: "demo@alta.local",
                 accounts: &accounts,
                 error: None,
-                redirect_origin: "https://claude.ai",
+                providers: &[],
+                form_action: "https://claude.ai",
             },
         );
         assert_eq!(first_submit_value(html(&page)), "allow");
+        let html = html(&page);
+        assert!(
+            html.contains("value=\"acc_0\" disabled> <strong>Globex</strong>"),
+            "{html}"
+        );
+        assert!(html.contains("requires signing in with Globex SSO"));
+        assert!(
+            html.contains("value=\"acc_1\" checked>"),
+            "the first choosable is preselected"
+        );
+    }
+
+    #[test]
+    fn provider_buttons_follow_allow_and_are_escaped() {
+        let page = sign_in(None);
+        let html = html(&page);
+        assert_eq!(first_submit_value(html), "allow");
+        assert!(html.contains(
+            "<button type=\"submit\" name=\"provider\" value=\"okta\" formnovalidate>Sign in with Okta &lt;SSO&gt;</button>"
+        ));
+        assert!(html.find("value=\"deny\"").unwrap() < html.find("name=\"provider\"").unwrap());
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub struct PendingAuthorization {
 pub struct SignedIn {
     pub user_id: UserId,
     pub email: String,
+    /// How: `password`, or the identity provider's id (the tokens' `idp`).
+    #[serde(default = "password_idp")]
+    pub idp: String,
+}
+
+fn password_idp() -> String {
+    crate::directory::PASSWORD_IDP.to_owned()
 }
 
 impl FormClaims for PendingAuthorization {

@@ -122,7 +122,7 @@ pub async fn sign_in(
     // Hashing blocks for tens of milliseconds and ~19 MiB: keep it off the async workers,
     // a few at a time. An unknown email costs the same as a wrong password (no enumeration
     // by timing).
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = {
         let _slot = deps.password_checks.acquire().await;
         tokio::task::spawn_blocking(move || match hash {

@@ -46,6 +46,17 @@ pub fn verify<T: FormClaims>(
     field: &str,
     cookie_nonce: Option<&str>,
 ) -> Option<T> {
+    verify_unbound::<T>(key, base, audience, field).filter(|claims| binds(claims, cookie_nonce))
+}
+
+/// The claims if the field was signed here for `audience` and is unexpired, before its
+/// nonce is held against a cookie (`binds`): for state whose cookie depends on what it says.
+pub fn verify_unbound<T: FormClaims>(
+    key: &FormKey,
+    base: &BaseUrl,
+    audience: &str,
+    field: &str,
+) -> Option<T> {
     let header = decode_header(field).ok()?;
     if header.alg != Algorithm::HS256
         || header.typ.as_deref() != Some(T::TYPE)
@@ -57,12 +68,15 @@ pub fn verify<T: FormClaims>(
     validation.leeway = 0;
     validation.set_issuer(&[base.issuer()]);
     validation.set_audience(&[audience]);
-    let claims = decode::<T>(field, key.decoding_key(), &validation)
-        .ok()?
-        .claims;
+    decode::<T>(field, key.decoding_key(), &validation)
+        .ok()
+        .map(|data| data.claims)
+}
+
+/// Whether the claims' nonce is the cookie's (compared in constant time).
+pub fn binds<T: FormClaims>(claims: &T, cookie_nonce: Option<&str>) -> bool {
     let nonce = SecretString::new(claims.nonce().to_owned());
-    cookie_nonce.filter(|c| nonce.constant_time_eq(c))?;
-    Some(claims)
+    cookie_nonce.is_some_and(|c| nonce.constant_time_eq(c))
 }
 
 /// A signed form posted back, verified.
@@ -114,6 +128,19 @@ pub async fn read_posted<T: FormClaims>(
         keys,
         claims,
     })
+}
+
+/// The consent page's nonce cookie (`/authorize`), which an upstream sign-in for it is
+/// bound to as well.
+pub fn consent_cookie(base: &BaseUrl) -> NonceCookie {
+    NonceCookie::new(base, "alta_authz", "__Host-alta_authz")
+}
+
+/// The connected-apps page's path and nonce cookie.
+pub const CONNECTIONS_PATH: &str = "/connections";
+
+pub fn connections_cookie(base: &BaseUrl) -> NonceCookie {
+    NonceCookie::new(base, "alta_connections", "__Host-alta_connections")
 }
 
 /// A form's nonce cookie. Over https it is a `__Host-` cookie (Secure, Path=/, no Domain).

@@ -59,8 +59,16 @@ pub struct AuthorizationCodeRecord {
     /// The refresh-token family this grant will start, fixed at consent so that a
     /// replayed code can revoke what its first redemption issued.
     pub family_id: FamilyId,
+    /// How the person signed in (`password` or an identity provider's id): the tokens'
+    /// `idp`. Records from before sign-in through providers were all passwords.
+    #[serde(default = "password_idp")]
+    pub idp: String,
     pub created_at: u64,
     pub expires_at: u64,
+}
+
+fn password_idp() -> String {
+    crate::directory::PASSWORD_IDP.to_owned()
 }
 
 /// What a redeemed code left behind, so that a second redemption can revoke its tokens.
@@ -89,6 +97,10 @@ pub struct RefreshTokenRecord {
     /// (the first accessible account, as then).
     #[serde(default)]
     pub account_id: String,
+    /// How the person signed in (`password` or an identity provider's id): the tokens'
+    /// `idp`. Records from before sign-in through providers were all passwords.
+    #[serde(default = "password_idp")]
+    pub idp: String,
     pub issued_at: u64,
     /// Sliding: each rotation issues a token valid for another window.
     pub expires_at: u64,
@@ -176,6 +188,10 @@ pub struct GrantRecord {
     pub scope: ScopeSet,
     pub resource: String,
     pub account_id: String,
+    /// How the person signed in (`password` or an identity provider's id): the tokens'
+    /// `idp`. Records from before sign-in through providers were all passwords.
+    #[serde(default = "password_idp")]
+    pub idp: String,
     pub created_at: u64,
     /// The last time a token was issued for it (the code exchange or a refresh).
     pub last_used_at: u64,

@@ -12,7 +12,8 @@ use thiserror::Error;
 
 use crate::alta::listing::{EmailFilter, EmailSummary, Page};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
-use crate::directory::{Account, Membership, User};
+use crate::directory::{Account, IdentityLink, Membership, User};
+use crate::federation::provider::IdentityProvider;
 use crate::records::client::RegisteredClient;
 use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
@@ -125,6 +126,25 @@ pub trait DirectoryStore: Send + Sync {
     /// Attempts counted in the current window.
     async fn sign_in_failures(&self, key: &str, now: u64) -> Result<u32, StoreError>;
     async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// The identity providers people sign in through, and the links from a provider's
+/// (`iss`, `sub`) to an Alta user (in the directory table).
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates or replaces a provider record.
+    async fn put_identity_provider(&self, provider: &IdentityProvider) -> Result<(), StoreError>;
+    /// Every provider, by id.
+    async fn identity_providers(&self) -> Result<Vec<IdentityProvider>, StoreError>;
+    /// One gone already is not an error.
+    async fn remove_identity_provider(&self, id: &str) -> Result<(), StoreError>;
+    async fn identity_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<IdentityLink>, StoreError>;
+    /// `Conflict` if the subject is linked already (to anyone).
+    async fn create_identity_link(&self, link: &IdentityLink) -> Result<(), StoreError>;
 }
 
 /// Authorization codes: single use, enforced by the store.
@@ -266,12 +286,24 @@ pub trait AltaStore: Send + Sync {
 
 /// Every store at once: what one backend (memory or DynamoDB) provides.
 pub trait Stores:
-    ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore + AltaStore
+    ClientStore
+    + DirectoryStore
+    + IdentityStore
+    + CodeStore
+    + RefreshTokenStore
+    + RevocationStore
+    + AltaStore
 {
 }
 
 impl<T> Stores for T where
-    T: ClientStore + DirectoryStore + CodeStore + RefreshTokenStore + RevocationStore + AltaStore
+    T: ClientStore
+        + DirectoryStore
+        + IdentityStore
+        + CodeStore
+        + RefreshTokenStore
+        + RevocationStore
+        + AltaStore
 {
 }
 

@@ -116,19 +116,35 @@ pub fn is_metadata_document_url(client_id: &str) -> bool {
     client_id.starts_with("https://")
 }
 
-/// Settings for tests only: a loopback https server with its own CA.
+/// What a fetcher may reach. The defaults are the deployed rules; the rest is for tests
+/// and local runs.
 #[derive(Debug, Clone, Default)]
 pub struct FetchPolicy {
     /// `ALTA_CIMD_ALLOW_LOOPBACK`: allow 127.0.0.0/8 and ::1 (tests), nothing else private.
     pub allow_loopback: bool,
+    /// Plain http too (only ever with `allow_loopback`: an identity provider on loopback
+    /// for a local server on loopback).
+    pub allow_http: bool,
     /// `ALTA_CIMD_TRUSTED_CA_PEM`: trust only this CA (tests' own CA).
     pub trusted_ca_pem: Option<String>,
+    /// A larger key-set limit than [`MAX_JWKS_BYTES`] (identity providers publish several
+    /// keys, some with certificate chains).
+    pub max_key_set_bytes: Option<usize>,
+}
+
+/// A form POSTed by [`MetadataDocuments::post_form`]: an identity provider's token endpoint.
+pub struct FormPost {
+    pub body: String,
+    /// An `Authorization` header value (client_secret_basic).
+    pub authorization: Option<crate::secret::SecretString>,
 }
 
 pub struct MetadataDocuments {
     policy: FetchPolicy,
     documents: BoundedCache<Client>,
     key_sets: BoundedCache<Arc<ClientKeys>>,
+    /// Other JSON documents (identity providers' discovery documents).
+    json_documents: BoundedCache<Arc<Value>>,
     /// Hosts whose last fetch failed in transit (no answer, no connection, no public
     /// address): their failure, until it is tried again.
     failing_hosts: BoundedCache<()>,
@@ -143,6 +159,7 @@ impl MetadataDocuments {
             policy,
             documents: BoundedCache::new(),
             key_sets: BoundedCache::new(),
+            json_documents: BoundedCache::new(),
             failing_hosts: BoundedCache::new(),
             host_locks: std::sync::Mutex::new(HashMap::new()),
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_FETCHES_IN_FLIGHT)),
@@ -205,7 +222,8 @@ impl MetadataDocuments {
             return outcome;
         }
         allowance.charge().await?;
-        let (outcome, seconds) = match self.fetch(jwks_uri, MAX_JWKS_BYTES, now, allowance).await {
+        let limit = self.policy.max_key_set_bytes.unwrap_or(MAX_JWKS_BYTES);
+        let (outcome, seconds) = match self.fetch(jwks_uri, limit, now, allowance).await {
             Ok((body, max_age)) => match parse_key_set(&body) {
                 Ok(keys) => (Ok(Arc::new(keys)), max_age.min(MAX_KEYS_CACHE_SECONDS)),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
@@ -218,6 +236,68 @@ impl MetadataDocuments {
                 .await;
         }
         outcome
+    }
+
+    /// A JSON object at `url` (an identity provider's discovery document), cached as its
+    /// Cache-Control says, at most a day.
+    pub async fn json_document(
+        &self,
+        url: &Url,
+        max_bytes: usize,
+        now: u64,
+        allowance: &dyn FetchAllowance,
+    ) -> Result<Arc<Value>, MetadataDocumentError> {
+        let key = url.as_str();
+        if let Some((outcome, _)) = self.json_documents.get(key, now).await {
+            return outcome;
+        }
+        let _host = self.host_turn(url, now, allowance).await?;
+        if let Some((outcome, _)) = self.json_documents.get(key, now).await {
+            return outcome;
+        }
+        allowance.charge().await?;
+        let parsed = |body: &[u8]| match serde_json::from_slice::<Value>(body) {
+            Ok(value @ Value::Object(_)) => Ok(Arc::new(value)),
+            _ => Err(MetadataDocumentError::Invalid(
+                "the document is not a JSON object".into(),
+            )),
+        };
+        let (outcome, seconds) = match self.fetch(url, max_bytes, now, allowance).await {
+            Ok((body, max_age)) => match parsed(&body) {
+                Ok(value) => (Ok(value), max_age.min(MAX_KEYS_CACHE_SECONDS)),
+                Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
+            },
+            Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
+        };
+        if seconds > 0 {
+            self.json_documents
+                .remember(key, outcome.clone(), now + seconds, now)
+                .await;
+        }
+        outcome
+    }
+
+    /// POSTs a form to `url` with the same guards as a fetch (never cached, never
+    /// redirected): the HTTP status and the body, at most `max_bytes`.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        form: FormPost,
+        max_bytes: usize,
+        now: u64,
+        allowance: &dyn FetchAllowance,
+    ) -> Result<(u16, Vec<u8>), MetadataDocumentError> {
+        let _host = self.host_turn(url, now, allowance).await?;
+        let _slot = self
+            .in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| MetadataDocumentError::Busy)?;
+        let sent = self.send(url, max_bytes, Some(form));
+        tokio::time::timeout_at(allowance.deadline(), sent)
+            .await
+            .unwrap_or_else(|_| Err(MetadataDocumentError::Unreachable("timed out".into())))
+            .map(|(status, body, _)| (status, body))
     }
 
     /// This request's turn at `url`'s host: refused at once while the host is known to
@@ -269,7 +349,14 @@ impl MetadataDocuments {
             .clone()
             .try_acquire_owned()
             .map_err(|_| MetadataDocumentError::Busy)?;
-        let fetched = self.fetch_unbounded(url, max_bytes);
+        let fetched = async {
+            match self.send(url, max_bytes, None).await? {
+                (200, body, max_age) => Ok((body, max_age)),
+                (status, _, _) => Err(MetadataDocumentError::Fetch(format!(
+                    "HTTP status {status}"
+                ))),
+            }
+        };
         let outcome = tokio::time::timeout_at(allowance.deadline(), fetched)
             .await
             .unwrap_or_else(|_| Err(MetadataDocumentError::Unreachable("timed out".into())));
@@ -287,11 +374,14 @@ impl MetadataDocuments {
         outcome
     }
 
-    async fn fetch_unbounded(
+    /// One request to checked addresses only: the status, the body (at most
+    /// `max_bytes`) and how long it may be cached.
+    async fn send(
         &self,
         url: &Url,
         max_bytes: usize,
-    ) -> Result<(Vec<u8>, u64), MetadataDocumentError> {
+        form: Option<FormPost>,
+    ) -> Result<(u16, Vec<u8>, u64), MetadataDocumentError> {
         let too_large =
             || MetadataDocumentError::Fetch(format!("larger than {} KB", max_bytes / 1024));
         let host = url
@@ -303,7 +393,7 @@ impl MetadataDocuments {
         let addrs = self.resolve_once(&host, port).await?;
 
         let mut builder = reqwest::Client::builder()
-            .https_only(true)
+            .https_only(!(self.policy.allow_http && self.policy.allow_loopback))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(FETCH_BUDGET)
             .connect_timeout(FETCH_BUDGET)
@@ -319,18 +409,25 @@ impl MetadataDocuments {
             .build()
             .map_err(|e| MetadataDocumentError::Fetch(e.to_string()))?;
         let fetch = async {
-            let mut resp = http
-                .get(url.clone())
+            let request = match form {
+                None => http.get(url.clone()),
+                Some(form) => {
+                    let mut post = http
+                        .post(url.clone())
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.body);
+                    if let Some(authorization) = &form.authorization {
+                        post = post.header("authorization", authorization.secret());
+                    }
+                    post
+                }
+            };
+            let mut resp = request
                 .header("accept", "application/json")
                 .send()
                 .await
                 .map_err(|e| MetadataDocumentError::Unreachable(e.without_url().to_string()))?;
-            if resp.status() != reqwest::StatusCode::OK {
-                return Err(MetadataDocumentError::Fetch(format!(
-                    "HTTP status {}",
-                    resp.status()
-                )));
-            }
+            let status = resp.status().as_u16();
             if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
                 return Err(too_large());
             }
@@ -350,7 +447,7 @@ impl MetadataDocuments {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok((body, max_age))
+            Ok((status, body, max_age))
         };
         fetch.await
     }

@@ -3,6 +3,11 @@
 //! with several Alta accounts chooses one first, on a second page (form field `account`,
 //! the first accessible account preselected); a person with one account never sees it.
 //!
+//! A person may also sign in through an identity provider (a "Sign in with …" button, or
+//! an email whose domain a provider claims): `oauth::upstream` sends them there and takes
+//! them back at `GET /authorize/callback`, to the account page, where they consent. An
+//! account that requires a provider is only connected by people who signed in through it.
+//!
 //! Order matters: until `client_id` and `redirect_uri` are trusted, every error is an HTML
 //! page here, never a redirect (an open redirector otherwise). After that, errors go to
 //! the client's redirect URI with `state` and `iss` (RFC 9207).
@@ -14,7 +19,7 @@ use crate::clients::metadata_document::MetadataDocumentError;
 use crate::clients::{Client, ClientSource};
 use crate::deps::Deps;
 use crate::digest::sha256_hex;
-use crate::directory::{Account, Membership, normalize_email};
+use crate::directory::{Account, Membership, PASSWORD_IDP, normalize_email};
 use crate::endpoint::{self, Cors, Endpoint, Methods};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::http::{Params, route_path};
@@ -22,7 +27,7 @@ use crate::keys::FormKey;
 use crate::oauth::client_auth::{RequestFetches, ResolveError, resolve_client};
 use crate::oauth::connections;
 use crate::oauth::pages::{
-    AccountChoice, AccountPage, SignInPage, account_page, error_page, sign_in_page,
+    AccountChoice, AccountPage, ProviderButton, SignInPage, account_page, error_page, sign_in_page,
 };
 use crate::oauth::pending::{
     self, AuthorizationRequest, PENDING_LIFETIME_SECONDS, PendingAuthorization, SignedIn,
@@ -30,6 +35,7 @@ use crate::oauth::pending::{
 use crate::oauth::resource::requested_resource;
 use crate::oauth::sign_in::{Refusal, accessible_accounts, sign_in};
 use crate::oauth::signed_form::{self, NonceCookie, Posted, Unread};
+use crate::oauth::upstream::{self, AfterSignIn, CALLBACK_PATH, Offer};
 use crate::pkce::{ChallengeMethod, CodeChallenge};
 use crate::random;
 use crate::records::client::GrantType;
@@ -53,7 +59,7 @@ const CODE_BYTES: usize = 32;
 /// (`/connections`).
 const ENDPOINT: Endpoint = Endpoint {
     name: "authorize",
-    paths: &["/authorize", connections::PATH],
+    paths: &["/authorize", CALLBACK_PATH, connections::PATH],
     methods: Methods::Page,
     cors: Cors::None,
 };
@@ -64,6 +70,10 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
         match route_path(req, &deps.config.base_url) {
             connections::PATH if post => connections::submit(req, deps).await,
             connections::PATH => connections::show(deps).await,
+            CALLBACK_PATH if !post => match upstream::callback(req, deps).await {
+                Ok(returned) => after_upstream_sign_in(req, deps, returned).await,
+                Err(page) => page,
+            },
             _ if post => submit(req, deps).await,
             _ => show(req, deps).await,
         }
@@ -185,7 +195,7 @@ fn trusted_redirect_uri(
 }
 
 fn nonce_cookie(deps: &Deps) -> NonceCookie {
-    NonceCookie::new(&deps.config.base_url, "alta_authz", "__Host-alta_authz")
+    signed_form::consent_cookie(&deps.config.base_url)
 }
 
 /// The CSP `form-action` source for where the post-consent redirect goes.
@@ -335,6 +345,85 @@ fn validate_request(
 }
 
 /// Signs the pending request into the form and sets its nonce cookie.
+/// Back from an identity provider: the page the sign-in was for.
+async fn after_upstream_sign_in(
+    req: &Request,
+    deps: &Deps,
+    returned: upstream::Returned,
+) -> Response<Body> {
+    let upstream::Returned {
+        keys,
+        nonce,
+        signed_in,
+        after,
+    } = returned;
+    match after {
+        AfterSignIn::Consent { request } => {
+            let now = deps.clock.now();
+            let base = &deps.config.base_url;
+            let pending = PendingAuthorization {
+                signed_in: Some(signed_in),
+                ..PendingAuthorization::new(base, now, nonce.clone(), request)
+            };
+            let mut resp = consent_after_sign_in(req, deps, &keys, pending).await;
+            if let Some(value) = nonce_cookie(deps).set(&nonce, PENDING_LIFETIME_SECONDS) {
+                resp.headers_mut().append("set-cookie", value);
+            }
+            resp
+        }
+        AfterSignIn::Connections => {
+            connections::after_sign_in(deps, &keys, &nonce, signed_in).await
+        }
+    }
+}
+
+/// After a sign-in through an identity provider: the account page, always (its Allow is
+/// the consent).
+async fn consent_after_sign_in(
+    req: &Request,
+    deps: &Deps,
+    keys: &FormKey,
+    pending: PendingAuthorization,
+) -> Response<Body> {
+    let fetches = RequestFetches::of(req, deps);
+    let client = match resolve_client(deps, &pending.request.client_id, &fetches).await {
+        Ok(client) => client,
+        Err(err) => return client_error_page(err),
+    };
+    if client
+        .redirect_uri_matching(&pending.request.redirect_uri)
+        .is_none()
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unregistered redirect",
+            "The app no longer has this redirect address.",
+        );
+    }
+    let Some(signed_in) = pending.signed_in.clone() else {
+        return unavailable("no one signed in after the identity provider");
+    };
+    let accounts = match accessible_accounts(deps, &signed_in.user_id).await {
+        Ok(accounts) => accounts,
+        Err(err) => return unavailable(err),
+    };
+    if accounts.is_empty() {
+        return no_account(&signed_in.email);
+    }
+    let offer = upstream::offer(deps).await;
+    render_account_choice(keys, &client, &pending, &accounts, None, &offer)
+}
+
+fn no_account(email: &str) -> Response<Body> {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "No Alta account",
+        &format!(
+            "You signed in as {email}, but you are not a member of any Alta account yet. Ask an account owner to invite you."
+        ),
+    )
+}
+
 async fn render_sign_in(
     deps: &Deps,
     client: &Client,
@@ -355,7 +444,8 @@ async fn render_sign_in(
             );
         }
     };
-    render_with_field(deps, client, &pending, &field, None, true)
+    let offer = upstream::offer(deps).await;
+    render_with_field(deps, client, &pending, &field, None, true, &offer)
 }
 
 fn render_with_field(
@@ -365,6 +455,7 @@ fn render_with_field(
     field: &str,
     error: Option<(StatusCode, &str, &str)>,
     set_cookie: bool,
+    offer: &Offer,
 ) -> Response<Body> {
     let host = client
         .redirect_uri_matching(&pending.request.redirect_uri)
@@ -385,7 +476,8 @@ fn render_with_field(
             pending: field,
             email,
             error: message,
-            redirect_origin: &redirect_origin(&pending.request.redirect_uri),
+            providers: &offer.buttons(),
+            form_action: &offer.form_action(Some(&redirect_origin(&pending.request.redirect_uri))),
         },
     );
     if set_cookie

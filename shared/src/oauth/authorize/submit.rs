@@ -1,5 +1,6 @@
-//! `POST /authorize`: the signed form read back, the person signed in, the account chosen,
-//! the decision spent once, and a code (or a denial) sent back to the client.
+//! `POST /authorize`: the signed form read back, the person signed in (or sent to their
+//! identity provider), the account chosen, the decision spent once, and a code (or a
+//! denial) sent back to the client.
 
 use super::*;
 
@@ -47,6 +48,7 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         state: pending.request.state.clone(),
         issuer: deps.config.base_url.issuer().to_owned(),
     };
+    let offer = upstream::offer(deps).await;
     let retry = |status: StatusCode, email: &str, message: &str| {
         render_with_field(
             deps,
@@ -55,8 +57,25 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             &field,
             Some((status, email, message)),
             false,
+            &offer,
         )
     };
+    let upstream_for = |after_request: &AuthorizationRequest| AfterSignIn::Consent {
+        request: after_request.clone(),
+    };
+
+    // "Sign in with …": to the provider, from the sign-in page or the account page.
+    if let Some(id) = params.single("provider").ok().flatten() {
+        let Some(provider) = offer.providers.iter().find(|p| p.id == id) else {
+            return retry(
+                StatusCode::BAD_REQUEST,
+                "",
+                "That identity provider is not set up. Sign in another way.",
+            );
+        };
+        let after = upstream_for(&pending.request);
+        return upstream::start(deps, provider, &pending.nonce, after, None).await;
+    }
 
     // A form ends in one answer: a second POST of it (a replay with the same cookie, or a
     // double click) must not yield a second code.
@@ -96,6 +115,11 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         Some(signed_in) => signed_in.clone(),
         None => {
             let email = normalize_email(params.single("email").ok().flatten().unwrap_or_default());
+            // Their company's provider signs them in; no password is looked at.
+            if let Some(provider) = offer.providers.iter().find(|p| p.claims_email(&email)) {
+                let after = upstream_for(&pending.request);
+                return upstream::start(deps, provider, &pending.nonce, after, Some(&email)).await;
+            }
             let password = params
                 .single("password")
                 .ok()
@@ -106,6 +130,7 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                 Ok(user) => SignedIn {
                     user_id: UserId::new(user.user_id),
                     email: user.email,
+                    idp: PASSWORD_IDP.to_owned(),
                 },
                 Err(Refusal::Retry(status, message)) => {
                     tracing::info!(client_id = %client.client_id, "sign-in refused");
@@ -120,31 +145,44 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         Err(err) => return unavailable(err),
     };
     if accounts.is_empty() {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "No Alta account",
-            &format!(
-                "You signed in as {}, but you are not a member of any Alta account yet. Ask an account owner to invite you.",
-                signed_in.email
-            ),
-        );
+        return no_account(&signed_in.email);
     }
-    let chosen = match params.single("account").ok().flatten() {
+    // A password sign-in with one account it may connect needs no second page; a
+    // sign-in through a provider always consents on the account page.
+    let asked = params.single("account").ok().flatten();
+    let chosen = match asked {
         Some(id) => accounts.iter().find(|(m, _)| m.account_id == id),
-        None if accounts.len() == 1 => accounts.first(),
+        None if accounts.len() == 1 && pending.signed_in.is_none() => accounts.first(),
         None => None,
     };
-    let Some((_, account)) = chosen else {
-        let error = params
-            .single("account")
-            .ok()
-            .flatten()
-            .map(|_| "Choose one of your accounts.");
-        let signed_in_pending = PendingAuthorization {
-            signed_in: Some(signed_in),
-            ..pending.clone()
-        };
-        return render_account_choice(&keys, &client, &signed_in_pending, &accounts, error);
+    let refusal = match chosen {
+        None => asked.map(|_| "Choose one of your accounts.".to_owned()),
+        Some((_, account)) if !account.accepts_idp(&signed_in.idp) => Some(format!(
+            "{} requires signing in with {}.",
+            account.name,
+            offer.display_name(account.required_idp.as_deref().unwrap_or_default())
+        )),
+        Some(_) => None,
+    };
+    let account = match chosen {
+        Some((_, account)) if refusal.is_none() => account,
+        _ => {
+            if refusal.is_some() {
+                tracing::info!(client_id = %client.client_id, idp = %signed_in.idp, "account choice refused");
+            }
+            let signed_in_pending = PendingAuthorization {
+                signed_in: Some(signed_in),
+                ..pending.clone()
+            };
+            return render_account_choice(
+                &keys,
+                &client,
+                &signed_in_pending,
+                &accounts,
+                refusal.as_deref(),
+                &offer,
+            );
+        }
     };
 
     match use_form().await {
@@ -152,17 +190,9 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
         Ok(false) => return used_up(),
         Err(err) => return unavailable(err),
     }
-    match grant_code(
-        deps,
-        &client,
-        &pending,
-        &signed_in.user_id,
-        &account.account_id,
-    )
-    .await
-    {
+    match grant_code(deps, &client, &pending, &signed_in, &account.account_id).await {
         Ok(code) => {
-            tracing::info!(client_id = %client.client_id, user_id = %signed_in.user_id, account_id = %account.account_id, scope = %pending.request.scope, "authorization granted");
+            tracing::info!(client_id = %client.client_id, user_id = %signed_in.user_id, account_id = %account.account_id, scope = %pending.request.scope, idp = %signed_in.idp, "authorization granted");
             let mut resp = to_client.code(&code);
             if let Some(value) = nonce_cookie(deps).set("", 0) {
                 resp.headers_mut().append("set-cookie", value);
@@ -180,17 +210,36 @@ pub(super) fn render_account_choice(
     pending: &PendingAuthorization,
     accounts: &[(Membership, Account)],
     error: Option<&str>,
+    offer: &Offer,
 ) -> Response<Body> {
     let field = match pending::sign(keys, pending) {
         Ok(field) => field,
         Err(err) => return unavailable(err),
     };
+    let idp = pending
+        .signed_in
+        .as_ref()
+        .map_or(PASSWORD_IDP, |s| s.idp.as_str());
+    let required = |account| required_idp(account, idp);
     let choices: Vec<AccountChoice<'_>> = accounts
         .iter()
         .map(|(membership, account)| AccountChoice {
             id: &account.account_id,
             name: &account.name,
             role: membership.role.to_string(),
+            requires: required(account).map(|id| offer.display_name(id)),
+        })
+        .collect();
+    // The providers that would make the refused accounts choosable.
+    let mut needed: Vec<&str> = accounts.iter().filter_map(|(_, a)| required(a)).collect();
+    needed.sort_unstable();
+    needed.dedup();
+    let buttons: Vec<ProviderButton<'_>> = needed
+        .into_iter()
+        .filter(|id| offer.providers.iter().any(|p| p.id == *id))
+        .map(|id| ProviderButton {
+            id,
+            name: offer.display_name(id),
         })
         .collect();
     let host = client
@@ -218,9 +267,18 @@ pub(super) fn render_account_choice(
             email,
             accounts: &choices,
             error,
-            redirect_origin: &redirect_origin(&pending.request.redirect_uri),
+            providers: &buttons,
+            form_action: &offer.form_action(Some(&redirect_origin(&pending.request.redirect_uri))),
         },
     )
+}
+
+/// The provider `account` requires, if a sign-in through `idp` is not enough for it.
+fn required_idp<'a>(account: &'a Account, idp: &str) -> Option<&'a str> {
+    account
+        .required_idp
+        .as_deref()
+        .filter(|_| !account.accepts_idp(idp))
 }
 
 /// Stores a new code for the chosen account. The grant it starts is recorded when the
@@ -230,7 +288,7 @@ pub(super) async fn grant_code(
     deps: &Deps,
     client: &Client,
     pending: &PendingAuthorization,
-    user_id: &UserId,
+    signed_in: &SignedIn,
     account_id: &str,
 ) -> Result<SecretString, OAuthError> {
     let now = deps.clock.now();
@@ -245,11 +303,12 @@ pub(super) async fn grant_code(
                 String::new()
             },
             code_challenge: pending.request.code_challenge.clone(),
-            user_id: user_id.clone(),
+            user_id: signed_in.user_id.clone(),
             scope: pending.request.scope.clone(),
             resource: pending.request.resource.clone(),
             account_id: account_id.to_owned(),
             family_id: FamilyId::new(random::token(16)),
+            idp: signed_in.idp.clone(),
             created_at: now,
             expires_at: now + CODE_LIFETIME_SECONDS,
         })

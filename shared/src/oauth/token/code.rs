@@ -83,6 +83,7 @@ pub(super) async fn redeem_code(
         user_id: &record.user_id,
         family_id: &record.family_id,
         account_id: &record.account_id,
+        idp: &record.idp,
     };
     let (access_token, jti) =
         issue_access_token(deps, client, &grant, &record.scope, resource, now).await?;
@@ -97,6 +98,7 @@ pub(super) async fn redeem_code(
                 scope: record.scope.clone(),
                 resource: resource.to_owned(),
                 account_id: record.account_id.clone(),
+                idp: record.idp.clone(),
                 issued_at: now,
                 expires_at: now + lifetimes.refresh_idle,
                 family_expires_at: now + lifetimes.family,
@@ -193,6 +195,7 @@ pub(super) async fn record_grant(
         scope: code.scope.clone(),
         resource: code.resource.clone(),
         account_id: code.account_id.clone(),
+        idp: code.idp.clone(),
         created_at: now,
         last_used_at: now,
         expires_at: now + deps.config.tokens.family,

@@ -145,6 +145,7 @@ struct Grant<'a> {
     family_id: &'a FamilyId,
     /// Empty for a grant made before account choice.
     account_id: &'a str,
+    idp: &'a str,
 }
 
 async fn issue_access_token(
@@ -172,6 +173,7 @@ async fn issue_access_token(
         scope: scope.to_string(),
         grant_id: Some(grant.family_id.to_string()),
         account_id: (!grant.account_id.is_empty()).then(|| grant.account_id.to_owned()),
+        idp: Some(grant.idp.to_owned()),
     };
     let key = keys.signing_key(now, deps.config.key_activation());
     let token = sign_access_token(key, &claims).map_err(OAuthError::internal)?;

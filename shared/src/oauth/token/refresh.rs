@@ -73,6 +73,7 @@ pub(super) async fn rotate_refresh_token(
         scope: record.scope.clone(),
         resource: record.resource.clone(),
         account_id: record.account_id.clone(),
+        idp: record.idp.clone(),
         issued_at: now,
         expires_at: (now + deps.config.tokens.refresh_idle).min(record.family_expires_at),
         family_expires_at: record.family_expires_at,
@@ -163,6 +164,7 @@ pub(super) async fn rotate_refresh_token(
         user_id: &record.user_id,
         family_id: &record.family_id,
         account_id: &record.account_id,
+        idp: &record.idp,
     };
     let (access_token, _) = issue_access_token(deps, client, &grant, &scope, resource, now).await?;
     Ok(TokenResponse {

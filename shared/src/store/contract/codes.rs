@@ -13,6 +13,7 @@ pub(super) fn code(raw: &str, expires_at: u64) -> AuthorizationCodeRecord {
         scope: ScopeSet::parse("campaigns:read").unwrap(),
         resource: "http://127.0.0.1:3000/mcp".into(),
         account_id: "acct-1".into(),
+        idp: "password".into(),
         family_id: "fam-1".into(),
         created_at: 100,
         expires_at,

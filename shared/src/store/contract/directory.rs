@@ -7,9 +7,9 @@ pub(super) fn user(email: &str, id: &str) -> User {
         user_id: id.into(),
         email: email.into(),
         name: "Dee Mo".into(),
-        password_hash: PasswordHash::from_stored(
+        password_hash: Some(PasswordHash::from_stored(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        ),
+        )),
         created_at: 10,
     }
 }
@@ -127,14 +127,103 @@ pub(super) async fn a_removed_membership_is_gone_and_removing_again_is_harmless(
 }
 
 pub(super) async fn account_reads_back(store: Arc<dyn Stores>) {
-    let acme = Account {
+    let mut acme = Account {
         account_id: "acme".into(),
         name: "Acme Corp".into(),
         created_at: 5,
+        required_idp: None,
     };
     store.put_account(&acme).await.unwrap();
-    assert_eq!(store.account("acme").await.unwrap(), Some(acme));
+    assert_eq!(store.account("acme").await.unwrap(), Some(acme.clone()));
     assert_eq!(store.account("initech").await.unwrap(), None);
+    acme.required_idp = Some("okta".into());
+    store.put_account(&acme).await.unwrap();
+    assert_eq!(store.account("acme").await.unwrap(), Some(acme));
+}
+
+pub(super) async fn a_person_without_a_password_reads_back(store: Arc<dyn Stores>) {
+    let sso = User {
+        password_hash: None,
+        ..user("sso@globex.example", "u-sso")
+    };
+    store.create_user(&sso).await.unwrap();
+    assert_eq!(
+        store.user_by_email("sso@globex.example").await.unwrap(),
+        Some(sso)
+    );
+}
+
+pub(super) async fn identity_providers_are_listed_replaced_and_removed(store: Arc<dyn Stores>) {
+    let provider = |id: &str, button: bool| IdentityProvider {
+        id: id.into(),
+        display_name: format!("{id} SSO"),
+        issuer: format!("https://{id}.example"),
+        client_id: "alta".into(),
+        scopes: "openid email".into(),
+        domains: vec![format!("{id}.example")],
+        button,
+        id_jag: false,
+        tenant: Some("t-1".into()),
+    };
+    assert!(store.identity_providers().await.unwrap().is_empty());
+    store
+        .put_identity_provider(&provider("okta", false))
+        .await
+        .unwrap();
+    store
+        .put_identity_provider(&provider("google", true))
+        .await
+        .unwrap();
+    store
+        .put_identity_provider(&provider("okta", true))
+        .await
+        .unwrap();
+    let mut listed = store.identity_providers().await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, [provider("google", true), provider("okta", true)]);
+    store.remove_identity_provider("okta").await.unwrap();
+    store.remove_identity_provider("okta").await.unwrap();
+    assert_eq!(
+        store.identity_providers().await.unwrap(),
+        [provider("google", true)]
+    );
+}
+
+pub(super) async fn an_identity_link_is_made_once(store: Arc<dyn Stores>) {
+    let link = IdentityLink {
+        issuer: "https://idp.example".into(),
+        subject: "sub-1".into(),
+        user_id: "u-1".into(),
+        email: "demo@alta.local".into(),
+        provider_id: "idp".into(),
+        created_at: 10,
+    };
+    assert_eq!(
+        store.identity_link(&link.issuer, "sub-1").await.unwrap(),
+        None
+    );
+    store.create_identity_link(&link).await.unwrap();
+    let other = IdentityLink {
+        user_id: "u-2".into(),
+        ..link.clone()
+    };
+    assert_eq!(
+        store.create_identity_link(&other).await,
+        Err(StoreError::Conflict),
+        "a subject is linked to one person"
+    );
+    assert_eq!(
+        store.identity_link(&link.issuer, "sub-1").await.unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(
+        store
+            .identity_link("https://other.example", "sub-1")
+            .await
+            .unwrap(),
+        None,
+        "a subject is per issuer"
+    );
 }
 
 pub(super) async fn sign_in_failures_count_within_a_window_and_reset_after(store: Arc<dyn Stores>) {

@@ -10,7 +10,8 @@ use super::memory::MemoryStore;
 use crate::alta::listing::{EmailFilter, EmailSummary, Page};
 use crate::alta::{Campaign, CampaignMode, CampaignStats, CampaignStatus, Email, Inbox};
 use crate::config::TableNames;
-use crate::directory::{Account, Membership, Role, User};
+use crate::directory::{Account, IdentityLink, Membership, Role, User};
+use crate::federation::provider::IdentityProvider;
 use crate::password::PasswordHash;
 use crate::pkce::CodeChallenge;
 use crate::records::client::{
@@ -100,6 +101,9 @@ store_contract!(
     memberships_come_oldest_first_and_keep_their_creation_time,
     a_removed_membership_is_gone_and_removing_again_is_harmless,
     account_reads_back,
+    a_person_without_a_password_reads_back,
+    identity_providers_are_listed_replaced_and_removed,
+    an_identity_link_is_made_once,
     sign_in_failures_count_within_a_window_and_reset_after,
     code_is_taken_exactly_once,
     expired_code_cannot_be_taken,

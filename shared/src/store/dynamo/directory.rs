@@ -1,7 +1,8 @@
 //! Users, accounts and memberships in one table keyed by `pk`/`sk`:
 //! `EMAIL#<email>`/`USER` (a user, so that the email is unique by key),
 //! `ACCOUNT#<id>`/`ACCOUNT`, `USER#<user id>`/`MEMBER#<account id>`, and
-//! `SIGNIN#<email key>`/`FAILURES` (the sign-in throttle, with a TTL).
+//! `SIGNIN#<email key>`/`FAILURES` (the sign-in throttle, with a TTL); identity providers
+//! and links in `identity.rs`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -26,7 +27,7 @@ fn membership_from(item: &Item) -> Result<Membership, StoreError> {
     })
 }
 
-fn key(pk: String, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
+pub(super) fn key(pk: String, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
     Item::new().s("pk", pk).s("sk", sk).into_map()
 }
 
@@ -39,7 +40,10 @@ impl DirectoryStore for DynamoStore {
             .s("user_id", &user.user_id)
             .s("email", &user.email)
             .s("name", &user.name)
-            .s("password_hash", user.password_hash.as_str())
+            .opt_s(
+                "password_hash",
+                user.password_hash.as_ref().map(|h| h.as_str()),
+            )
             .n("created_at", user.created_at);
         self.put_new(&self.tables.directory, "pk", item).await
     }
@@ -61,9 +65,9 @@ impl DirectoryStore for DynamoStore {
                     user_id: item.get_s("user_id")?.to_owned(),
                     email: item.get_s("email")?.to_owned(),
                     name: item.get_s("name")?.to_owned(),
-                    password_hash: PasswordHash::from_stored(
-                        item.get_s("password_hash")?.to_owned(),
-                    ),
+                    password_hash: item
+                        .opt_get_s("password_hash")?
+                        .map(|hash| PasswordHash::from_stored(hash.to_owned())),
                     created_at: item.get_n("created_at")?,
                 })
             })
@@ -76,6 +80,7 @@ impl DirectoryStore for DynamoStore {
             .s("sk", "ACCOUNT")
             .s("account_id", &account.account_id)
             .s("name", &account.name)
+            .opt_s("required_idp", account.required_idp.as_deref())
             .n("created_at", account.created_at);
         self.client
             .put_item()
@@ -103,6 +108,7 @@ impl DirectoryStore for DynamoStore {
                     account_id: item.get_s("account_id")?.to_owned(),
                     name: item.get_s("name")?.to_owned(),
                     created_at: item.get_n("created_at")?,
+                    required_idp: item.opt_get_s("required_idp")?.map(str::to_owned),
                 })
             })
             .transpose()

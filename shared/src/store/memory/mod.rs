@@ -7,12 +7,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    AddressCounter, AltaStore, ClientStore, CodeStore, DirectoryStore, RefreshTokenStore,
-    RevocationStore, StoreError, sort_campaigns, sort_emails, sort_inboxes,
+    AddressCounter, AltaStore, ClientStore, CodeStore, DirectoryStore, IdentityStore,
+    RefreshTokenStore, RevocationStore, StoreError, sort_campaigns, sort_emails, sort_inboxes,
 };
 use crate::alta::listing::{EmailFilter, EmailSummary, Page, campaign_matches, page_of};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
-use crate::directory::{Account, Membership, User, sort_memberships};
+use crate::directory::{Account, IdentityLink, Membership, User, sort_memberships};
+use crate::federation::provider::IdentityProvider;
 use crate::records::client::RegisteredClient;
 use crate::records::grant::{
     AuthorizationCodeRecord, GrantRecord, RedeemedCode, RefreshTokenRecord, TokenHash,
@@ -30,6 +31,9 @@ struct Tables {
     users: HashMap<String, User>,
     accounts: HashMap<String, Account>,
     memberships: HashMap<(String, String), Membership>,
+    identity_providers: std::collections::BTreeMap<String, IdentityProvider>,
+    /// (issuer, subject) → link
+    identity_links: HashMap<(String, String), IdentityLink>,
     /// email key → (failures, window ends at)
     sign_in_failures: HashMap<String, (u32, u64)>,
     codes: HashMap<TokenHash, AuthorizationCodeRecord>,
@@ -127,6 +131,47 @@ impl ClientStore for MemoryStore {
         if let Some(client) = t.clients.get_mut(client_id).filter(|c| c.expires_at > now) {
             client.expires_at = client.expires_at.max(expires_at);
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdentityStore for MemoryStore {
+    async fn put_identity_provider(&self, provider: &IdentityProvider) -> Result<(), StoreError> {
+        self.lock()?
+            .identity_providers
+            .insert(provider.id.clone(), provider.clone());
+        Ok(())
+    }
+
+    async fn identity_providers(&self) -> Result<Vec<IdentityProvider>, StoreError> {
+        Ok(self.lock()?.identity_providers.values().cloned().collect())
+    }
+
+    async fn remove_identity_provider(&self, id: &str) -> Result<(), StoreError> {
+        self.lock()?.identity_providers.remove(id);
+        Ok(())
+    }
+
+    async fn identity_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<IdentityLink>, StoreError> {
+        Ok(self
+            .lock()?
+            .identity_links
+            .get(&(issuer.to_owned(), subject.to_owned()))
+            .cloned())
+    }
+
+    async fn create_identity_link(&self, link: &IdentityLink) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        let key = (link.issuer.clone(), link.subject.clone());
+        if t.identity_links.contains_key(&key) {
+            return Err(StoreError::Conflict);
+        }
+        t.identity_links.insert(key, link.clone());
         Ok(())
     }
 }

@@ -1,0 +1,142 @@
+//! Who a provider's sign-in is at Alta. A subject already linked is that user, whatever
+//! its email says now. The first time, the ID token's email links it to the Alta user
+//! with that email, only if the provider vouches for the email: `email_verified` true and,
+//! when the record names `domains`, an email in one of them. Microsoft Entra ID sends no
+//! `email_verified`: its email links only when the record names `domains` and a `tenant`
+//! the token's `tid` equals (a multi-tenant Entra app's email claim proves nothing).
+
+use super::id_token::Identity;
+use super::provider::{IdentityProvider, email_domain};
+use crate::directory::normalize_email;
+
+/// Why an identity cannot be linked by its email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unlinkable {
+    #[error("the identity provider sent no email")]
+    NoEmail,
+    #[error("the identity provider has not verified this email")]
+    Unverified,
+    #[error("the email is outside the identity provider's domains")]
+    OutsideDomains,
+    #[error("the sign-in came from another tenant")]
+    OtherTenant,
+    #[error("no Alta user has this email")]
+    NoUser,
+}
+
+/// The email (normalised) an unlinked identity may be linked by.
+pub fn email_to_link(
+    provider: &IdentityProvider,
+    identity: &Identity,
+) -> Result<String, Unlinkable> {
+    let email = identity
+        .email
+        .as_deref()
+        .map(normalize_email)
+        .filter(|e| e.contains('@'))
+        .ok_or(Unlinkable::NoEmail)?;
+    if let Some(tenant) = &provider.tenant
+        && identity.tenant.as_deref() != Some(tenant.as_str())
+    {
+        return Err(Unlinkable::OtherTenant);
+    }
+    let vouched = match identity.email_verified {
+        Some(verified) => verified,
+        // Entra ID: its own tenant's domains stand in for verification.
+        None => provider.tenant.is_some() && !provider.domains.is_empty(),
+    };
+    if !vouched {
+        return Err(Unlinkable::Unverified);
+    }
+    let in_domains = email_domain(&email).is_some_and(|d| provider.domains.iter().any(|x| x == d));
+    if !provider.domains.is_empty() && !in_domains {
+        return Err(Unlinkable::OutsideDomains);
+    }
+    Ok(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(domains: &[&str], tenant: Option<&str>) -> IdentityProvider {
+        IdentityProvider {
+            id: "p".into(),
+            display_name: "P".into(),
+            issuer: "https://p.example".into(),
+            client_id: "c".into(),
+            scopes: "openid email".into(),
+            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+            button: false,
+            id_jag: false,
+            tenant: tenant.map(str::to_owned),
+        }
+    }
+
+    fn identity(email: Option<&str>, verified: Option<bool>, tid: Option<&str>) -> Identity {
+        Identity {
+            issuer: "https://p.example".into(),
+            subject: "s".into(),
+            email: email.map(str::to_owned),
+            email_verified: verified,
+            tenant: tid.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_verified_email_links_within_the_domains() {
+        let open = provider(&[], None);
+        let globex = provider(&["globex.example"], None);
+        let sso = identity(Some(" SSO@Globex.example"), Some(true), None);
+        assert_eq!(email_to_link(&open, &sso).unwrap(), "sso@globex.example");
+        assert_eq!(email_to_link(&globex, &sso).unwrap(), "sso@globex.example");
+        let elsewhere = identity(Some("someone@elsewhere.example"), Some(true), None);
+        assert_eq!(
+            email_to_link(&open, &elsewhere).unwrap(),
+            "someone@elsewhere.example"
+        );
+        assert_eq!(
+            email_to_link(&globex, &elsewhere),
+            Err(Unlinkable::OutsideDomains)
+        );
+        let unverified = identity(Some("sso@globex.example"), Some(false), None);
+        assert_eq!(
+            email_to_link(&globex, &unverified),
+            Err(Unlinkable::Unverified)
+        );
+        let silent = identity(Some("sso@globex.example"), None, None);
+        assert_eq!(email_to_link(&globex, &silent), Err(Unlinkable::Unverified));
+        assert_eq!(
+            email_to_link(&open, &identity(None, Some(true), None)),
+            Err(Unlinkable::NoEmail)
+        );
+    }
+
+    #[test]
+    fn entra_links_by_tenant_and_domain_only() {
+        let entra = provider(&["globex.example"], Some("tid-1"));
+        let ok = identity(Some("sso@globex.example"), None, Some("tid-1"));
+        assert_eq!(email_to_link(&entra, &ok).unwrap(), "sso@globex.example");
+        let other_tenant = identity(Some("sso@globex.example"), None, Some("tid-2"));
+        assert_eq!(
+            email_to_link(&entra, &other_tenant),
+            Err(Unlinkable::OtherTenant)
+        );
+        let no_tenant = identity(Some("sso@globex.example"), None, None);
+        assert_eq!(
+            email_to_link(&entra, &no_tenant),
+            Err(Unlinkable::OtherTenant)
+        );
+        let tenant_without_domains = provider(&[], Some("tid-1"));
+        assert_eq!(
+            email_to_link(&tenant_without_domains, &ok),
+            Err(Unlinkable::Unverified),
+            "any email of the tenant proves nothing without domains"
+        );
+        let outside = identity(Some("x@elsewhere.example"), None, Some("tid-1"));
+        assert_eq!(
+            email_to_link(&entra, &outside),
+            Err(Unlinkable::OutsideDomains)
+        );
+    }
+}

@@ -13,6 +13,7 @@ mod discovery_and_registration;
 mod docs;
 mod events;
 mod faults;
+mod federation;
 mod hostile_inputs;
 mod layering;
 mod mcp_protocol;

@@ -174,6 +174,7 @@ pub mod clients;
 pub mod events;
 pub mod faults;
 pub mod https;
+pub mod idp;
 pub mod mcp;
 pub mod oauth;
 pub mod stack;

@@ -39,8 +39,6 @@ pub const STATE_LIFETIME_SECONDS: u64 = 600;
 /// The code exchange and the provider's keys together: within the authorize function's
 /// timeout with room to answer.
 const EXCHANGE_BUDGET: Duration = Duration::from_secs(5);
-/// Rendering a page waits at most this for a provider's (normally cached) metadata.
-const PAGE_METADATA_BUDGET: Duration = Duration::from_secs(2);
 
 /// What the sign-in is for: where the callback goes on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +161,9 @@ pub async fn offer(deps: &Deps) -> Offer {
             Arc::new(Vec::new())
         }
     };
-    let allowance = Unlimited(tokio::time::Instant::now() + PAGE_METADATA_BUDGET);
+    // Normally cached (a day at most); a provider that does not answer costs one page
+    // the fetch budget, and is then remembered as failing for a minute.
+    let allowance = Unlimited::from_now();
     let origins = futures_util::future::join_all(providers.iter().map(|p| async {
         let endpoint = upstream::metadata(&deps.provider_fetcher, p, now, &allowance)
             .await

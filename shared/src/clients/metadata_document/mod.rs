@@ -309,7 +309,7 @@ impl MetadataDocuments {
         now: u64,
         allowance: &dyn FetchAllowance,
     ) -> Result<tokio::sync::OwnedMutexGuard<()>, MetadataDocumentError> {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let host = host_key(url);
         if !self.policy.allow_loopback && url.port().is_some_and(|p| p != 443) {
             return Err(MetadataDocumentError::BadUrl(
                 "must use the https default port".into(),
@@ -366,7 +366,7 @@ impl MetadataDocuments {
             err @ (MetadataDocumentError::Unreachable(_) | MetadataDocumentError::PrivateAddress),
         ) = &outcome
         {
-            let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+            let host = host_key(url);
             self.failing_hosts
                 .remember(&host, Err(err.clone()), now + FAILURE_CACHE_SECONDS, now)
                 .await;
@@ -468,6 +468,16 @@ impl MetadataDocuments {
             return Err(MetadataDocumentError::PrivateAddress);
         }
         Ok(addrs)
+    }
+}
+
+/// A host as the failure memory and the per-host lock know it: with its port when not the
+/// scheme's default (identity providers on loopback in local runs differ only by port).
+fn host_key(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
     }
 }
 

@@ -9,8 +9,18 @@ use alta_shared::directory::Role;
 use support::unique_prefix;
 
 fn admin(prefix: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    admin_with(prefix, args, stdin, &[])
+}
+
+fn admin_with(
+    prefix: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alta-admin"))
         .args(args)
+        .envs(env.iter().copied())
         .env("ALTA_STORE", "dynamodb")
         .env("ALTA_DYNAMODB_ENDPOINT", support::dynamodb_endpoint())
         .env("ALTA_TABLE_PREFIX", prefix)
@@ -176,6 +186,177 @@ async fn admin_command_creates_what_sign_in_reads() {
     );
     let (ok, out) = admin(&prefix, &["reindex", "--account", "acct_initech"], None);
     assert!(ok && out.contains("reindexed 0 inboxes"), "{out}");
+}
+
+#[tokio::test]
+#[ignore = "needs DynamoDB and Secrets Manager (dynalite, moto); scripts/test runs it"]
+async fn identity_providers_and_single_sign_on_are_managed_with_secrets_from_stdin_only() {
+    let prefix = unique_prefix();
+    let server = support::TestServer::start_with(
+        support::Backend::DynamoDb,
+        &[("ALTA_TABLE_PREFIX", prefix.as_str())],
+    )
+    .await;
+    let secret_id = crate::secrets_manager::create_secret("{}").await;
+    let endpoint = support::secretsmanager_endpoint();
+    let env = [
+        ("ALTA_IDENTITY_PROVIDER_SECRET_ID", secret_id.as_str()),
+        ("ALTA_SECRETSMANAGER_ENDPOINT", endpoint.as_str()),
+    ];
+    let run = |args: &[&str], stdin: Option<&str>| admin_with(&prefix, args, stdin, &env);
+    let add = [
+        "identity-provider",
+        "add",
+        "--id",
+        "okta",
+        "--name",
+        "Globex Okta",
+        "--issuer",
+        "https://globex.okta.com",
+        "--client-id",
+        "0oa1",
+        "--domain",
+        "Globex.example",
+        "--button",
+    ];
+    let (ok, out) = run(&add, Some("okta-client-secret\n"));
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("okta-client-secret"),
+        "the secret is never printed"
+    );
+    let (ok, out) = run(
+        &[
+            "identity-provider",
+            "add",
+            "--id",
+            "Bad Id",
+            "--name",
+            "X",
+            "--issuer",
+            "https://x.example",
+            "--client-id",
+            "c",
+        ],
+        Some("s\n"),
+    );
+    assert!(!ok && out.contains("lower-case"), "{out}");
+    let (ok, out) = run(
+        &[
+            "identity-provider",
+            "add",
+            "--id",
+            "plain",
+            "--name",
+            "X",
+            "--issuer",
+            "http://idp.example",
+            "--client-id",
+            "c",
+        ],
+        Some("s\n"),
+    );
+    assert!(!ok && out.contains("https"), "{out}");
+
+    let stored = server.deps.identities.identity_providers().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].domains, ["globex.example"]);
+    assert!(stored[0].button && !stored[0].id_jag);
+    let read_secret = || async {
+        let value = crate::secrets_manager::secrets()
+            .await
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(value.secret_string().unwrap()).unwrap()
+    };
+    assert_eq!(
+        read_secret().await,
+        serde_json::json!({"okta": "okta-client-secret"})
+    );
+    let (ok, out) = run(&["identity-provider", "list"], None);
+    assert!(
+        ok && out.contains("okta (Globex Okta) issuer=https://globex.okta.com client_id=0oa1"),
+        "{out}"
+    );
+    assert!(!out.contains("okta-client-secret"));
+
+    // A person who signs in only through a provider, and an account that requires it.
+    let (ok, out) = run(
+        &["create-account", "--name", "Globex", "--id", "acct_gx"],
+        None,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        &[
+            "create-user",
+            "--email",
+            "sam@globex.example",
+            "--name",
+            "Sam",
+            "--no-password",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let sso = server
+        .deps
+        .directory
+        .user_by_email("sam@globex.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sso.password_hash, None);
+    let (ok, out) = run(
+        &[
+            "set-account-sso",
+            "--account",
+            "acct_gx",
+            "--provider",
+            "nobody",
+        ],
+        None,
+    );
+    assert!(!ok && out.contains("no identity provider nobody"), "{out}");
+    let (ok, out) = run(
+        &[
+            "set-account-sso",
+            "--account",
+            "acct_gx",
+            "--provider",
+            "okta",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let account = || async {
+        server
+            .deps
+            .directory
+            .account("acct_gx")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(account().await.required_idp.as_deref(), Some("okta"));
+    let (ok, out) = run(&["set-account-sso", "--account", "acct_gx", "--none"], None);
+    assert!(ok, "{out}");
+    assert_eq!(account().await.required_idp, None);
+
+    let (ok, out) = run(&["identity-provider", "remove", "--id", "okta"], None);
+    assert!(ok, "{out}");
+    assert!(
+        server
+            .deps
+            .identities
+            .identity_providers()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(read_secret().await, serde_json::json!({}));
 }
 
 #[test]

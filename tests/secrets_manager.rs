@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 use support::oauth::{get_page, post_authorize};
 use support::{Backend, TestServer, http, secretsmanager_endpoint};
 
-async fn secrets() -> aws_sdk_secretsmanager::Client {
+pub(crate) async fn secrets() -> aws_sdk_secretsmanager::Client {
     let sdk = aws::sdk_config(true).await;
     aws::secretsmanager_client(&sdk, Some(&secretsmanager_endpoint()))
 }
 
-async fn create_secret(value: &str) -> String {
+pub(crate) async fn create_secret(value: &str) -> String {
     let name = format!("alta/test/{}", support::unique_prefix());
     secrets()
         .await

@@ -17,6 +17,7 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("authorize-get.json", 200),
     ("authorize-get-unknown-client.json", 400),
     ("authorize-post-expired-form.json", 400),
+    ("authorize-callback-forged-state.json", 400),
     ("connections-get.json", 200),
     ("connections-post-expired-form.json", 400),
     ("token-authorization-code-unknown.json", 400),

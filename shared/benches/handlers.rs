@@ -56,6 +56,7 @@ fn access_token(rt: &tokio::runtime::Runtime, deps: &Deps) -> String {
             scope: "campaigns:read campaigns:write inbox:read".into(),
             grant_id: Some("bench-grant".into()),
             account_id: None,
+            idp: Some("password".into()),
         },
     )
     .unwrap()
@@ -108,6 +109,7 @@ fn token_handler(c: &mut Criterion) {
                     resource: format!("{BASE}/mcp"),
                     account_id: demo::ACME.into(),
                     family_id: format!("family-{n}").into(),
+                    idp: "password".into(),
                     created_at: now,
                     expires_at: now + 60,
                 }))

@@ -154,7 +154,7 @@ mod tests {
             .await;
         assert!(kept.unwrap().is_empty(), "kept");
         let read_again = registry.all(100 + RECORDS_CACHE_SECONDS, stored()).await;
-        assert_eq!(*read_again.unwrap(), [provider.clone()]);
+        assert_eq!(*read_again.unwrap(), [provider]);
         assert_eq!(registry.secret_of("p", 0).await.unwrap().secret(), "s");
         assert!(registry.secret_of("q", 0).await.is_err());
     }

@@ -51,6 +51,7 @@ on_every_store_with_providers!(
     people_the_provider_cannot_vouch_for_are_not_signed_in,
     a_provider_that_does_not_answer_gets_a_page,
     the_connections_page_signs_in_through_a_provider,
+    each_store_call_of_the_callback_failing_leaves_a_clear_page,
 );
 
 /// The claims of a JWT, unverified.
@@ -703,4 +704,59 @@ async fn the_connections_page_signs_in_through_a_provider(backend: Backend) {
         query(&location, "login_hint").as_deref(),
         Some("sso@globex.example")
     );
+}
+
+/// Each store call of the callback failed in turn (`support::faults`): a clear page (a 4xx,
+/// or a 503 with `Retry-After`), never a 500; starting again from the app then works.
+async fn each_store_call_of_the_callback_failing_leaves_a_clear_page(backend: Backend) {
+    use std::sync::Arc;
+    use support::faults::{FaultPlan, Faulty};
+
+    let port = free_port();
+    let providers = Value::Array(vec![entry(
+        "test-id",
+        "Test ID",
+        port,
+        FAKE_SECRET,
+        json!({"button": true}),
+    )])
+    .to_string();
+    let plan = Arc::new(FaultPlan::default());
+    let wrap = plan.clone();
+    let server = TestServer::start_wrapped(
+        backend,
+        &[("ALTA_IDENTITY_PROVIDERS", providers.as_str())],
+        move |deps| Faulty::around(deps, wrap),
+    )
+    .await;
+    let _fake = Idp::fake(port).await;
+    for n in 1..40 {
+        let client = FlowClient::register(&server).await;
+        let callback = via_open_provider(&client, &server, "ok", Some("demo@alta.local")).await;
+        plan.arm(n);
+        let resp = client.http.get(&callback).send().await.unwrap();
+        plan.disarm();
+        let status = resp.status().as_u16();
+        let retry_after = resp.headers().contains_key("retry-after");
+        let html = resp.text().await.unwrap();
+        let Some(call) = plan.failed() else {
+            assert_eq!(status, 200, "{html}");
+            assert!(html.contains("Signed in as demo@alta.local"));
+            return;
+        };
+        assert!(
+            status < 500 || (status == 503 && retry_after),
+            "{call} failing: {status} {html}"
+        );
+        assert!(
+            !html.contains("name=\"request\"") || status == 200,
+            "{call}: {html}"
+        );
+        // The person starts again from the app.
+        let client = FlowClient::register(&server).await;
+        let callback = via_open_provider(&client, &server, "ok", Some("demo@alta.local")).await;
+        let (status, html) = get(&client, &callback).await;
+        assert_eq!(status, 200, "after {call} failed: {html}");
+    }
+    panic!("the callback made more than 40 store calls");
 }

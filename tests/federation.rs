@@ -267,6 +267,11 @@ async fn a_person_without_a_password_connects_through_their_companys_provider(ba
     let (status, account_page) = get(&client, &callback).await;
     assert_eq!(status, 200, "{account_page}");
     // Consent is on the account page, even for one account: nothing is issued before Allow.
+    // Shown at the callback's path, its form still posts to /authorize.
+    assert!(
+        account_page.contains(&format!("action=\"{}\"", server.url("/authorize"))),
+        "{account_page}"
+    );
     assert_eq!(
         offered_accounts(&account_page),
         ["acct_globex", "acct_acme"]
@@ -386,6 +391,30 @@ async fn a_globex_member_cannot_connect_globex_with_a_password(backend: Backend)
         challenge.contains("requires signing in through test-id"),
         "{challenge}"
     );
+    // However the method is spelled in JSON (`\/` is `/`), the tool does not run.
+    let escaped = mcp
+        .raw(
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools\/call","params":{"name":"get_account","arguments":{},
+                "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+                "io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},
+                "io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+            &[
+                ("mcp-protocol-version", support::mcp::MODERN),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "get_account"),
+            ],
+        )
+        .await;
+    assert_eq!(escaped.status, 401, "{}", escaped.body);
+    // And the grant's refresh token no longer refreshes.
+    let (status, body) = client
+        .refresh(&server, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
 }
 
 async fn a_provider_button_links_by_verified_email_and_the_link_decides_after(backend: Backend) {
@@ -476,6 +505,21 @@ async fn each_broken_answer_of_a_provider_is_refused(backend: Backend) {
             "{mode}: no consent form"
         );
     }
+    // A callback without `iss` from a provider that says it always sends it: a mix-up.
+    let client = FlowClient::register(&server).await;
+    let callback = via_open_provider(&client, &server, "ok", Some("demo@alta.local")).await;
+    let mut without_iss = url::Url::parse(&callback).unwrap();
+    let kept: Vec<(String, String)> = without_iss
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    without_iss.query_pairs_mut().clear().extend_pairs(kept);
+    let (status, html) = get(&client, without_iss.as_str()).await;
+    assert_eq!(
+        (status, heading(&html)),
+        (400, "This sign-in came from the wrong place")
+    );
     // The provider's error page leads back to the app, which hears access_denied.
     let client = FlowClient::register(&server).await;
     let callback = via_open_provider(&client, &server, "error", None).await;
@@ -684,6 +728,10 @@ async fn the_connections_page_signs_in_through_a_provider(backend: Backend) {
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Connected apps"), "{html}");
     assert!(html.contains("Signed in as demo@alta.local"), "{html}");
+    assert!(
+        !html.contains("action=\"connections\""),
+        "forms post to the page's absolute URL: {html}"
+    );
     // An email of Globex's domain is sent to Globex's provider from here too.
     let page = get_page(&client.http, &server.url("/connections")).await;
     let form = hidden_field(&page, "form");

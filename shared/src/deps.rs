@@ -84,6 +84,7 @@ fn provider_fetcher(config: &Config) -> Arc<MetadataDocuments> {
         allow_http: local,
         trusted_ca_pem: None,
         max_key_set_bytes: Some(MAX_PROVIDER_KEYS_BYTES),
+        min_json_cache_seconds: 15 * 60,
     }))
 }
 

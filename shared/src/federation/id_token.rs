@@ -54,6 +54,9 @@ pub struct Identity {
     pub email_verified: Option<bool>,
     /// Microsoft Entra ID's tenant.
     pub tenant: Option<String>,
+    /// Google's `hd`: the Workspace domain the account belongs to (absent for consumer
+    /// accounts, whatever their email).
+    pub hosted_domain: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +74,7 @@ struct Claims {
     #[serde(default)]
     email_verified: Value,
     tid: Option<String>,
+    hd: Option<String>,
 }
 
 pub fn validate(
@@ -128,6 +132,7 @@ pub fn validate(
         email: claims.email.map(|e| crate::directory::normalize_email(&e)),
         email_verified,
         tenant: claims.tid,
+        hosted_domain: claims.hd.map(|d| d.to_ascii_lowercase()),
     })
 }
 

@@ -3,7 +3,9 @@
 //! with that email, only if the provider vouches for the email: `email_verified` true and,
 //! when the record names `domains`, an email in one of them. Microsoft Entra ID sends no
 //! `email_verified`: its email links only when the record names `domains` and a `tenant`
-//! the token's `tid` equals (a multi-tenant Entra app's email claim proves nothing).
+//! the token's `tid` equals (a multi-tenant Entra app's email claim proves nothing). Google
+//! verifies the email of a consumer account made with any address: for Google with
+//! `domains`, the token's `hd` (the Workspace domain) must be one of them too.
 
 use super::id_token::Identity;
 use super::provider::{IdentityProvider, email_domain};
@@ -23,6 +25,8 @@ pub enum Unlinkable {
     #[error("no Alta user has this email")]
     NoUser,
 }
+
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
 /// The email (normalised) an unlinked identity may be linked by.
 pub fn email_to_link(
@@ -50,6 +54,13 @@ pub fn email_to_link(
     }
     let in_domains = email_domain(&email).is_some_and(|d| provider.domains.iter().any(|x| x == d));
     if !provider.domains.is_empty() && !in_domains {
+        return Err(Unlinkable::OutsideDomains);
+    }
+    let workspace = |hd: &String| provider.domains.contains(hd);
+    if provider.issuer == GOOGLE_ISSUER
+        && !provider.domains.is_empty()
+        && !identity.hosted_domain.as_ref().is_some_and(workspace)
+    {
         return Err(Unlinkable::OutsideDomains);
     }
     Ok(email)
@@ -80,6 +91,7 @@ mod tests {
             email: email.map(str::to_owned),
             email_verified: verified,
             tenant: tid.map(str::to_owned),
+            hosted_domain: None,
         }
     }
 
@@ -110,6 +122,33 @@ mod tests {
             email_to_link(&open, &identity(None, Some(true), None)),
             Err(Unlinkable::NoEmail)
         );
+    }
+
+    #[test]
+    fn google_with_domains_links_workspace_accounts_only() {
+        let workspace = IdentityProvider {
+            issuer: GOOGLE_ISSUER.into(),
+            ..provider(&["globex.example"], None)
+        };
+        let consumer = identity(Some("sso@globex.example"), Some(true), None);
+        assert_eq!(
+            email_to_link(&workspace, &consumer),
+            Err(Unlinkable::OutsideDomains),
+            "a consumer account made with a work address"
+        );
+        let member = Identity {
+            hosted_domain: Some("globex.example".into()),
+            ..consumer.clone()
+        };
+        assert_eq!(
+            email_to_link(&workspace, &member).unwrap(),
+            "sso@globex.example"
+        );
+        let open_google = IdentityProvider {
+            issuer: GOOGLE_ISSUER.into(),
+            ..provider(&[], None)
+        };
+        assert!(email_to_link(&open_google, &consumer).is_ok());
     }
 
     #[test]

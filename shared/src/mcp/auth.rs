@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use crate::deps::Deps;
-use crate::directory::{Account, Membership, PASSWORD_IDP};
+use crate::directory::{Account, Membership};
 use crate::http::{self as h, Headers};
 use crate::jwt::AccessTokenClaims;
 use crate::records::grant::{revoked_family_key, revoked_jti_key};
@@ -122,24 +122,6 @@ pub async fn authenticate(req: &Request, deps: &Deps) -> Result<Caller, Response
         Ok(false) => {}
         Ok(true) => return Err(unauthorized(deps, Some("the token has been revoked"))),
         Err(err) => return Err(unavailable(&err)),
-    }
-    // An account that requires an identity provider refuses tokens of other sign-ins from
-    // the moment it does (the account is read for the tool call anyway).
-    if let Some(Ok((_, Some(account)))) = &prefetched {
-        let idp = claims.idp.as_deref().unwrap_or(PASSWORD_IDP);
-        if let Some(required) = account
-            .required_idp
-            .as_deref()
-            .filter(|_| !account.accepts_idp(idp))
-        {
-            tracing::info!(account_id = %account.account_id, idp, required, "token refused: the account requires another sign-in");
-            return Err(unauthorized(
-                deps,
-                Some(&format!(
-                    "this account requires signing in through {required}: connect again"
-                )),
-            ));
-        }
     }
     Ok(Caller {
         scopes: ScopeSet::parse_known(&claims.scope),

@@ -61,6 +61,8 @@ enum Reply {
     Error(McpError),
     /// The token lacks the scope a tool needs: an HTTP 403 step-up challenge.
     InsufficientScope(Scope),
+    /// The token's sign-in is not one the tool's account accepts: an HTTP 401.
+    SignInRequired(String),
     /// A notification: nothing to answer.
     Accepted,
 }
@@ -110,6 +112,7 @@ async fn one(req: &Request, deps: &Deps, caller: &Caller, body: Value) -> Respon
         Reply::InsufficientScope(scope) => {
             auth::insufficient_scope(deps, scope, message.id.as_ref())
         }
+        Reply::SignInRequired(reason) => auth::unauthorized(deps, Some(&reason)),
         Reply::Result(result) => match &message.id {
             Some(id) => json_ok(&result_response(id, result)),
             None => accepted(),
@@ -175,6 +178,7 @@ async fn batch(
             (Reply::InsufficientScope(scope), id) => {
                 return auth::insufficient_scope(deps, scope, id.as_ref());
             }
+            (Reply::SignInRequired(reason), _) => return auth::unauthorized(deps, Some(&reason)),
             (Reply::Result(result), Some(id)) => responses.push(result_response(id, result)),
             (Reply::Error(err), id) if id.is_some() => responses.push(err.to_json(id.as_ref())),
             _ => {}
@@ -411,7 +415,8 @@ async fn dispatch(deps: &Deps, caller: &Caller, era: Era, message: &Message) -> 
                 .unwrap_or(Value::Null);
             match tools::call(deps, caller, tool, args).await {
                 Ok(result) => complete(result),
-                Err(err) => Reply::Error(err),
+                Err(tools::CallError::Protocol(err)) => Reply::Error(err),
+                Err(tools::CallError::SignInRequired(reason)) => Reply::SignInRequired(reason),
             }
         }
         (_, method) => Reply::Error(McpError::method_not_found(method)),

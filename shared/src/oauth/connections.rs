@@ -60,6 +60,12 @@ fn audience(base: &BaseUrl) -> String {
     base.url(PATH)
 }
 
+/// The page's own URL, absolute: its forms post here wherever it is shown (also at
+/// `/authorize/callback`, after an identity provider).
+fn page_url(deps: &Deps) -> String {
+    deps.config.base_url.url(PATH)
+}
+
 fn nonce_cookie(deps: &Deps) -> NonceCookie {
     signed_form::connections_cookie(&deps.config.base_url)
 }
@@ -96,6 +102,7 @@ async fn fresh_sign_in(deps: &Deps, status: StatusCode, error: Option<&str>) -> 
         error,
         &offer.buttons(),
         &offer.form_action(None),
+        &page_url(deps),
     );
     if let Some(cookie) = nonce_cookie(deps).set(&form.nonce, FORM_LIFETIME_SECONDS) {
         resp.headers_mut().append("set-cookie", cookie);
@@ -141,6 +148,7 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                 Some("That identity provider is not set up. Sign in another way."),
                 &offer.buttons(),
                 &offer.form_action(None),
+                &page_url(deps),
             ),
         };
     }
@@ -177,6 +185,7 @@ pub async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                     Some(message),
                     &offer.buttons(),
                     &offer.form_action(None),
+                    &page_url(deps),
                 ),
                 Err(Refusal::Unavailable(err)) => unavailable(err),
             }
@@ -306,7 +315,7 @@ async fn list(
             last_used: utc_time(g.last_used_at),
         })
         .collect();
-    connections_page(&signed_in.email, &field, &rows, notice)
+    connections_page(&signed_in.email, &field, &rows, notice, &page_url(deps))
 }
 
 /// `2026-11-30 14:05 UTC`

@@ -162,6 +162,9 @@ pub struct SignInPage<'a> {
     pub error: Option<&'a str>,
     /// Identity providers offered to everyone.
     pub providers: &'a [ProviderButton<'a>],
+    /// Where the form posts: `<BASE>/authorize`, absolute, since the page is also shown
+    /// at other paths (`/authorize/callback`).
+    pub action: &'a str,
     /// The CSP `form-action` sources besides 'self': where the redirect after the POST
     /// may go (the app's origin or scheme, the identity providers' authorization endpoints).
     pub form_action: &'a str,
@@ -202,7 +205,7 @@ pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
         "<h1>Sign in to connect {client}</h1>\
          <p>{label} wants to use your Alta account to:</p><ul>{scopes}</ul>\
          <p class=\"muted\">After you choose, you will be sent back to <strong>{host}</strong>.</p>{error}\
-         <form method=\"post\" action=\"authorize\">\
+         <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"request\" value=\"{pending}\">\
          <label for=\"email\">Email</label>\
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" value=\"{email}\" required>\
@@ -218,6 +221,7 @@ pub fn sign_in_page(status: StatusCode, p: &SignInPage<'_>) -> Response<Body> {
         pending = escape(p.pending),
         email = escape(p.email),
         providers = provider_buttons(p.providers),
+        action = escape(p.action),
     );
     page(status, "Sign in", &body, Some(p.form_action))
 }
@@ -245,6 +249,8 @@ pub struct AccountPage<'a> {
     pub error: Option<&'a str>,
     /// The providers the disabled accounts require: signing in there enables them.
     pub providers: &'a [ProviderButton<'a>],
+    /// Where the form posts (`<BASE>/authorize`).
+    pub action: &'a str,
     pub form_action: &'a str,
 }
 
@@ -285,7 +291,7 @@ pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
         "<h1>Connect {client} to which account?</h1>\
          <p class=\"muted\">Signed in as {email}.</p>\
          <p>{label} will act in the account you choose, with your role there, to:</p><ul>{scopes}</ul>{error}\
-         <form method=\"post\" action=\"authorize\">\
+         <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"request\" value=\"{pending}\">\
          <fieldset><legend>Account</legend>{accounts}</fieldset>\
          <p class=\"muted\">To use another account later, disconnect the app and connect again. \
@@ -300,6 +306,7 @@ pub fn account_page(status: StatusCode, p: &AccountPage<'_>) -> Response<Body> {
         host = escape(p.redirect_host),
         pending = escape(p.pending),
         providers = provider_buttons(p.providers),
+        action = escape(p.action),
     );
     page(status, "Choose an account", &body, Some(p.form_action))
 }
@@ -312,12 +319,13 @@ pub fn connections_sign_in_page(
     error: Option<&str>,
     providers: &[ProviderButton<'_>],
     form_action: &str,
+    action: &str,
 ) -> Response<Body> {
     let error = error_notice(error);
     let body = format!(
         "<h1>Connected apps</h1>\
          <p>Sign in to see the apps connected to your Alta accounts, and disconnect any of them.</p>{error}\
-         <form method=\"post\" action=\"connections\">\
+         <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"form\" value=\"{form}\">\
          <label for=\"email\">Email</label>\
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" value=\"{email}\" required>\
@@ -329,6 +337,7 @@ pub fn connections_sign_in_page(
         form = escape(form),
         email = escape(email),
         providers = provider_buttons(providers),
+        action = escape(action),
     );
     page(
         status,
@@ -356,6 +365,7 @@ pub fn connections_page(
     form: &str,
     rows: &[ConnectionRow<'_>],
     notice: Option<&str>,
+    action: &str,
 ) -> Response<Body> {
     let notice = notice
         .map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", escape(n)))
@@ -370,7 +380,7 @@ pub fn connections_page(
                      <p class=\"muted\">Sends you back to {host} · Account: {account}</p>\
                      <p class=\"muted\">Can: {scopes}</p>\
                      <p class=\"muted\">Connected {connected} · Last used {last_used}</p>\
-                     <form method=\"post\" action=\"connections\">\
+                     <form method=\"post\" action=\"{action}\">\
                      <input type=\"hidden\" name=\"form\" value=\"{form}\">\
                      <input type=\"hidden\" name=\"grant\" value=\"{grant}\">\
                      <button type=\"submit\" name=\"action\" value=\"disconnect\">Disconnect</button>\
@@ -381,6 +391,7 @@ pub fn connections_page(
                     scopes = escape(&r.scopes.join(", ")),
                     connected = escape(&r.connected),
                     last_used = escape(&r.last_used),
+                    action = escape(action),
                     form = escape(form),
                     grant = escape(r.grant_id),
                 )
@@ -418,6 +429,7 @@ mod tests {
                 email: "",
                 error: None,
                 providers: &[],
+                action: "https://mcp.alta.example/authorize",
                 form_action: "https://evil.example",
             },
         );
@@ -461,6 +473,7 @@ mod tests {
                     id: "okta",
                     name: "Okta <SSO>",
                 }],
+                action: "https://mcp.alta.example/authorize",
                 form_action: "https://claude.ai",
             },
         )
@@ -495,6 +508,7 @@ mod tests {
                 accounts: &accounts,
                 error: None,
                 providers: &[],
+                action: "https://mcp.alta.example/authorize",
                 form_action: "https://claude.ai",
             },
         );

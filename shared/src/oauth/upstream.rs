@@ -4,8 +4,10 @@
 //! The state sent upstream is signed with the form key, names the provider and what the
 //! sign-in is for, lives 10 minutes, is bound to the page's nonce cookie (so a callback URL
 //! lifted into another browser is refused) and is spent once (`state#…` in the
-//! revocations table). The PKCE verifier and the OIDC nonce are derived from the form key,
-//! the state's id and the cookie, so nothing secret travels in a URL or is stored. Nothing
+//! revocations table). It carries only a MAC of the cookie, never the cookie itself: the
+//! provider (and whoever reads its logs) learns nothing that would let another browser
+//! present it. The PKCE verifier and the OIDC nonce are derived from the form key, the
+//! state's id and the cookie, so nothing secret travels in a URL or is stored. Nothing
 //! is issued here: the consent page's Allow still decides.
 
 use std::sync::Arc;
@@ -76,8 +78,8 @@ struct UpstreamState {
     aud: String,
     iat: u64,
     exp: u64,
-    /// Equal to the page's nonce cookie.
-    nonce: String,
+    /// A MAC of the page's nonce cookie (`cookie_mac`).
+    cookie: String,
     jti: String,
     provider: String,
     #[serde(flatten)]
@@ -92,7 +94,7 @@ impl FormClaims for UpstreamState {
     }
 
     fn nonce(&self) -> &str {
-        &self.nonce
+        &self.cookie
     }
 }
 
@@ -100,14 +102,18 @@ fn callback_url(deps: &Deps) -> String {
     deps.config.base_url.url(CALLBACK_PATH)
 }
 
-fn pkce_verifier(key: &FormKey, state: &UpstreamState) -> String {
-    key.derive("pkce", &[&state.jti, &state.nonce])
+fn cookie_mac(key: &FormKey, cookie: &str) -> crate::secret::SecretString {
+    key.derive("cookie", &[cookie])
+}
+
+fn pkce_verifier(key: &FormKey, state: &UpstreamState, cookie: &str) -> String {
+    key.derive("pkce", &[&state.jti, cookie])
         .secret()
         .to_owned()
 }
 
-fn oidc_nonce(key: &FormKey, state: &UpstreamState) -> String {
-    key.derive("nonce", &[&state.jti, &state.nonce])
+fn oidc_nonce(key: &FormKey, state: &UpstreamState, cookie: &str) -> String {
+    key.derive("nonce", &[&state.jti, cookie])
         .secret()
         .to_owned()
 }
@@ -217,7 +223,7 @@ pub async fn start(
         aud: callback_url(deps),
         iat: now,
         exp: now + STATE_LIFETIME_SECONDS,
-        nonce: cookie_nonce.to_owned(),
+        cookie: cookie_mac(&keys, cookie_nonce).secret().to_owned(),
         jti: random::token(16),
         provider: provider.id.clone(),
         after,
@@ -226,7 +232,7 @@ pub async fn start(
         Ok(signed) => signed,
         Err(err) => return unavailable(err),
     };
-    let verifier = match CodeVerifier::parse(&pkce_verifier(&keys, &state)) {
+    let verifier = match CodeVerifier::parse(&pkce_verifier(&keys, &state, cookie_nonce)) {
         Ok(verifier) => verifier,
         Err(err) => return unavailable(err),
     };
@@ -236,7 +242,7 @@ pub async fn start(
         &AuthorizationParameters {
             redirect_uri: &callback_url(deps),
             state: &signed,
-            nonce: &oidc_nonce(&keys, &state),
+            nonce: &oidc_nonce(&keys, &state, cookie_nonce),
             code_challenge: CodeChallenge::from_verifier(&verifier).as_str(),
             login_hint,
         },
@@ -286,10 +292,12 @@ pub async fn callback(req: &Request, deps: &Deps) -> Result<Returned, Response<B
     else {
         return Err(expired());
     };
-    if !signed_form::binds(&state, state.after.cookie(deps).read(req)) {
+    let cookie = state.after.cookie(deps).read(req).map(str::to_owned);
+    let Some(cookie) = cookie.filter(|c| cookie_mac(&keys, c).constant_time_eq(&state.cookie))
+    else {
         tracing::info!(provider = %state.provider, "upstream callback without its browser's cookie");
         return Err(expired());
-    }
+    };
     let now = deps.clock.now();
     let spend = format!("state#{}", sha256_hex(state.jti.as_bytes()));
     match deps.revocations.use_once(&spend, state.exp, now).await {
@@ -334,7 +342,7 @@ pub async fn callback(req: &Request, deps: &Deps) -> Result<Returned, Response<B
             (way_back.0, &way_back.1),
         ));
     }
-    let identity = exchange(deps, &provider, &keys, &state, &params, now).await?;
+    let identity = exchange(deps, &provider, &keys, (&state, &cookie), &params, now).await?;
     let user = match linked_user(deps, &provider, &identity, now).await {
         Ok(user) => user,
         Err(LinkFailure::Store(err)) => return Err(unavailable(err)),
@@ -361,7 +369,7 @@ pub async fn callback(req: &Request, deps: &Deps) -> Result<Returned, Response<B
     };
     Ok(Returned {
         keys,
-        nonce: state.nonce,
+        nonce: cookie,
         signed_in,
         after: state.after,
     })
@@ -402,7 +410,7 @@ async fn exchange(
     deps: &Deps,
     provider: &IdentityProvider,
     keys: &FormKey,
-    state: &UpstreamState,
+    (state, cookie): (&UpstreamState, &str),
     params: &Params,
     now: u64,
 ) -> Result<Identity, Response<Body>> {
@@ -455,9 +463,9 @@ async fn exchange(
         })?;
     let exchange = CodeExchange {
         code,
-        code_verifier: &pkce_verifier(keys, state),
+        code_verifier: &pkce_verifier(keys, state, cookie),
         redirect_uri: &callback_url(deps),
-        nonce: &oidc_nonce(keys, state),
+        nonce: &oidc_nonce(keys, state, cookie),
         now,
     };
     upstream::sign_in(
@@ -502,14 +510,29 @@ async fn linked_user(
         )
     };
     let no_user = LinkFailure::NoMatch(Unlinkable::NoUser);
+    // A tenant is checked at every sign-in, not only the first.
+    if let Some(tenant) = &provider.tenant
+        && identity.tenant.as_ref() != Some(tenant)
+    {
+        return Err(LinkFailure::NoMatch(Unlinkable::OtherTenant));
+    }
+    let email = email_to_link(provider, identity);
     if let Some(link) = deps
         .identities
         .identity_link(&identity.issuer, &identity.subject)
         .await?
     {
+        // Made through another provider of the same issuer (an open one, say): this
+        // provider's own rules must hold too, for the same person.
+        if link.provider_id != provider.id {
+            let email = email.map_err(LinkFailure::NoMatch)?;
+            if email != link.email {
+                return Err(LinkFailure::NoMatch(Unlinkable::OutsideDomains));
+            }
+        }
         return user_of(link).await?.ok_or(no_user);
     }
-    let email = email_to_link(provider, identity).map_err(LinkFailure::NoMatch)?;
+    let email = email.map_err(LinkFailure::NoMatch)?;
     let user = deps
         .directory
         .user_by_email(&email)

@@ -130,6 +130,10 @@ pub struct FetchPolicy {
     /// A larger key-set limit than [`MAX_JWKS_BYTES`] (identity providers publish several
     /// keys, some with certificate chains).
     pub max_key_set_bytes: Option<usize>,
+    /// JSON documents are kept at least this long, whatever their Cache-Control says (an
+    /// identity provider's discovery document sent with `no-store` is not fetched for
+    /// every page).
+    pub min_json_cache_seconds: u64,
 }
 
 /// A form POSTed by [`MetadataDocuments::post_form`]: an identity provider's token endpoint.
@@ -264,7 +268,12 @@ impl MetadataDocuments {
         };
         let (outcome, seconds) = match self.fetch(url, max_bytes, now, allowance).await {
             Ok((body, max_age)) => match parsed(&body) {
-                Ok(value) => (Ok(value), max_age.min(MAX_KEYS_CACHE_SECONDS)),
+                Ok(value) => (
+                    Ok(value),
+                    max_age
+                        .min(MAX_KEYS_CACHE_SECONDS)
+                        .max(self.policy.min_json_cache_seconds),
+                ),
                 Err(err) => (Err(err), FAILURE_CACHE_SECONDS),
             },
             Err(err) => (Err(err), FAILURE_CACHE_SECONDS),

@@ -76,6 +76,7 @@ fn a_valid_token_says_who_signed_in() {
             email: Some("jane.doe@example.com".into()),
             email_verified: Some(true),
             tenant: None,
+            hosted_domain: None,
         }
     );
     // An audience list containing us, with us as the authorized party; Entra ID's claims.

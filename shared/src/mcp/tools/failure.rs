@@ -19,6 +19,11 @@ pub enum ToolFailure {
     NotAMember {
         account: String,
     },
+    /// The account requires signing in through an identity provider this token's person
+    /// did not use: an HTTP 401, so that the app connects again.
+    SignInRequired {
+        provider: String,
+    },
     /// A protocol-level failure (the store is down): a JSON-RPC error, not a tool result.
     Internal(McpError),
 }
@@ -44,6 +49,7 @@ impl ToolFailure {
             Self::Refused(_) => "refused",
             Self::NoAccount => "no_account",
             Self::NotAMember { .. } => "not_a_member",
+            Self::SignInRequired { .. } => "sign_in_required",
             Self::Internal(_) => "error",
         }
     }
@@ -71,6 +77,9 @@ impl ToolFailure {
             Self::NotAMember { account } => format!(
                 "Permission denied: this connection acts in the Alta account {account}, and you are no longer a member of it. Ask one of its owners to add you again, or disconnect this app and connect it to another account."
             ),
+            Self::SignInRequired { provider } => {
+                format!("this account requires signing in through {provider}: connect again")
+            }
             Self::Internal(err) => err.message.clone(),
         }
     }

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::deps::Deps;
-use crate::directory::{Account, Membership};
+use crate::directory::{Account, Membership, PASSWORD_IDP};
 use crate::error::McpError;
 use crate::mcp::auth::Caller;
 use crate::metrics::Measurement;
@@ -214,22 +214,40 @@ impl Acting {
     /// at once.
     async fn resolve(deps: &Deps, caller: &Caller) -> Result<Self, ToolFailure> {
         let user_id = &caller.claims.sub;
+        // How the person signed in: an account that requires an identity provider refuses
+        // tokens of other sign-ins, from the moment it does.
+        let idp = caller.claims.idp.as_deref().unwrap_or(PASSWORD_IDP);
+        let sign_in_required = |account: &Account| {
+            account
+                .required_idp
+                .as_deref()
+                .filter(|_| !account.accepts_idp(idp))
+                .map(|provider| ToolFailure::SignInRequired {
+                    provider: provider.to_owned(),
+                })
+        };
         let chosen = caller
             .claims
             .account_id
             .as_deref()
             .filter(|id| !id.is_empty());
         let Some(account_id) = chosen else {
-            // A token that names no account: the first accessible one.
+            // A token that names no account: the first accessible one that accepts it.
+            let mut refused = None;
             for membership in deps.directory.memberships(user_id).await? {
                 if let Some(account) = deps.directory.account(&membership.account_id).await? {
-                    return Ok(Self {
-                        membership,
-                        account,
-                    });
+                    match sign_in_required(&account) {
+                        None => {
+                            return Ok(Self {
+                                membership,
+                                account,
+                            });
+                        }
+                        Some(failure) => refused = refused.or(Some(failure)),
+                    }
                 }
             }
-            return Err(ToolFailure::NoAccount);
+            return Err(refused.unwrap_or(ToolFailure::NoAccount));
         };
         let (membership, account) = match &caller.prefetched {
             Some(prefetched) => prefetched
@@ -244,6 +262,9 @@ impl Acting {
             }
         };
         match (membership, account) {
+            (Some(_), Some(account)) if sign_in_required(&account).is_some() => {
+                Err(sign_in_required(&account).unwrap_or(ToolFailure::NoAccount))
+            }
             (Some(membership), Some(account)) => Ok(Self {
                 membership,
                 account,
@@ -283,13 +304,22 @@ pub(crate) fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, Tool
     serde_json::from_value(arguments).map_err(|e| ToolFailure::InvalidArguments(e.to_string()))
 }
 
-/// Runs a tool and renders the `tools/call` result. `Err` only for protocol-level failures.
+/// Why a `tools/call` got no result at all.
+pub enum CallError {
+    /// A JSON-RPC error (the store is down).
+    Protocol(McpError),
+    /// The token's sign-in is not one the account accepts: an HTTP 401 with this reason.
+    SignInRequired(String),
+}
+
+/// Runs a tool and renders the `tools/call` result. `Err` only for protocol-level failures
+/// and a sign-in the account no longer accepts.
 pub async fn call(
     deps: &Deps,
     caller: &Caller,
     tool: &ToolSpec,
     args: Value,
-) -> Result<Value, McpError> {
+) -> Result<Value, CallError> {
     let started = Instant::now();
     let (result, account_id) = match Acting::resolve(deps, caller).await {
         Ok(acting) => {
@@ -327,7 +357,10 @@ pub async fn call(
             "structuredContent": output.structured,
             "isError": false,
         })),
-        Err(ToolFailure::Internal(err)) => Err(err),
+        Err(ToolFailure::Internal(err)) => Err(CallError::Protocol(err)),
+        Err(failure @ ToolFailure::SignInRequired { .. }) => {
+            Err(CallError::SignInRequired(failure.message()))
+        }
         Err(failure) => Ok(json!({
             "content": [{"type": "text", "text": failure.message()}],
             "isError": true,

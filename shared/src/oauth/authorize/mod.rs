@@ -344,7 +344,6 @@ fn validate_request(
     ))
 }
 
-/// Signs the pending request into the form and sets its nonce cookie.
 /// Back from an identity provider: the page the sign-in was for.
 async fn after_upstream_sign_in(
     req: &Request,
@@ -411,7 +410,8 @@ async fn consent_after_sign_in(
         return no_account(&signed_in.email);
     }
     let offer = upstream::offer(deps).await;
-    render_account_choice(keys, &client, &pending, &accounts, None, &offer)
+    let action = deps.config.base_url.url("/authorize");
+    render_account_choice(keys, &client, &pending, &accounts, None, (&offer, &action))
 }
 
 fn no_account(email: &str) -> Response<Body> {
@@ -424,6 +424,7 @@ fn no_account(email: &str) -> Response<Body> {
     )
 }
 
+/// Signs the pending request into the form and sets its nonce cookie.
 async fn render_sign_in(
     deps: &Deps,
     client: &Client,
@@ -477,6 +478,7 @@ fn render_with_field(
             email,
             error: message,
             providers: &offer.buttons(),
+            action: &deps.config.base_url.url("/authorize"),
             form_action: &offer.form_action(Some(&redirect_origin(&pending.request.redirect_uri))),
         },
     );

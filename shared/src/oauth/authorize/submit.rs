@@ -174,13 +174,14 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
                 signed_in: Some(signed_in),
                 ..pending.clone()
             };
+            let action = deps.config.base_url.url("/authorize");
             return render_account_choice(
                 &keys,
                 &client,
                 &signed_in_pending,
                 &accounts,
                 refusal.as_deref(),
-                &offer,
+                (&offer, &action),
             );
         }
     };
@@ -210,7 +211,7 @@ pub(super) fn render_account_choice(
     pending: &PendingAuthorization,
     accounts: &[(Membership, Account)],
     error: Option<&str>,
-    offer: &Offer,
+    (offer, action): (&Offer, &str),
 ) -> Response<Body> {
     let field = match pending::sign(keys, pending) {
         Ok(field) => field,
@@ -268,6 +269,7 @@ pub(super) fn render_account_choice(
             accounts: &choices,
             error,
             providers: &buttons,
+            action,
             form_action: &offer.form_action(Some(&redirect_origin(&pending.request.redirect_uri))),
         },
     )

@@ -35,6 +35,20 @@ pub(super) async fn rotate_refresh_token(
             "resource differs from the original grant",
         ));
     }
+    // An account that now requires an identity provider ends the grants of other
+    // sign-ins: the person connects again, through it.
+    if !record.account_id.is_empty()
+        && let Some(account) = deps.directory.account(&record.account_id).await?
+        && let Some(required) = account
+            .required_idp
+            .as_deref()
+            .filter(|_| !account.accepts_idp(&record.idp))
+    {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            format!("this account now requires signing in through {required}: connect again"),
+        ));
+    }
     let granted = &record.scope;
     let scope = match single("scope")? {
         None => granted.clone(),

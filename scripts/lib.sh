@@ -50,6 +50,17 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+free_ports() { # N: N distinct free loopback ports, one a line (all held while chosen)
+  python3 -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in held))
+for s in held:
+    s.close()' "$1"
+}
+
 wait_for_port() { # name port pid [log] [seconds, default 60]
   for _ in $(seq 1 $((${5:-60} * 10))); do
     if ! kill -0 "$3" 2>/dev/null; then
@@ -63,6 +74,20 @@ wait_for_port() { # name port pid [log] [seconds, default 60]
     sleep 0.1
   done
   echo "$1 did not listen on 127.0.0.1:$2 within ${5:-60} s" >&2
+  return 1
+}
+
+wait_for_file() { # name file pid [log] [seconds, default 60]: until the file is there, not empty
+  for _ in $(seq 1 $((${5:-60} * 10))); do
+    [ -s "$2" ] && return 0
+    if ! kill -0 "$3" 2>/dev/null; then
+      echo "$1 exited before it was ready; its log:" >&2
+      cat "${4:-/dev/null}" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "$1 did not write $2 within ${5:-60} s" >&2
   return 1
 }
 
@@ -111,4 +136,23 @@ if len(sizes) != 7:
 pathlib.Path("target/bench").mkdir(parents=True, exist_ok=True)
 pathlib.Path("target/bench/zip-sizes.json").write_text(json.dumps(sizes))
 PY
+}
+
+# A test OpenID provider (tests/idp/provider.mjs: oidc-provider, its login and consent
+# screens) on a free loopback port, for the tests of signing in through a provider. Sets
+# IDP_ISSUER to its issuer (http://127.0.0.1:<port>); stopped with the other servers.
+start_test_idp() { # name client-id client-secret accounts.json log-dir redirect-uri...
+  local name=$1 client_id=$2 secret=$3 accounts=$4 dir=$5
+  shift 5
+  local ready="$dir/idp-$name.ready" uri redirects=()
+  for uri in "$@"; do
+    redirects+=(--redirect-uri "$uri")
+  done
+  rm -f "$ready"
+  # The secret through the environment, not the command line (which ps shows).
+  IDP_CLIENT_SECRET="$secret" node tests/idp/provider.mjs --port 0 --ready-file "$ready" \
+    --client-id "$client_id" --accounts "$accounts" "${redirects[@]}" >"$dir/idp-$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_file "test OpenID provider $name" "$ready" "${PIDS[-1]}" "$dir/idp-$name.log"
+  IDP_ISSUER=$(cat "$ready")
 }

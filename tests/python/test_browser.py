@@ -4,37 +4,51 @@ a person does, against each server in ALTA_TEST_SERVERS.
 
 - A loopback client (RFC 8252): the person types the email and password and presses Enter;
   Enter means Allow (the form's first submit button), on the sign-in page and on the
-  account page. The browser ends at the client's loopback callback with `code`, `state`
-  and `iss`, and the code buys a token that lists the tools.
-- Claude's https callback and Cursor's `cursor://` one: the browser is sent there after
-  Allow (intercepted: there is no internet), and no Content Security Policy refusal is
-  logged (the page's `form-action` must allow the redirect after the POST).
+  account page, where demo@'s Globex is disabled (it requires Globex SSO) and the arrow
+  key cannot pick it. The browser ends at the client's loopback callback with `code`,
+  `state` and `iss`, and the code buys a token that lists the tools.
+- Through an identity provider (the test OpenID providers scripts/test starts; see
+  alta_walk.py): a Globex email and Enter lead to Globex SSO's screens with the email
+  filled in, then to Alta's account page, where the arrow key picks the other account;
+  "Sign in with Test ID" for demo@, with Globex disabled on the account page.
+- Claude's https callback and Cursor's `cursor://` one, with a password and through a
+  provider: the browser is sent there after Allow (intercepted: there is no internet),
+  and no Content Security Policy refusal is logged (the pages' `form-action` must allow
+  the redirect after the POST: to the client, and to the provider).
 - The connected-apps page: sign in with Enter, the app is listed, Disconnect ends its
   access token at once.
 
 Screenshots of every page go to target/browser-screenshots/<server>/; the `memory` run
-also writes docs/images/consent.png and docs/images/connections.png. scripts/test installs
-Chromium; without it these tests fail, never skip."""
+also writes docs/images/consent.png, docs/images/connections.png and
+docs/images/sign-in-with-provider.png. scripts/test installs Chromium; without it these
+tests fail, never skip."""
 
-import base64
-import hashlib
 import json
 import os
 import re
-import secrets
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, urlparse
 
-import httpx2
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
-DEMO_PASSWORD = "alta-demo"
+from alta_walk import (
+    DEMO_PASSWORD,
+    GLOBEX_SSO,
+    SSO_EMAIL,
+    TEST_ID,
+    Authorization,
+    idps,
+    loopback_client,
+    mcp,
+    register,
+    token_claims,
+)
+
 CHROMIUM = "/usr/bin/chromium"
 # Playwright gives each launch a new empty --user-data-dir, and adds --headless and
 # --no-sandbox itself; without the background-networking flags Chromium keeps trying to
@@ -174,78 +188,6 @@ class CallbackServer:
         self.thread.join()
 
 
-@dataclass
-class Authorization:
-    base_url: str
-    client_id: str
-    redirect_uri: str
-    verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
-    state: str = field(default_factory=lambda: secrets.token_urlsafe(16))
-
-    @property
-    def url(self) -> str:
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(self.verifier.encode()).digest())
-        return f"{self.base_url}/authorize?" + urlencode({
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "code_challenge": challenge.rstrip(b"=").decode(),
-            "code_challenge_method": "S256",
-            "state": self.state,
-            "resource": f"{self.base_url}/mcp",
-        })
-
-    def check_callback(self, url: str) -> str:
-        """The redirect the browser followed: to the redirect URI, with a code, the state
-        sent and the issuer (RFC 9207). Returns the code."""
-        assert url.split("?", 1)[0] == self.redirect_uri, url
-        query = parse_qs(urlparse(url).query)
-        assert "error" not in query, f"the person pressed Allow (or Enter) and got {query}"
-        assert query["state"] == [self.state]
-        assert query["iss"] == [self.base_url]
-        assert len(query["code"]) == 1 and query["code"][0]
-        return query["code"][0]
-
-    def exchange(self, code: str) -> dict:
-        response = httpx2.post(f"{self.base_url}/token", data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": self.redirect_uri,
-            "client_id": self.client_id,
-            "code_verifier": self.verifier,
-            "resource": f"{self.base_url}/mcp",
-        }, timeout=30)
-        assert response.status_code == 200, response.text
-        tokens = response.json()
-        assert tokens["token_type"].lower() == "bearer" and tokens["access_token"]
-        return tokens
-
-
-def register(base_url: str, name: str, redirect_uri: str) -> dict:
-    response = httpx2.post(f"{base_url}/register", json={
-        "client_name": name,
-        "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
-    }, timeout=30)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-def mcp(base_url: str, access_token: str, method: str, params: dict | None = None) -> httpx2.Response:
-    return httpx2.post(
-        f"{base_url}/mcp",
-        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}},
-        headers={
-            "Authorization": f"Bearer {access_token}",
-            "MCP-Protocol-Version": "2025-11-25",
-            "Accept": "application/json, text/event-stream",
-        },
-        timeout=30,
-    )
-
-
 def assert_tools_listed(base_url: str, access_token: str) -> None:
     response = mcp(base_url, access_token, "tools/list")
     assert response.status_code == 200, response.text
@@ -297,18 +239,54 @@ def to_account_page(tab: Tab, auth: Authorization, submit, name: str) -> None:
         pytest.fail(f"demo@ has two accounts, yet signing in sent them straight to {location}")
     assert answer.status == 200, answer.text()
     expect(page.locator("h1")).to_contain_text("to which account?")
-    offered = [r.get_attribute("value") for r in page.locator("input[name=account]").all()]
-    assert offered == ["acct_acme", "acct_globex"]
-    assert page.locator("input[name=account]:checked").get_attribute("value") == "acct_acme"
+    assert_demo_accounts(tab)
     tab.screenshot(name)
+
+
+def offered_accounts(tab: Tab) -> dict[str, bool]:
+    """The account page's choices: account id → enabled."""
+    return {r.get_attribute("value"): r.is_enabled() for r in tab.page.locator("input[name=account]").all()}
+
+
+def assert_demo_accounts(tab: Tab) -> None:
+    """demo@'s account page, after a password or Test ID: Acme preselected, Globex shown
+    but disabled, since it requires Globex SSO."""
+    page = tab.page
+    assert offered_accounts(tab) == {"acct_acme": True, "acct_globex": False}
+    assert list(offered_accounts(tab)) == ["acct_acme", "acct_globex"]
+    assert page.locator("input[name=account]:checked").get_attribute("value") == "acct_acme"
+    assert re.search("requires signing in with Globex SSO", page.locator("main").inner_text(), re.I), page.content()
+
+
+def provider_screens(
+    tab: Tab, base_url: str, issuer: str, name: str, login: str | None = None, prefilled: str | None = None
+) -> None:
+    """At a test provider (tests/idp/provider.mjs): its login screen (the login typed, or
+    checked to be filled in from Alta's login_hint), Sign-in, its consent screen,
+    Continue; then back at Alta's account page, shown by the provider's callback."""
+    page = tab.page
+    page.wait_for_url(issuer + "/interaction/**")
+    expect(page.locator("#login-form")).to_be_visible()
+    if prefilled is not None:
+        assert page.locator("#login").input_value() == prefilled
+    if login is not None:
+        page.locator("#login").fill(login)
+    tab.screenshot(f"{name}-login")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#consent-form")).to_be_visible()
+    tab.screenshot(f"{name}-consent")
+    page.click("#consent-form button[type=submit]")
+    expect(page.locator("input[name=account]").first).to_be_attached()
+    assert page.url.startswith(f"{base_url}/authorize/callback?"), page.url
 
 
 # -------------------------------------------------------------------------------- tests
 
 
 def test_enter_at_sign_in_and_account_page_means_allow(tab, base_url):
-    """demo@ (two accounts): Enter in the password field, then, on the account page,
-    the arrow key to Globex and Enter. The loopback callback gets a code for Globex."""
+    """demo@ (two accounts): Enter in the password field, then, on the account page, the
+    arrow key (which cannot pick Globex: it requires Globex SSO) and Enter. The loopback
+    callback gets a code for Acme."""
     page = tab.page
     with CallbackServer() as callback:
         client = register(base_url, "Alta browser walk", callback.redirect_uri)
@@ -320,7 +298,7 @@ def test_enter_at_sign_in_and_account_page_means_allow(tab, base_url):
 
         page.locator("input[name=account]:checked").focus()
         page.keyboard.press("ArrowDown")
-        assert page.locator("input[name=account]:checked").get_attribute("value") == "acct_globex"
+        assert page.locator("input[name=account]:checked").get_attribute("value") == "acct_acme"
         with sent_to(tab, callback.redirect_uri):
             page.keyboard.press("Enter")
         page.wait_for_url(callback.redirect_uri + "?**")
@@ -330,7 +308,69 @@ def test_enter_at_sign_in_and_account_page_means_allow(tab, base_url):
         assert [urlparse(hit).query for hit in callback.hits] == [urlparse(page.url).query]
     tokens = auth.exchange(code)
     assert_tools_listed(base_url, tokens["access_token"])
-    assert account_of(base_url, tokens["access_token"]) == "acct_globex"
+    assert account_of(base_url, tokens["access_token"]) == "acct_acme"
+    assert token_claims(tokens["access_token"])["idp"] == "password"
+    assert tab.csp_refusals() == []
+    assert tab.errors() == []
+
+
+def test_enter_sends_a_globex_email_to_globex_sso_and_the_arrow_key_picks_the_other_account(tab, base_url):
+    """sso@globex.example (no password; Member of Globex, Viewer of Acme): the email and
+    Enter at Alta's sign-in page lead to Globex SSO's login screen with the email filled
+    in; after its consent screen, Alta's account page offers both accounts, the arrow key
+    picks the one not preselected, and Enter allows. The form's `form-action` must let the
+    POST be redirected to the provider."""
+    page = tab.page
+    with CallbackServer() as callback:
+        auth = Authorization(base_url, loopback_client(base_url), callback.redirect_uri)
+        page.goto(auth.url)
+        page.locator("#email").press_sequentially(SSO_EMAIL)
+        page.locator("#email").press("Enter")
+        provider_screens(tab, base_url, idps()[GLOBEX_SSO], "globex-sso", prefilled=SSO_EMAIL)
+
+        assert offered_accounts(tab) == {"acct_acme": True, "acct_globex": True}
+        first = page.locator("input[name=account]:checked").get_attribute("value")
+        page.locator("input[name=account]:checked").focus()
+        page.keyboard.press("ArrowDown")
+        other = page.locator("input[name=account]:checked").get_attribute("value")
+        assert {first, other} == {"acct_acme", "acct_globex"}
+        tab.screenshot("globex-sso-account")
+        with sent_to(tab, callback.redirect_uri):
+            page.keyboard.press("Enter")
+        page.wait_for_url(callback.redirect_uri + "?**")
+        code = auth.check_callback(page.url)
+        assert len(callback.hits) == 1
+    tokens = auth.exchange(code)
+    assert_tools_listed(base_url, tokens["access_token"])
+    assert account_of(base_url, tokens["access_token"]) == other
+    assert token_claims(tokens["access_token"])["idp"] == GLOBEX_SSO
+    assert tab.csp_refusals() == []
+    assert tab.errors() == []
+
+
+def test_sign_in_with_test_id_button(tab, base_url):
+    """demo@ clicks "Sign in with Test ID" with the email left empty (the button is
+    formnovalidate), signs in at Test ID, and on Alta's account page finds Globex disabled;
+    Allow connects Acme."""
+    page = tab.page
+    with CallbackServer() as callback:
+        auth = Authorization(base_url, loopback_client(base_url), callback.redirect_uri)
+        page.goto(auth.url)
+        button = page.get_by_role("button", name="Sign in with Test ID")
+        expect(button).to_be_visible()
+        tab.screenshot("test-id-sign-in")
+        button.click()
+        provider_screens(tab, base_url, idps()[TEST_ID], "test-id", login="demo@alta.local")
+        assert_demo_accounts(tab)
+        tab.screenshot("test-id-account")
+        with sent_to(tab, callback.redirect_uri):
+            page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(callback.redirect_uri + "?**")
+        code = auth.check_callback(page.url)
+    tokens = auth.exchange(code)
+    assert_tools_listed(base_url, tokens["access_token"])
+    assert account_of(base_url, tokens["access_token"]) == "acct_acme"
+    assert token_claims(tokens["access_token"])["idp"] == TEST_ID
     assert tab.csp_refusals() == []
     assert tab.errors() == []
 
@@ -440,6 +480,62 @@ def test_cursor_scheme_callback_is_attempted_without_csp_refusal(tab, base_url, 
     assert tab.errors() == []
     tokens = auth.exchange(code)
     assert_tools_listed(base_url, tokens["access_token"])
+
+
+def test_claude_through_globex_sso_reaches_its_callback_without_csp_refusal(tab, base_url):
+    """Claude (the pre-configured `claude` client) for sso@globex.example: the email and
+    Allow send the browser to Globex SSO, then Alta's account page (rendered by the
+    provider's callback) chooses Globex, and Allow sends the browser to claude.ai's
+    callback (a stand-in). Neither redirect after a POST is refused by a CSP."""
+    page = tab.page
+    reached = []
+
+    def claude(route):
+        reached.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<!doctype html><p>claude.ai (stand-in)</p>")
+
+    page.route("https://claude.ai/**", claude)
+    auth = Authorization(base_url, "claude", CLAUDE_REDIRECT)
+    page.goto(auth.url)
+    assert page.locator("h1").inner_text() == "Sign in to connect Claude"
+    page.locator("#email").press_sequentially(SSO_EMAIL)
+    page.get_by_role("button", name="Allow").click()
+    provider_screens(tab, base_url, idps()[GLOBEX_SSO], "claude-globex-sso", prefilled=SSO_EMAIL)
+    page.locator("input[name=account][value=acct_globex]").check()
+    with sent_to(tab, CLAUDE_REDIRECT):
+        page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(CLAUDE_REDIRECT + "?**")
+    assert reached == [page.url]
+    code = auth.check_callback(page.url)
+    assert tab.csp_refusals() == []
+    assert tab.errors() == []
+    tokens = auth.exchange(code)
+    assert_tools_listed(base_url, tokens["access_token"])
+    assert account_of(base_url, tokens["access_token"]) == "acct_globex"
+    assert token_claims(tokens["access_token"])["idp"] == GLOBEX_SSO
+
+
+def test_cursor_through_test_id_attempts_its_callback_without_csp_refusal(tab, base_url):
+    """Cursor (the pre-configured `cursor` client) for demo@ through "Sign in with Test
+    ID": Enter on Alta's account page attempts the `cursor://` navigation, with no CSP
+    refusal."""
+    page = tab.page
+    auth = Authorization(base_url, "cursor", CURSOR_REDIRECT)
+    page.goto(auth.url)
+    assert page.locator("h1").inner_text() == "Sign in to connect Cursor"
+    page.get_by_role("button", name="Sign in with Test ID").click()
+    provider_screens(tab, base_url, idps()[TEST_ID], "cursor-test-id", login="demo@alta.local")
+    assert_demo_accounts(tab)
+    tab.screenshot("cursor-test-id-account", docs_name="sign-in-with-provider.png")
+    with sent_to(tab, CURSOR_REDIRECT) as request:
+        page.locator("input[name=account]:checked").press("Enter")
+    code = auth.check_callback(request.value.url)
+    assert tab.csp_refusals() == []
+    assert tab.errors() == []
+    tokens = auth.exchange(code)
+    assert_tools_listed(base_url, tokens["access_token"])
+    assert account_of(base_url, tokens["access_token"]) == "acct_acme"
+    assert token_claims(tokens["access_token"])["idp"] == TEST_ID
 
 
 def test_connected_apps_page_lists_the_app_and_disconnect_ends_its_access(tab, base_url):

@@ -11,6 +11,7 @@ mod clients;
 mod deployed_stack;
 mod discovery_and_registration;
 mod docs;
+mod enterprise;
 mod events;
 mod faults;
 mod federation;

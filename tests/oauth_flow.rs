@@ -310,6 +310,7 @@ fn largest_grant(user_id: &str, n: usize, now: u64) -> GrantRecord {
         account_id: "a".repeat(64),
         // A provider id at its longest.
         idp: "i".repeat(40),
+        managed_by: Some("m".repeat(40)),
         created_at: now - 10_000 + n as u64,
         // The oldest-created is the most recently used.
         last_used_at: now - n as u64,

@@ -507,7 +507,10 @@ fn writes_to_the_revocations_table_are_fenced_by_key_prefix() {
     let template = template();
     let fences: [(&str, &[&str]); 3] = [
         ("AuthorizeFunction", &["form#*", "state#*", "family#*"]),
-        ("TokenFunction", &["family#*", "jti#*", "assertion#*"]),
+        (
+            "TokenFunction",
+            &["family#*", "jti#*", "assertion#*", "idjag#*"],
+        ),
         ("RevokeFunction", &["family#*", "jti#*", "assertion#*"]),
     ];
     for (function, prefixes) in fences {
@@ -559,5 +562,43 @@ fn authorize_and_revoke_write_only_the_fetch_counters_of_the_clients_table() {
             serde_json::json!([prefix]),
             "{function}"
         );
+    }
+}
+
+/// A refresh reads its account (does it still accept how the person signed in?) and an
+/// identity assertion finds and links its person: the token function reads the directory
+/// and may only create identity links in it.
+#[test]
+fn the_token_function_reads_the_directory_and_only_creates_identity_links_there() {
+    let template = template();
+    let directory: Vec<serde_json::Value> = statements(&template, "TokenFunction")
+        .into_iter()
+        .filter(|s| resources_of(s).contains(&"arn:DirectoryTable".to_owned()))
+        .collect();
+    let reads = directory.iter().any(|s| {
+        let actions = actions(s);
+        actions.contains(&"dynamodb:GetItem".to_owned())
+            && actions.contains(&"dynamodb:Query".to_owned())
+            && s.get("Condition").is_none()
+    });
+    assert!(reads, "{directory:?}");
+    let links = format!("{}*", alta_shared::store::dynamo::IDENTITY_LINK_PREFIX);
+    for statement in directory {
+        let writes = actions(&statement).iter().any(|a| {
+            [
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ]
+            .contains(&a.as_str())
+        });
+        if writes {
+            assert_eq!(actions(&statement), ["dynamodb:PutItem"], "{statement}");
+            assert_eq!(
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                serde_json::json!([links]),
+                "{statement}"
+            );
+        }
     }
 }

@@ -2,13 +2,22 @@
 // A minimal, deliberately broken OpenID Provider for the negative tests of Alta's sign-in
 // through an external provider. The authorization endpoint shows no screen: it redirects
 // straight back with code=<mode>.<id>, and the token endpoint answers with an ID token
-// broken as the mode says. See README.md beside this file for the modes.
+// broken as the mode says.
+//
+// It is also a stand-in enterprise IdP for enterprise-managed authorization (the MCP
+// extension io.modelcontextprotocol/enterprise-managed-authorization,
+// draft-ietf-oauth-identity-assertion-authz-grant): the token endpoint does the RFC 8693
+// token exchange of an ID token for an Identity Assertion JWT Authorization Grant (ID-JAG),
+// and POST /id-jag hands out one directly, each broken as its own set of modes says.
+// See README.md beside this file for the modes.
 
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as querystring from 'node:querystring';
 
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import {
+  SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify,
+} from 'jose';
 
 import {
   AUTH_METHODS, DEFAULT_ACCOUNTS, checkIssuer, listen, parseOptions, parsePort, shutdownOn, usage,
@@ -38,7 +47,38 @@ const MODES = {
   bad_signature: 'a valid token whose signature is altered',
 };
 
+// ID-JAG modes: each breaks one thing of the ID-JAG (`mode` of POST /id-jag, `jag_mode` of
+// the token exchange).
+const JAG_MODES = {
+  ok: 'a valid ID-JAG',
+  wrong_typ: 'typ JWT instead of oauth-id-jag+jwt',
+  no_typ: 'no typ header',
+  wrong_iss: 'iss is another issuer (https://idp.evil.example)',
+  wrong_aud: 'aud is another authorization server (https://as.evil.example)',
+  no_resource: 'no resource claim',
+  wrong_resource: 'resource is another one (https://mcp.evil.example/mcp)',
+  wrong_client_id: 'client_id is some-other-client',
+  expired: 'exp 10 minutes ago (iat 15 minutes ago)',
+  too_long: 'exp is iat + 3600',
+  iat_future: 'iat 10 minutes ahead (exp 15 minutes ahead)',
+  unknown_kid: 'signed RS256 by a key that is not in the JWKS, kid k2',
+  alg_none: 'alg "none", no signature',
+  hs256_jwks_secret: 'HS256 (kid k1) with the JWKS document text as the HMAC secret',
+  bad_signature: 'a valid ID-JAG whose signature is altered',
+  no_jti: 'no jti claim',
+  unverified_email: 'email_verified false',
+};
+
 const EVIL_ISSUER = 'https://idp.evil.example';
+const EVIL_AS = 'https://as.evil.example';
+const EVIL_RESOURCE = 'https://mcp.evil.example/mcp';
+const OTHER_CLIENT = 'some-other-client';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+const ID_JAG_TYP = 'oauth-id-jag+jwt';
+const ID_JAG_LIFETIME = 300;
 
 const SPEC = {
   port: { env: 'FAKE_IDP_PORT', default: '0', help: 'port on 127.0.0.1 (0: any free port; read it from --ready-file)' },
@@ -60,7 +100,8 @@ let opts;
 try {
   opts = parseOptions(SPEC);
   if (opts.help) {
-    console.log(usage('fake.mjs', SPEC, `A deliberately broken OpenID Provider. Modes:\n${Object.entries(MODES).map(([m, d]) => `  ${m}: ${d}`).join('\n')}`));
+    const list = (modes) => Object.entries(modes).map(([m, d]) => `  ${m}: ${d}`).join('\n');
+    console.log(usage('fake.mjs', SPEC, `A deliberately broken OpenID Provider. Modes:\n${list(MODES)}\n\nID-JAG modes (POST /id-jag mode=…, token exchange jag_mode=…):\n${list(JAG_MODES)}`));
     process.exit(0);
   }
   if (!AUTH_METHODS.includes(opts['auth-method'])) throw new Error(`--auth-method must be one of ${AUTH_METHODS.join(', ')}`);
@@ -103,7 +144,7 @@ const discovery = {
   jwks_uri: `${issuer}/jwks`,
   response_types_supported: ['code'],
   response_modes_supported: ['query'],
-  grant_types_supported: ['authorization_code'],
+  grant_types_supported: ['authorization_code', TOKEN_EXCHANGE],
   subject_types_supported: ['public'],
   id_token_signing_alg_values_supported: ['RS256'],
   code_challenge_methods_supported: ['S256'],
@@ -126,6 +167,8 @@ handler = async (req, res) => {
       return authorize(url.searchParams, res);
     case 'POST /token':
       return token(req, res);
+    case 'POST /id-jag':
+      return idJagShortcut(req, res);
     case 'GET /control':
       return json(res, 200, control);
     case 'POST /control': {
@@ -227,8 +270,11 @@ async function token(req, res) {
   if (id !== clientId || secret !== clientSecret) {
     return json(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
   }
+  if (one('grant_type') === TOKEN_EXCHANGE) return tokenExchange(body, res);
   if (one('grant_type') !== 'authorization_code') {
-    return json(res, 400, { error: 'unsupported_grant_type' });
+    return json(res, 400, {
+      error: 'unsupported_grant_type', error_description: `grant_type must be authorization_code or ${TOKEN_EXCHANGE}`,
+    });
   }
 
   const code = one('code') ?? '';
@@ -266,6 +312,104 @@ async function token(req, res) {
   });
 }
 
+// RFC 8693 token exchange: an ID token this fake issued to the client (or, for tests, the
+// literal `email:<address>`) for an ID-JAG. The client has already authenticated.
+async function tokenExchange(body, res) {
+  const invalid = (error, description) => json(res, 400, { error, error_description: description });
+  const bad = (description) => invalid('invalid_request', description);
+  const repeated = Object.keys(body).filter((k) => Array.isArray(body[k]));
+  if (repeated.length) return bad(`parameter repeated: ${repeated.join(', ')} (one audience and one resource only)`);
+  if (body.requested_token_type !== ID_JAG_TYPE) return bad(`requested_token_type must be ${ID_JAG_TYPE}`);
+  if (!body.subject_token) return bad('subject_token missing');
+  if (body.subject_token_type !== ID_TOKEN_TYPE) return bad(`subject_token_type must be ${ID_TOKEN_TYPE}`);
+  if (body.actor_token !== undefined || body.actor_token_type !== undefined) return bad('actor tokens are not used here');
+  if (!body.audience) return bad('audience missing (the issuer of the MCP authorization server)');
+  if (!body.resource) return bad('resource missing (the resource identifier of the MCP server)');
+  const mode = body.jag_mode || 'ok';
+  if (!Object.hasOwn(JAG_MODES, mode)) return bad(`unknown jag_mode ${mode}`);
+
+  let person;
+  if (body.subject_token.startsWith('email:')) {
+    const email = body.subject_token.slice('email:'.length);
+    if (!email) return invalid('invalid_grant', 'subject_token email: names no one');
+    person = { email, sub: subFor(email) };
+  } else {
+    try {
+      person = await verifySubjectToken(body.subject_token);
+    } catch (err) {
+      return invalid('invalid_grant', `subject_token refused: ${err.message}`);
+    }
+  }
+
+  const scope = body.scope || undefined;
+  const jag = await idJag({
+    mode,
+    ...person,
+    audience: body.audience,
+    resource: body.resource,
+    clientId: body.jag_client_id || clientId,
+    scope,
+  });
+  return json(res, 200, {
+    access_token: jag,
+    issued_token_type: ID_JAG_TYPE,
+    token_type: 'N_A',
+    expires_in: ID_JAG_LIFETIME,
+    ...(scope === undefined ? {} : { scope }),
+  }, { Pragma: 'no-cache' });
+}
+
+// An ID token of this fake, for this client: RS256 by k1, iss, aud, exp (60 s leeway), iat
+// not ahead. Throws with the reason otherwise.
+async function verifySubjectToken(token) {
+  if (decodeProtectedHeader(token).typ === ID_JAG_TYP) throw new Error('an ID-JAG is not an ID token');
+  const { payload } = await jwtVerify(token, k1.publicKey, {
+    issuer, audience: clientId, algorithms: ['RS256'], clockTolerance: 60, requiredClaims: ['sub', 'iat', 'exp'],
+  });
+  if (payload.iat > Math.floor(Date.now() / 1000) + 60) throw new Error('iat is in the future');
+  return { sub: payload.sub, email: typeof payload.email === 'string' ? payload.email : undefined };
+}
+
+// POST /id-jag (test only, no client authentication): an ID-JAG without an ID token.
+async function idJagShortcut(req, res) {
+  const bad = (description) => json(res, 400, { error: 'invalid_request', error_description: description });
+  const body = await readBody(req);
+  let values;
+  try {
+    values = (req.headers['content-type'] ?? '').startsWith('application/json')
+      ? JSON.parse(body || '{}') : querystring.parse(body);
+  } catch {
+    return bad('the body is not JSON');
+  }
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) return bad('the body must be an object');
+  const fields = ['email', 'sub', 'audience', 'resource', 'client_id', 'scope', 'mode', 'jti'];
+  for (const k of fields) {
+    if (values[k] !== undefined && typeof values[k] !== 'string') return bad(`${k} must be one string`);
+  }
+  if (!values.audience) return bad('audience missing (the issuer of the MCP authorization server)');
+  if (!values.resource) return bad('resource missing (the resource identifier of the MCP server)');
+  const mode = values.mode || 'ok';
+  if (!Object.hasOwn(JAG_MODES, mode)) return bad(`unknown mode ${mode}`);
+
+  let email = values.email || undefined;
+  let sub = values.sub || undefined;
+  if (email === undefined && sub === undefined) email = control.email;
+  if (sub === undefined) sub = subFor(email);
+  else if (email === undefined) email = DEFAULT_ACCOUNTS.find((a) => a.sub === sub)?.email;
+
+  const jag = await idJag({
+    mode,
+    sub,
+    email,
+    audience: values.audience,
+    resource: values.resource,
+    clientId: values.client_id || clientId,
+    scope: values.scope || undefined,
+    jti: values.jti,
+  });
+  return json(res, 200, { id_jag: jag });
+}
+
 // --- the ID token of each mode ---------------------------------------------------------
 
 async function idToken({
@@ -285,13 +429,13 @@ async function idToken({
     email_verified: true,
     ...(account ? { name: account.name } : {}),
   };
-  const header = { alg: 'RS256', kid: 'k1', typ: 'JWT' };
-  let key = k1.privateKey;
-
   switch (mode) {
     case 'ok':
     case 'wrong_callback_iss':
     case 'bad_signature':
+    case 'unknown_kid':
+    case 'alg_none':
+    case 'hs256_jwks_secret':
       break;
     case 'wrong_aud':
       payload.aud = 'some-other-client';
@@ -321,18 +465,6 @@ async function idToken({
       payload.aud = [clientId, 'other-client'];
       payload.azp = 'other-client';
       break;
-    case 'unknown_kid':
-      header.kid = 'k2';
-      key = k2.privateKey;
-      break;
-    case 'alg_none': {
-      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-      return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;
-    }
-    case 'hs256_jwks_secret':
-      header.alg = 'HS256';
-      key = new TextEncoder().encode(JWKS_TEXT);
-      break;
     case 'no_email_verified':
       delete payload.email_verified;
       break;
@@ -342,14 +474,111 @@ async function idToken({
     default:
       throw new Error(`no ID token for mode ${mode}`);
   }
+  return sign(payload, 'JWT', mode);
+}
+
+// Signs RS256 with k1 (kid k1) and the given typ (none: no typ header), or breaks the
+// signature as `how` says: unknown_kid, alg_none, hs256_jwks_secret, bad_signature.
+async function sign(payload, typ, how) {
+  const header = { alg: 'RS256', kid: 'k1', ...(typ === undefined ? {} : { typ }) };
+  let key = k1.privateKey;
+  switch (how) {
+    case 'unknown_kid':
+      header.kid = 'k2';
+      key = k2.privateKey;
+      break;
+    case 'alg_none': {
+      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      return `${b64({ alg: 'none', ...(typ === undefined ? {} : { typ }) })}.${b64(payload)}.`;
+    }
+    case 'hs256_jwks_secret':
+      header.alg = 'HS256';
+      key = new TextEncoder().encode(JWKS_TEXT);
+      break;
+    default:
+      break;
+  }
   const jwt = await new SignJWT(payload).setProtectedHeader(header).sign(key);
-  if (mode === 'bad_signature') {
+  if (how === 'bad_signature') {
     const [h, p, s] = jwt.split('.');
     const sig = Buffer.from(s, 'base64url');
     sig[0] ^= 0xff;
     return `${h}.${p}.${sig.toString('base64url')}`;
   }
   return jwt;
+}
+
+// --- the ID-JAG of each mode ----------------------------------------------------------
+
+// The Identity Assertion JWT Authorization Grant: typ oauth-id-jag+jwt, RS256 by k1, for
+// `audience` (the MCP authorization server), `resource` (the MCP server) and `clientId` (the
+// client's id at that authorization server), broken as `mode` says.
+async function idJag({
+  mode, sub, email, audience, resource, clientId: forClient, scope, jti,
+}) {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = {
+    iss: issuer,
+    sub,
+    aud: audience,
+    client_id: forClient,
+    resource,
+    jti: jti ?? randomBytes(16).toString('base64url'),
+    iat: now,
+    exp: now + ID_JAG_LIFETIME,
+    ...(scope === undefined ? {} : { scope }),
+    ...(email === undefined ? {} : { email, email_verified: true }),
+  };
+  let typ = ID_JAG_TYP;
+  switch (mode) {
+    case 'ok':
+    case 'unknown_kid':
+    case 'alg_none':
+    case 'hs256_jwks_secret':
+    case 'bad_signature':
+      break;
+    case 'wrong_typ':
+      typ = 'JWT';
+      break;
+    case 'no_typ':
+      typ = undefined;
+      break;
+    case 'wrong_iss':
+      payload.iss = EVIL_ISSUER;
+      break;
+    case 'wrong_aud':
+      payload.aud = EVIL_AS;
+      break;
+    case 'no_resource':
+      delete payload.resource;
+      break;
+    case 'wrong_resource':
+      payload.resource = EVIL_RESOURCE;
+      break;
+    case 'wrong_client_id':
+      payload.client_id = OTHER_CLIENT;
+      break;
+    case 'expired':
+      payload.iat = now - 900;
+      payload.exp = now - 600;
+      break;
+    case 'too_long':
+      payload.exp = payload.iat + 3600;
+      break;
+    case 'iat_future':
+      payload.iat = now + 600;
+      payload.exp = now + 900;
+      break;
+    case 'no_jti':
+      delete payload.jti;
+      break;
+    case 'unverified_email':
+      payload.email_verified = false;
+      break;
+    default:
+      throw new Error(`no ID-JAG for mode ${mode}`);
+  }
+  return sign(payload, typ, mode);
 }
 
 // --- helpers -------------------------------------------------------------------------

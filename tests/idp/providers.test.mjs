@@ -21,6 +21,7 @@ const CLIENT_ID = 'alta-test-rp';
 const CLIENT_SECRET = 'a secret/with+odd:chars&=%';
 const REDIRECT_URI = 'http://127.0.0.1:9/authorize/callback';
 const ASYMMETRIC = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCOUNTS = {
   'sso@globex.example': { sub: 'globex-sso-0001', email_verified: true },
   'unverified@globex.example': { sub: 'globex-unverified-0002', email_verified: false },
@@ -563,6 +564,7 @@ describe('fake.mjs (broken on purpose)', () => {
     assert.deepEqual(fake.meta.code_challenge_methods_supported, ['S256']);
     assert.deepEqual(fake.meta.token_endpoint_auth_methods_supported, ['client_secret_basic']);
     assert.deepEqual(postFake.meta.token_endpoint_auth_methods_supported, ['client_secret_post']);
+    assert.deepEqual(fake.meta.grant_types_supported, ['authorization_code', TOKEN_EXCHANGE]);
     const set = JSON.parse(jwksText);
     assert.equal(set.keys.length, 1);
     assert.equal(set.keys[0].kid, 'k1');
@@ -782,6 +784,346 @@ describe('fake.mjs (broken on purpose)', () => {
     assert.ok(decodeJwt(bare.body.id_token).exp < Date.now() / 1000);
     const unknown = await exchange(fake, { code: 'nope', verifier: undefined }, 'client_secret_basic');
     assert.equal(unknown.body.error, 'invalid_grant');
+  });
+
+  // --- ID-JAGs: the enterprise IdP of enterprise-managed authorization ------------------
+
+  const AS_ISSUER = 'https://alta.example.test';
+  const MCP_RESOURCE = 'https://alta.example.test/mcp';
+  const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+  const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+  const ID_JAG_TYP = 'oauth-id-jag+jwt';
+
+  // POST /token with grant_type token-exchange; `fields` override the defaults (undefined
+  // drops one). `auth` is the client authentication: a method, or none.
+  async function tokenExchange(fields = {}, {
+    idp = fake, auth = 'client_secret_basic', id = CLIENT_ID, secret = CLIENT_SECRET,
+  } = {}) {
+    const form = {
+      grant_type: TOKEN_EXCHANGE,
+      requested_token_type: ID_JAG_TYPE,
+      subject_token_type: ID_TOKEN_TYPE,
+      audience: AS_ISSUER,
+      resource: MCP_RESOURCE,
+      ...fields,
+    };
+    for (const [k, v] of Object.entries(form)) if (v === undefined) delete form[k];
+    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+    if (auth === 'client_secret_basic') headers.authorization = basicAuth(id, secret);
+    else if (auth === 'client_secret_post') Object.assign(form, { client_id: id, client_secret: secret });
+    const res = await fetch(idp.meta.token_endpoint, { method: 'POST', headers, body: new URLSearchParams(form) });
+    return { status: res.status, body: await res.json(), headers: res.headers };
+  }
+
+  // POST /id-jag, as JSON or as a form.
+  async function postIdJag(fields, { form = false, idp = fake } = {}) {
+    const res = await fetch(`${idp.issuer}/id-jag`, {
+      method: 'POST',
+      headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+      body: form ? new URLSearchParams(fields).toString() : JSON.stringify(fields),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
+  // What an authorization server checks of an ID-JAG (60 s leeway, at most 300 s between iat
+  // and exp): the names of the checks that fail.
+  async function jagFailures(jag, {
+    sub = 'globex-sso-0001', email = 'sso@globex.example', clientId = CLIENT_ID,
+  } = {}) {
+    const header = decodeProtectedHeader(jag);
+    const p = decodeJwt(jag);
+    const now = Date.now() / 1000;
+    const failed = [];
+    try {
+      await compactVerify(jag, jwks(), { algorithms: ['RS256'] });
+    } catch {
+      failed.push('signature');
+    }
+    if (header.typ !== ID_JAG_TYP) failed.push('typ');
+    if (p.iss !== fake.issuer) failed.push('iss');
+    if (p.sub !== sub) failed.push('sub');
+    if (p.aud !== AS_ISSUER) failed.push('aud');
+    if (p.resource !== MCP_RESOURCE) failed.push('resource');
+    if (p.client_id !== clientId) failed.push('client_id');
+    if (!(p.exp > now - 60)) failed.push('exp');
+    if (!(p.iat <= now + 60)) failed.push('iat');
+    if (!(p.exp - p.iat <= 300)) failed.push('lifetime');
+    if (typeof p.jti !== 'string' || !p.jti) failed.push('jti');
+    if (p.email !== email) failed.push('email');
+    if (p.email_verified !== true) failed.push('email_verified');
+    return failed;
+  }
+
+  // mode -> the checks it fails, and nothing else.
+  const JAG_MODE_BREAKS = {
+    ok: [],
+    wrong_typ: ['typ'],
+    no_typ: ['typ'],
+    wrong_iss: ['iss'],
+    wrong_aud: ['aud'],
+    no_resource: ['resource'],
+    wrong_resource: ['resource'],
+    wrong_client_id: ['client_id'],
+    expired: ['exp'],
+    too_long: ['lifetime'],
+    iat_future: ['iat'],
+    unknown_kid: ['signature'],
+    alg_none: ['signature'],
+    hs256_jwks_secret: ['signature'],
+    bad_signature: ['signature'],
+    no_jti: ['jti'],
+    unverified_email: ['email_verified'],
+  };
+
+  test('token exchange: an ID token of this fake gives a well-formed ID-JAG', async () => {
+    const r = await run('ok', { extra: { login_hint: 'demo@alta.local' } });
+    const t = await tokenExchange({ subject_token: r.idToken, scope: 'campaigns:read campaigns:write' });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.match(t.headers.get('content-type'), /^application\/json/);
+    assert.equal(t.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(Object.keys(t.body).sort(), ['access_token', 'expires_in', 'issued_token_type', 'scope', 'token_type']);
+    assert.equal(t.body.issued_token_type, ID_JAG_TYPE);
+    assert.equal(t.body.token_type, 'N_A');
+    assert.equal(t.body.expires_in, 300);
+    assert.equal(t.body.scope, 'campaigns:read campaigns:write');
+
+    const { payload, protectedHeader } = await jwtVerify(t.body.access_token, jwks(), {
+      issuer: fake.issuer, audience: AS_ISSUER, typ: ID_JAG_TYP, algorithms: ['RS256'],
+    });
+    assert.deepEqual(protectedHeader, { alg: 'RS256', kid: 'k1', typ: ID_JAG_TYP });
+    assert.deepEqual(Object.keys(payload).sort(), [
+      'aud', 'client_id', 'email', 'email_verified', 'exp', 'iat', 'iss', 'jti', 'resource', 'scope', 'sub']);
+    assert.equal(payload.sub, 'alta-demo-0004');
+    assert.equal(payload.email, 'demo@alta.local');
+    assert.equal(payload.email_verified, true);
+    assert.equal(payload.client_id, CLIENT_ID, 'the authenticated client by default');
+    assert.equal(payload.resource, MCP_RESOURCE);
+    assert.equal(payload.scope, 'campaigns:read campaigns:write');
+    assert.equal(payload.exp - payload.iat, 300);
+    assert.ok(Math.abs(payload.iat - Date.now() / 1000) < 5);
+    assert.match(payload.jti, /^[A-Za-z0-9_-]{16,}$/);
+    assert.deepEqual(await jagFailures(t.body.access_token, { sub: 'alta-demo-0004', email: 'demo@alta.local' }), []);
+
+    // The same ID token again: another jti. No scope asked: none in the answer or the ID-JAG.
+    // jag_client_id names the client at the authorization server.
+    const again = await tokenExchange({ subject_token: r.idToken, jag_client_id: 'mcp-client-at-alta' });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal('scope' in again.body, false);
+    const p2 = decodeJwt(again.body.access_token);
+    assert.notEqual(p2.jti, payload.jti);
+    assert.equal('scope' in p2, false);
+    assert.equal(p2.client_id, 'mcp-client-at-alta');
+    assert.equal(p2.sub, 'alta-demo-0004');
+  });
+
+  test('token exchange: subject_token email:<address>, and client_secret_post', async () => {
+    const t = await tokenExchange({ subject_token: 'email:new@globex.example', scope: 's1' }, { idp: postFake, auth: 'client_secret_post' });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    const { payload } = await jwtVerify(t.body.access_token, createRemoteJWKSet(new URL(postFake.meta.jwks_uri)), {
+      issuer: postFake.issuer, audience: AS_ISSUER, typ: ID_JAG_TYP, algorithms: ['RS256'],
+    });
+    assert.equal(payload.email, 'new@globex.example');
+    assert.match(payload.sub, /^fake-[0-9a-f]{16}$/);
+    assert.equal(payload.client_id, CLIENT_ID);
+    const known = await tokenExchange({ subject_token: 'email:sso@globex.example' });
+    assert.equal(decodeJwt(known.body.access_token).sub, 'globex-sso-0001');
+    // An ID token of the client_secret_post fake, exchanged there.
+    const r = await run('ok', { idp: postFake, method: 'client_secret_post' });
+    const t2 = await tokenExchange({ subject_token: r.idToken }, { idp: postFake, auth: 'client_secret_post' });
+    assert.equal(t2.status, 200, JSON.stringify(t2.body));
+    assert.equal(decodeJwt(t2.body.access_token).iss, postFake.issuer);
+  });
+
+  test('token exchange: bad client authentication is 401 invalid_client', async () => {
+    for (const [options, what] of [
+      [{ secret: 'wrong' }, 'wrong secret'],
+      [{ id: 'someone-else' }, 'unknown client'],
+      [{ auth: 'client_secret_post' }, 'post on a basic fake'],
+      [{ auth: 'none' }, 'no authentication'],
+      [{ idp: postFake, auth: 'client_secret_basic' }, 'basic on a post fake'],
+      [{ idp: postFake, auth: 'client_secret_post', secret: 'wrong' }, 'wrong secret, post'],
+    ]) {
+      const t = await tokenExchange({ subject_token: 'email:sso@globex.example' }, options);
+      assert.equal(t.status, 401, what);
+      assert.equal(t.body.error, 'invalid_client', what);
+    }
+  });
+
+  test('token exchange: malformed requests are invalid_request, bad subject tokens invalid_grant', async () => {
+    const expect = async (fields, status, error, what) => {
+      const t = await tokenExchange({ subject_token: 'email:sso@globex.example', ...fields });
+      assert.equal(t.status, status, `${what}: ${JSON.stringify(t.body)}`);
+      assert.equal(t.body.error, error, what);
+      assert.equal(typeof t.body.error_description, 'string', what);
+      assert.equal(t.headers.get('cache-control'), 'no-store');
+    };
+    await expect({ requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' }, 400, 'invalid_request', 'wrong requested_token_type');
+    await expect({ requested_token_type: undefined }, 400, 'invalid_request', 'no requested_token_type');
+    await expect({ subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }, 400, 'invalid_request', 'saml2 subject');
+    await expect({ subject_token: undefined }, 400, 'invalid_request', 'no subject_token');
+    await expect({ audience: undefined }, 400, 'invalid_request', 'no audience');
+    await expect({ resource: undefined }, 400, 'invalid_request', 'no resource');
+    await expect({ actor_token: 'x', actor_token_type: ID_TOKEN_TYPE }, 400, 'invalid_request', 'actor token');
+    await expect({ jag_mode: 'nope' }, 400, 'invalid_request', 'unknown jag_mode');
+    await expect({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' }, 400, 'unsupported_grant_type', 'jwt-bearer');
+    // Two audiences.
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE, requested_token_type: ID_JAG_TYPE, subject_token_type: ID_TOKEN_TYPE,
+      subject_token: 'email:sso@globex.example', audience: AS_ISSUER, resource: MCP_RESOURCE,
+    });
+    body.append('audience', 'https://other.example');
+    const two = await fetch(fake.meta.token_endpoint, {
+      method: 'POST', headers: { authorization: basicAuth(CLIENT_ID, CLIENT_SECRET), 'content-type': 'application/x-www-form-urlencoded' }, body,
+    });
+    assert.equal(two.status, 400);
+    assert.equal((await two.json()).error, 'invalid_request');
+
+    // Subject tokens that are not a good ID token of this fake for this client.
+    for (const mode of ['wrong_aud', 'wrong_iss', 'iss_trailing_slash', 'expired', 'iat_future', 'unknown_kid', 'alg_none', 'hs256_jwks_secret', 'bad_signature']) {
+      const r = await run(mode);
+      await expect({ subject_token: r.idToken }, 400, 'invalid_grant', `an ID token of mode ${mode}`);
+    }
+    const other = await run('ok', { idp: postFake, method: 'client_secret_post' });
+    await expect({ subject_token: other.idToken }, 400, 'invalid_grant', 'an ID token of another provider');
+    const jag = (await postIdJag({ audience: CLIENT_ID, resource: MCP_RESOURCE })).body.id_jag;
+    await expect({ subject_token: jag }, 400, 'invalid_grant', 'an ID-JAG as the subject');
+    await expect({ subject_token: 'not-a-jwt' }, 400, 'invalid_grant', 'garbage');
+    await expect({ subject_token: 'email:' }, 400, 'invalid_grant', 'email: with no address');
+    // Still fine with modes that only change claims the fake does not check.
+    for (const mode of ['no_email_verified', 'unverified_email', 'wrong_nonce', 'no_nonce', 'wrong_azp', 'wrong_callback_iss']) {
+      const r = await run(mode);
+      const t = await tokenExchange({ subject_token: r.idToken });
+      assert.equal(t.status, 200, `${mode}: ${JSON.stringify(t.body)}`);
+    }
+  });
+
+  test('POST /id-jag: JSON or form, no client authentication; a forced jti is reused', async () => {
+    const fields = {
+      email: 'sso@globex.example', audience: AS_ISSUER, resource: MCP_RESOURCE, client_id: 'mcp-client-at-alta', scope: 'a b', jti: 'jag-fixed-1',
+    };
+    const one = await postIdJag(fields);
+    const two = await postIdJag(fields, { form: true });
+    for (const r of [one, two]) {
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(Object.keys(r.body), ['id_jag']);
+      const { payload } = await jwtVerify(r.body.id_jag, jwks(), {
+        issuer: fake.issuer, audience: AS_ISSUER, typ: ID_JAG_TYP, algorithms: ['RS256'],
+      });
+      assert.equal(payload.jti, 'jag-fixed-1');
+      assert.equal(payload.client_id, 'mcp-client-at-alta');
+      assert.equal(payload.scope, 'a b');
+      assert.equal(payload.sub, 'globex-sso-0001');
+    }
+
+    // Without jti: a new one each time. Without client_id: --client-id. Without email or
+    // sub: the /control email.
+    const a = decodeJwt((await postIdJag({ audience: AS_ISSUER, resource: MCP_RESOURCE })).body.id_jag);
+    const b = decodeJwt((await postIdJag({ audience: AS_ISSUER, resource: MCP_RESOURCE }, { form: true })).body.id_jag);
+    assert.notEqual(a.jti, b.jti);
+    assert.equal(a.client_id, CLIENT_ID);
+    assert.equal(a.email, 'sso@globex.example');
+    assert.equal(a.sub, 'globex-sso-0001');
+    assert.equal('scope' in a, false);
+
+    // sub alone: the account's email, if the sub is one of the accounts; else no email.
+    const demo = decodeJwt((await postIdJag({ sub: 'alta-demo-0004', audience: AS_ISSUER, resource: MCP_RESOURCE })).body.id_jag);
+    assert.equal(demo.email, 'demo@alta.local');
+    const anon = decodeJwt((await postIdJag({ sub: 'U019488227', audience: AS_ISSUER, resource: MCP_RESOURCE })).body.id_jag);
+    assert.equal(anon.sub, 'U019488227');
+    assert.equal('email' in anon, false);
+    assert.equal('email_verified' in anon, false);
+
+    // Refusals: 400 invalid_request.
+    for (const [body, what] of [
+      [{ resource: MCP_RESOURCE }, 'no audience'],
+      [{ audience: AS_ISSUER }, 'no resource'],
+      [{ audience: AS_ISSUER, resource: MCP_RESOURCE, mode: 'nope' }, 'unknown mode'],
+      [{ audience: AS_ISSUER, resource: MCP_RESOURCE, mode: 'constructor' }, 'not a mode'],
+      [{ audience: [AS_ISSUER], resource: MCP_RESOURCE }, 'audience not a string'],
+    ]) {
+      const r = await postIdJag(body);
+      assert.equal(r.status, 400, what);
+      assert.equal(r.body.error, 'invalid_request', what);
+    }
+    const notJson = await fetch(`${fake.issuer}/id-jag`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    assert.equal(notJson.status, 400);
+    assert.equal((await fetch(`${fake.issuer}/id-jag`)).status, 404);
+  });
+
+  test('each ID-JAG mode breaks exactly what it says, from /id-jag and from the token exchange', async () => {
+    const jwksSecret = new TextEncoder().encode(jwksText);
+    let i = 0;
+    for (const [mode, breaks] of Object.entries(JAG_MODE_BREAKS)) {
+      i += 1;
+      const direct = await postIdJag({
+        email: 'sso@globex.example', audience: AS_ISSUER, resource: MCP_RESOURCE, client_id: CLIENT_ID, mode,
+      }, { form: i % 2 === 0 });
+      assert.equal(direct.status, 200, `${mode}: ${JSON.stringify(direct.body)}`);
+      const exchanged = await tokenExchange({ subject_token: 'email:sso@globex.example', jag_mode: mode });
+      assert.equal(exchanged.status, 200, `${mode}: ${JSON.stringify(exchanged.body)}`);
+      assert.equal(exchanged.body.expires_in, 300);
+      for (const jag of [direct.body.id_jag, exchanged.body.access_token]) {
+        assert.deepEqual(await jagFailures(jag), breaks, mode);
+        const header = decodeProtectedHeader(jag);
+        const p = decodeJwt(jag);
+        switch (mode) {
+          case 'ok':
+            await jwtVerify(jag, jwks(), {
+              issuer: fake.issuer, audience: AS_ISSUER, typ: ID_JAG_TYP, algorithms: ['RS256'], maxTokenAge: 300,
+            });
+            break;
+          case 'wrong_typ':
+            assert.equal(header.typ, 'JWT');
+            break;
+          case 'no_typ':
+            assert.equal('typ' in header, false);
+            break;
+          case 'no_resource':
+            assert.equal('resource' in p, false);
+            break;
+          case 'expired':
+            assert.ok(p.exp < Date.now() / 1000 - 60);
+            await assert.rejects(jwtVerify(jag, jwks(), { algorithms: ['RS256'], clockTolerance: 60 }), { code: 'ERR_JWT_EXPIRED' });
+            break;
+          case 'too_long':
+            assert.equal(p.exp - p.iat, 3600);
+            break;
+          case 'iat_future':
+            assert.ok(p.iat > Date.now() / 1000 + 60);
+            break;
+          case 'unknown_kid':
+            assert.equal(header.kid, 'k2');
+            assert.equal(header.alg, 'RS256');
+            await assert.rejects(compactVerify(jag, jwks(), { algorithms: ['RS256'] }), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
+            break;
+          case 'alg_none':
+            assert.deepEqual(header, { alg: 'none', typ: ID_JAG_TYP });
+            assert.equal(jag.split('.')[2], '');
+            break;
+          case 'hs256_jwks_secret':
+            assert.deepEqual(header, { alg: 'HS256', kid: 'k1', typ: ID_JAG_TYP });
+            // It verifies with the JWKS text as an HMAC secret: an AS that lets the token pick
+            // the algorithm would take it.
+            await jwtVerify(jag, jwksSecret, {
+              issuer: fake.issuer, audience: AS_ISSUER, typ: ID_JAG_TYP, algorithms: ['HS256'],
+            });
+            await assert.rejects(jwtVerify(jag, jwks(), { algorithms: ['RS256'] }), { code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+            break;
+          case 'bad_signature':
+            assert.equal(header.kid, 'k1');
+            await assert.rejects(compactVerify(jag, jwks(), { algorithms: ['RS256'] }), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+            break;
+          case 'no_jti':
+            assert.equal('jti' in p, false);
+            break;
+          case 'unverified_email':
+            assert.equal(p.email_verified, false);
+            break;
+          default:
+            break;
+        }
+      }
+    }
   });
 
   test('SIGTERM exits 0 even with a slow token request open', async () => {

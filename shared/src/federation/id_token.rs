@@ -77,6 +77,16 @@ struct Claims {
     hd: Option<String>,
 }
 
+/// `email_verified` as providers send it: a boolean, or (some) the string "true"; `None`
+/// when absent.
+pub(crate) fn email_verified(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => Some(s == "true"),
+        _ => None,
+    }
+}
+
 pub fn validate(
     token: &str,
     keys: &ClientKeys,
@@ -121,11 +131,7 @@ pub fn validate(
         .sub
         .filter(|s| !s.is_empty())
         .ok_or(IdTokenError::Subject)?;
-    let email_verified = match claims.email_verified {
-        Value::Bool(b) => Some(b),
-        Value::String(s) => Some(s == "true"),
-        _ => None,
-    };
+    let email_verified = email_verified(&claims.email_verified);
     Ok(Identity {
         issuer: expected.issuer.to_owned(),
         subject,

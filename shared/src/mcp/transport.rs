@@ -23,6 +23,10 @@ use crate::error::McpError;
 use crate::http::{self as h, Headers};
 use crate::scope::Scope;
 
+/// The MCP extension this server offers (modelcontextprotocol/ext-auth).
+pub const ENTERPRISE_MANAGED_AUTHORIZATION: &str =
+    "io.modelcontextprotocol/enterprise-managed-authorization";
+
 /// Tool arguments are small; 256 KiB leaves room and stops abuse early.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// `tools/list` and `server/discover` change only with a deployment.
@@ -376,7 +380,12 @@ async fn dispatch(deps: &Deps, caller: &Caller, era: Era, message: &Message) -> 
         })),
         (Era::Modern, "server/discover") => complete(json!({
             "supportedVersions": SUPPORTED_VERSIONS,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": {
+                "tools": {"listChanged": false},
+                // An app may get its token through the company's identity provider
+                // (an ID-JAG at /token): docs/enterprise-managed-authorization.md.
+                "extensions": {ENTERPRISE_MANAGED_AUTHORIZATION: {}},
+            },
             "serverInfo": server_info(),
             "instructions": INSTRUCTIONS,
             "ttlMs": DISCOVER_TTL_MS,

@@ -65,6 +65,12 @@ impl ClientMetadata {
             Some(names) => {
                 let mut grants = Vec::new();
                 for name in &names {
+                    // Advertised, but only for authenticated pre-configured and
+                    // metadata-document clients: a registration may name it, and is
+                    // registered without it (RFC 7591 §3.2.1 lets the server say so).
+                    if name == crate::federation::id_jag::JWT_BEARER_GRANT {
+                        continue;
+                    }
                     let grant = GrantType::parse(name).ok_or_else(|| {
                         OAuthError::invalid_client_metadata(format!(
                             "grant type `{name}` is not supported; use authorization_code and refresh_token"
@@ -293,6 +299,20 @@ mod tests {
     }
 
     #[test]
+    fn the_advertised_jwt_bearer_grant_is_dropped_from_a_registration() {
+        let metadata = ClientMetadata::parse(json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "grant_types": ["authorization_code", "refresh_token",
+                            "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+        }))
+        .unwrap();
+        assert_eq!(
+            metadata.grant_types,
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+    }
+
+    #[test]
     fn unsupported_grants_methods_and_response_types_are_refused() {
         let base = |extra: Value| {
             let mut body = json!({"redirect_uris": ["https://app.example/cb"]});
@@ -303,6 +323,7 @@ mod tests {
         };
         for extra in [
             json!({"grant_types": ["client_credentials"]}),
+            json!({"grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"]}),
             json!({"grant_types": ["refresh_token"]}),
             json!({"grant_types": "authorization_code"}),
             json!({"response_types": ["token"]}),

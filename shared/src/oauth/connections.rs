@@ -302,13 +302,31 @@ async fn list(
             })
     };
     let names: Vec<String> = grants.iter().map(|g| account_name(&g.account_id)).collect();
+    // Grants an identity provider made show its name (a store failure shows its id).
+    let providers = deps
+        .identity_providers
+        .all(deps.clock.now(), deps.identities.identity_providers())
+        .await
+        .unwrap_or_default();
+    let provider_name = |id: &str| {
+        providers
+            .iter()
+            .find(|p| p.id == id)
+            .map_or_else(|| id.to_owned(), |p| p.display_name.clone())
+    };
+    let managers: Vec<Option<String>> = grants
+        .iter()
+        .map(|g| g.managed_by.as_deref().map(provider_name))
+        .collect();
     let rows: Vec<ConnectionRow<'_>> = grants
         .iter()
         .zip(&names)
-        .map(|(g, account)| ConnectionRow {
+        .zip(&managers)
+        .map(|((g, account), manager)| ConnectionRow {
             grant_id: &g.grant_id,
             app: &g.client_name,
             redirect_host: &g.redirect_host,
+            managed_by: manager.as_deref(),
             scopes: g.scope.iter().map(|s| s.as_str()).collect(),
             account,
             connected: utc_time(g.created_at),

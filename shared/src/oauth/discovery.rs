@@ -1,6 +1,7 @@
 //! Discovery documents: authorization server metadata (RFC 8414), protected resource
 //! metadata (RFC 9728) and the JWKS. Every URL is derived from the one configured base URL.
 
+use crate::federation::id_jag::{ID_JAG_PROFILE, JWT_BEARER_GRANT};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -98,7 +99,9 @@ pub fn authorization_server_metadata(config: &Config) -> Value {
         "scopes_supported": scopes(config),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", JWT_BEARER_GRANT],
+        // Enterprise-managed authorization: an identity provider's ID-JAG at /token.
+        "authorization_grant_profiles_supported": [ID_JAG_PROFILE],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods(),
         "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
@@ -211,6 +214,18 @@ mod tests {
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(m["client_id_metadata_document_supported"], true);
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            m["grant_types_supported"],
+            json!([
+                "authorization_code",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            ])
+        );
+        assert_eq!(
+            m["authorization_grant_profiles_supported"],
+            json!(["urn:ietf:params:oauth:grant-profile:id-jag"])
+        );
         assert_eq!(
             m["scopes_supported"],
             json!(["campaigns:read", "campaigns:write", "inbox:read"])

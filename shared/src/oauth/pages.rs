@@ -352,6 +352,8 @@ pub struct ConnectionRow<'a> {
     pub grant_id: &'a str,
     pub app: &'a str,
     pub redirect_host: &'a str,
+    /// The identity provider that made the grant (enterprise-managed), if one did.
+    pub managed_by: Option<&'a str>,
     pub scopes: Vec<&'static str>,
     pub account: &'a str,
     /// Dates, already formatted (UTC).
@@ -377,7 +379,7 @@ pub fn connections_page(
             .map(|r| {
                 format!(
                     "<section class=\"connection\"><h2>{app}</h2>\
-                     <p class=\"muted\">Sends you back to {host} · Account: {account}</p>\
+                     <p class=\"muted\">{origin} · Account: {account}</p>\
                      <p class=\"muted\">Can: {scopes}</p>\
                      <p class=\"muted\">Connected {connected} · Last used {last_used}</p>\
                      <form method=\"post\" action=\"{action}\">\
@@ -386,7 +388,10 @@ pub fn connections_page(
                      <button type=\"submit\" name=\"action\" value=\"disconnect\">Disconnect</button>\
                      </form></section>",
                     app = escape(r.app),
-                    host = escape(r.redirect_host),
+                    origin = match r.managed_by {
+                        Some(provider) => format!("Managed by {}", escape(provider)),
+                        None => format!("Sends you back to {}", escape(r.redirect_host)),
+                    },
                     account = escape(r.account),
                     scopes = escape(&r.scopes.join(", ")),
                     connected = escape(&r.connected),

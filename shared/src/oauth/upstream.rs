@@ -483,7 +483,7 @@ async fn exchange(
     })
 }
 
-enum LinkFailure {
+pub(crate) enum LinkFailure {
     NoMatch(Unlinkable),
     Store(StoreError),
 }
@@ -494,8 +494,9 @@ impl From<StoreError> for LinkFailure {
     }
 }
 
-/// The Alta user this sign-in is: by its link, or linked now by its email.
-async fn linked_user(
+/// The Alta user this sign-in (or identity assertion) is: by its link, or linked now by
+/// its email.
+pub(crate) async fn linked_user(
     deps: &Deps,
     provider: &IdentityProvider,
     identity: &Identity,

@@ -192,6 +192,10 @@ pub struct GrantRecord {
     /// `idp`. Records from before sign-in through providers were all passwords.
     #[serde(default = "password_idp")]
     pub idp: String,
+    /// The identity provider that made this grant through enterprise-managed
+    /// authorization (an ID-JAG), with no consent page: "managed by" it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     pub created_at: u64,
     /// The last time a token was issued for it (the code exchange or a refresh).
     pub last_used_at: u64,

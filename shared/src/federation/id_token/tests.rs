@@ -1,4 +1,3 @@
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -11,19 +10,7 @@ const CLIENT: &str = "alta-mcp";
 const NONCE: &str = "n-0S6_WzA2Mj";
 const NOW: u64 = 1_800_000_000;
 
-/// A real P-256 key pair: the signing key and its public JWK.
-fn key(kid: &str) -> (EncodingKey, Value) {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
-    let point = pair.public_key().as_ref();
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
-        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-    });
-    (EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
-}
+use crate::federation::test_key as key;
 
 fn claims() -> Value {
     json!({

@@ -123,7 +123,27 @@ pub(super) async fn redeem_code(
             expires_at: now + REDEEMED_CODE_MEMORY_SECONDS,
         })
         .await?;
-    record_grant(deps, client, &record, now).await?;
+    let redirect_host = client
+        .redirect_uri_matching(&record.redirect_uri)
+        .or(client.redirect_uris.first())
+        .map(|u| u.display_host())
+        .unwrap_or_default();
+    let grant = GrantRecord {
+        grant_id: record.family_id.clone(),
+        user_id: record.user_id.clone(),
+        client_id: client.client_id.clone(),
+        client_name: truncated(client.display_name(), MAX_GRANT_NAME_BYTES),
+        redirect_host: truncated(&redirect_host, MAX_GRANT_HOST_BYTES),
+        scope: record.scope.clone(),
+        resource: record.resource.clone(),
+        account_id: record.account_id.clone(),
+        idp: record.idp.clone(),
+        managed_by: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + deps.config.tokens.family,
+    };
+    record_grant(deps, client, grant, now).await?;
     tracing::info!(client_id = %client.client_id, user_id = %record.user_id, "code redeemed");
     Ok(TokenResponse {
         access_token,
@@ -134,7 +154,8 @@ pub(super) async fn redeem_code(
     })
 }
 
-/// Records the grant a redeemed code starts, and ends the grants it replaces: for a
+/// Records a new grant (a redeemed code's, an identity assertion's), and ends the grants
+/// it replaces: for a
 /// dynamically registered client (one install), its previous grant for this person and
 /// resource; for a client whose id every install shares (pre-configured, metadata
 /// document), all but the [`MAX_GRANTS_PER_SHARED_CLIENT`] most recently used, so that
@@ -144,15 +165,15 @@ pub(super) async fn redeem_code(
 pub(super) async fn record_grant(
     deps: &Deps,
     client: &Client,
-    code: &AuthorizationCodeRecord,
+    grant: GrantRecord,
     now: u64,
 ) -> Result<(), OAuthError> {
     let (mut live, expired): (Vec<GrantRecord>, Vec<GrantRecord>) = deps
         .refresh_tokens
-        .grants(&code.user_id)
+        .grants(&grant.user_id)
         .await?
         .into_iter()
-        .filter(|g| g.grant_id != code.family_id)
+        .filter(|g| g.grant_id != grant.grant_id)
         .partition(|g| g.is_live(now));
     // Least recently used first: those end first.
     live.sort_by(|a, b| (a.last_used_at, &a.grant_id).cmp(&(b.last_used_at, &b.grant_id)));
@@ -162,7 +183,7 @@ pub(super) async fn record_grant(
             MAX_GRANTS_PER_SHARED_CLIENT - 1
         }
     };
-    let same = |g: &GrantRecord| g.client_id == client.client_id && g.resource == code.resource;
+    let same = |g: &GrantRecord| g.client_id == client.client_id && g.resource == grant.resource;
     let same_count = live.iter().filter(|g| same(g)).count();
     let mut to_end = same_count.saturating_sub(keep);
     let (mut ended, mut kept) = (Vec::new(), Vec::new());
@@ -177,29 +198,10 @@ pub(super) async fn record_grant(
     // The new grant takes one place of MAX_GRANTS_PER_PERSON.
     let crowded = (kept.len() + 1).saturating_sub(MAX_GRANTS_PER_PERSON);
     ended.extend(kept.drain(..crowded));
-    for grant in &ended {
-        revoke_family(deps, &grant.grant_id, grant.expires_at).await?;
-        tracing::info!(user_id = %code.user_id, grant_id = %grant.grant_id, client_id = %grant.client_id, "grant replaced by a newer one");
+    for ended in &ended {
+        revoke_family(deps, &ended.grant_id, ended.expires_at).await?;
+        tracing::info!(user_id = %grant.user_id, grant_id = %ended.grant_id, client_id = %ended.client_id, "grant replaced by a newer one");
     }
-    let redirect_host = client
-        .redirect_uri_matching(&code.redirect_uri)
-        .or(client.redirect_uris.first())
-        .map(|u| u.display_host())
-        .unwrap_or_default();
-    let grant = GrantRecord {
-        grant_id: code.family_id.clone(),
-        user_id: code.user_id.clone(),
-        client_id: client.client_id.clone(),
-        client_name: truncated(client.display_name(), MAX_GRANT_NAME_BYTES),
-        redirect_host: truncated(&redirect_host, MAX_GRANT_HOST_BYTES),
-        scope: code.scope.clone(),
-        resource: code.resource.clone(),
-        account_id: code.account_id.clone(),
-        idp: code.idp.clone(),
-        created_at: now,
-        last_used_at: now,
-        expires_at: now + deps.config.tokens.family,
-    };
     let forgotten: Vec<FamilyId> = ended
         .iter()
         .chain(&expired)

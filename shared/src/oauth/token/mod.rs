@@ -23,10 +23,10 @@ use crate::pkce::CodeVerifier;
 use crate::random;
 use crate::records::client::GrantType;
 use crate::records::grant::{
-    AuthorizationCodeRecord, GrantRecord, MAX_GRANT_HOST_BYTES, MAX_GRANT_NAME_BYTES,
-    MAX_GRANTS_PER_SHARED_CLIENT, REDEEMED_CODE_MEMORY_SECONDS, REFRESH_REUSE_GRACE_RETRIES,
-    REFRESH_REUSE_GRACE_SECONDS, RedeemedCode, RefreshTokenRecord, TokenHash, revocation_expiry,
-    revoked_family_key, revoked_jti_key, truncated,
+    GrantRecord, MAX_GRANT_HOST_BYTES, MAX_GRANT_NAME_BYTES, MAX_GRANTS_PER_SHARED_CLIENT,
+    REDEEMED_CODE_MEMORY_SECONDS, REFRESH_REUSE_GRACE_RETRIES, REFRESH_REUSE_GRACE_SECONDS,
+    RedeemedCode, RefreshTokenRecord, TokenHash, revocation_expiry, revoked_family_key,
+    revoked_jti_key, truncated,
 };
 use crate::records::ids::{FamilyId, Jti, UserId};
 use crate::scope::ScopeSet;
@@ -37,6 +37,7 @@ mod code;
 use code::*;
 mod refresh;
 use refresh::*;
+mod id_jag;
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 const CLIENT_EXTENSION_STEP_SECONDS: u64 = 86_400;
@@ -81,10 +82,15 @@ async fn token(req: &Request, deps: &Deps) -> Result<Response<Body>, OAuthError>
     let single = |name: &str| params.single(name);
     let grant_type = single("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    // Enterprise-managed authorization: no registration names it, so it is not one of a
+    // client's registered grants.
+    if grant_type == crate::federation::id_jag::JWT_BEARER_GRANT {
+        return id_jag::exchange_assertion(req, &params, deps).await;
+    }
     let grant = GrantType::parse(grant_type).ok_or_else(|| {
         OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
-            format!("grant_type `{grant_type}` is not supported; use authorization_code or refresh_token"),
+            format!("grant_type `{grant_type}` is not supported; use authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:jwt-bearer"),
         )
     })?;
     // A refresh reads its token beside the client (neither depends on the other): one

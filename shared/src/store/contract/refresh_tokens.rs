@@ -170,6 +170,7 @@ pub(super) fn grant(
         resource: "http://127.0.0.1:3000/mcp".into(),
         account_id: "acct-1".into(),
         idp: "password".into(),
+        managed_by: None,
         created_at,
         last_used_at: created_at,
         expires_at,

@@ -426,6 +426,30 @@ async fn the_person_must_be_a_member_of_the_providers_account_and_the_role_bound
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "inbox:read");
+    // Two of the person's accounts require the provider: the assertion cannot say which.
+    let mut acme = server
+        .deps
+        .directory
+        .account("acct_acme")
+        .await
+        .unwrap()
+        .unwrap();
+    acme.required_idp = Some("globex-okta".into());
+    server.deps.directory.put_account(&acme).await.unwrap();
+    let assertion = id_jag(&idp, &server, "sso@globex.example", "claude", json!({})).await;
+    let (status, body) = present(&server, CLAUDE, &assertion, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("several"),
+        "{body}"
+    );
 }
 
 async fn a_managed_grant_is_listed_and_ends_at_once_when_disconnected_or_revoked(backend: Backend) {

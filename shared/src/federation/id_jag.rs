@@ -156,7 +156,7 @@ pub fn validate(
         (None, _) => return Err(IdJagError::Expired),
         (_, None) => return Err(IdJagError::IssuedAt),
     };
-    if exp + LEEWAY_SECONDS <= now {
+    if exp.saturating_add(LEEWAY_SECONDS) <= now {
         return Err(IdJagError::Expired);
     }
     if iat > now + LEEWAY_SECONDS {

@@ -11,6 +11,9 @@ use super::id_token::Identity;
 use super::provider::{IdentityProvider, email_domain};
 use crate::directory::normalize_email;
 
+/// RFC 5321: an address is at most 254 octets (and a longer one is no store key).
+const MAX_EMAIL_LEN: usize = 254;
+
 /// Why an identity cannot be linked by its email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unlinkable {
@@ -37,7 +40,7 @@ pub fn email_to_link(
         .email
         .as_deref()
         .map(normalize_email)
-        .filter(|e| e.contains('@'))
+        .filter(|e| e.contains('@') && e.len() <= MAX_EMAIL_LEN)
         .ok_or(Unlinkable::NoEmail)?;
     if let Some(tenant) = &provider.tenant
         && identity.tenant.as_deref() != Some(tenant.as_str())
@@ -120,6 +123,11 @@ mod tests {
         assert_eq!(email_to_link(&globex, &silent), Err(Unlinkable::Unverified));
         assert_eq!(
             email_to_link(&open, &identity(None, Some(true), None)),
+            Err(Unlinkable::NoEmail)
+        );
+        let long = format!("{}@globex.example", "a".repeat(250));
+        assert_eq!(
+            email_to_link(&open, &identity(Some(&long), Some(true), None)),
             Err(Unlinkable::NoEmail)
         );
     }

@@ -106,6 +106,14 @@ impl IdentityProvider {
                 ));
             }
         }
+        // An ID-JAG arrives with no person present: only people of the company's own
+        // domains may be linked through one.
+        if self.id_jag && self.domains.is_empty() {
+            return Err(format!(
+                "provider {}: a provider trusted for identity assertions (id_jag) needs its email domains",
+                self.id
+            ));
+        }
         if self
             .tenant
             .as_ref()
@@ -254,6 +262,7 @@ mod tests {
             r#","issuer":"http://idp.example""#,
             r#","domains":["not a domain"]"#,
             r#","display_name":"""#,
+            r#","id_jag":true"#,
         ] {
             let json = entry(bad);
             assert!(LocalProviders::parse(&json, &local).is_err(), "{json}");

@@ -183,7 +183,13 @@ pub(super) async fn record_grant(
             MAX_GRANTS_PER_SHARED_CLIENT - 1
         }
     };
-    let same = |g: &GrantRecord| g.client_id == client.client_id && g.resource == grant.resource;
+    // A grant the company's provider made never ends one the person consented to, nor the
+    // other way round.
+    let same = |g: &GrantRecord| {
+        g.client_id == client.client_id
+            && g.resource == grant.resource
+            && g.managed_by == grant.managed_by
+    };
     let same_count = live.iter().filter(|g| same(g)).count();
     let mut to_end = same_count.saturating_sub(keep);
     let (mut ended, mut kept) = (Vec::new(), Vec::new());

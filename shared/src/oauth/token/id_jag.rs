@@ -92,10 +92,10 @@ pub(super) async fn exchange_assertion(
     };
     let user_id = UserId::new(user.user_id.clone());
     let accounts = accessible_accounts(deps, &user_id).await?;
-    let Some((membership, account)) = accounts
+    let mut theirs = accounts
         .iter()
-        .find(|(_, a)| a.required_idp.as_deref() == Some(provider.id.as_str()))
-    else {
+        .filter(|(_, a)| a.required_idp.as_deref() == Some(provider.id.as_str()));
+    let Some((membership, account)) = theirs.next() else {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidGrant,
             format!(
@@ -104,6 +104,17 @@ pub(super) async fn exchange_assertion(
             ),
         ));
     };
+    // The assertion cannot say which: acting in one the company did not mean would be
+    // worse than refusing.
+    if theirs.next().is_some() {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            format!(
+                "the person is a member of several Alta accounts that require {}: ask an Alta operator",
+                provider.display_name
+            ),
+        ));
+    }
     let allowed_by_client = client.allowed_scopes.clone().unwrap_or_else(ScopeSet::all);
     let allowed_by_provider = grant
         .scope
@@ -135,7 +146,7 @@ pub(super) async fn exchange_assertion(
     );
     if !deps
         .revocations
-        .use_once(&spend, grant.exp + LEEWAY_SECONDS, now)
+        .use_once(&spend, grant.exp.saturating_add(LEEWAY_SECONDS), now)
         .await?
     {
         return Err(refused(IdJagError::Replayed));

@@ -376,6 +376,30 @@ async fn after_upstream_sign_in(
     }
 }
 
+/// The client of a pending request, read again when its form comes back: it must still
+/// have the redirect URI the request named.
+async fn pending_client(
+    req: &Request,
+    deps: &Deps,
+    request: &AuthorizationRequest,
+) -> Result<Client, Response<Body>> {
+    let fetches = RequestFetches::of(req, deps);
+    let client = resolve_client(deps, &request.client_id, &fetches)
+        .await
+        .map_err(client_error_page)?;
+    if client
+        .redirect_uri_matching(&request.redirect_uri)
+        .is_none()
+    {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "Unregistered redirect",
+            "The app no longer has this redirect address.",
+        ));
+    }
+    Ok(client)
+}
+
 /// After a sign-in through an identity provider: the account page, always (its Allow is
 /// the consent).
 async fn consent_after_sign_in(
@@ -384,21 +408,10 @@ async fn consent_after_sign_in(
     keys: &FormKey,
     pending: PendingAuthorization,
 ) -> Response<Body> {
-    let fetches = RequestFetches::of(req, deps);
-    let client = match resolve_client(deps, &pending.request.client_id, &fetches).await {
+    let client = match pending_client(req, deps, &pending.request).await {
         Ok(client) => client,
-        Err(err) => return client_error_page(err),
+        Err(page) => return page,
     };
-    if client
-        .redirect_uri_matching(&pending.request.redirect_uri)
-        .is_none()
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Unregistered redirect",
-            "The app no longer has this redirect address.",
-        );
-    }
     let Some(signed_in) = pending.signed_in.clone() else {
         return unavailable("no one signed in after the identity provider");
     };

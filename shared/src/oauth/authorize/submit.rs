@@ -28,21 +28,10 @@ pub(super) async fn submit(req: &Request, deps: &Deps) -> Response<Body> {
             );
         }
     };
-    let fetches = RequestFetches::of(req, deps);
-    let client = match resolve_client(deps, &pending.request.client_id, &fetches).await {
+    let client = match pending_client(req, deps, &pending.request).await {
         Ok(client) => client,
-        Err(err) => return client_error_page(err),
+        Err(page) => return page,
     };
-    if client
-        .redirect_uri_matching(&pending.request.redirect_uri)
-        .is_none()
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Unregistered redirect",
-            "The app no longer has this redirect address.",
-        );
-    }
     let to_client = ClientRedirect {
         redirect_uri: pending.request.redirect_uri.clone(),
         state: pending.request.state.clone(),

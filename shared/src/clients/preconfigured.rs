@@ -146,21 +146,8 @@ impl PreconfiguredSecrets {
         if let Some(secret) = self.cache.read().await.get(secret_id) {
             return Ok(Some(secret.clone()));
         }
-        let sm = self.client.as_ref().ok_or_else(|| {
-            KeyError::Unavailable("no Secrets Manager client is configured".into())
-        })?;
-        let out = sm
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                KeyError::Unavailable(
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
-        let secret = out
-            .secret_string()
+        let secret = crate::keys::secret_string(self.client.as_ref(), secret_id)
+            .await?
             .map(|s| SecretString::new(s.trim()))
             .filter(|s| !s.secret().is_empty())
             .ok_or_else(|| KeyError::InvalidSecret(format!("secret {secret_id} is empty")))?;

@@ -93,20 +93,8 @@ impl ProviderRegistry {
         &self,
         secret_id: &str,
     ) -> Result<HashMap<String, SecretString>, KeyError> {
-        let sm = self.client.as_ref().ok_or_else(|| {
-            KeyError::Unavailable("no Secrets Manager client is configured".into())
-        })?;
-        let out = sm
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                KeyError::Unavailable(
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
-        parse_secrets(out.secret_string().unwrap_or("{}"))
+        let value = crate::keys::secret_string(self.client.as_ref(), secret_id).await?;
+        parse_secrets(value.as_deref().unwrap_or("{}"))
     }
 }
 

@@ -24,6 +24,27 @@ use thiserror::Error;
 
 use crate::jwks::{Jwk, Jwks, VerificationKeys};
 
+/// The current string value of a Secrets Manager secret (`None`: it holds no string),
+/// read with `client`, which a process without Secrets Manager does not have.
+pub async fn secret_string(
+    client: Option<&aws_sdk_secretsmanager::Client>,
+    secret_id: &str,
+) -> Result<Option<String>, KeyError> {
+    let client = client
+        .ok_or_else(|| KeyError::Unavailable("no Secrets Manager client is configured".into()))?;
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        // Explicit, so a rotation's pending version is never read by mistake.
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .map_err(|e| {
+            KeyError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+        })?;
+    Ok(out.secret_string().map(str::to_owned))
+}
+
 #[derive(Debug, Clone, Error)]
 pub enum KeyError {
     #[error("the key set secret is not valid: {0}")]

@@ -27,23 +27,10 @@ pub struct SecretsManagerKeys {
 
 impl SecretsManagerKeys {
     pub async fn load<T: RingKeys>(&self) -> Result<T, KeyError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            // Explicit, so a rotation's pending version is never read by mistake.
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .map_err(|e| {
-                KeyError::Unavailable(
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
-        let value = out
-            .secret_string()
+        let value = super::secret_string(Some(&self.client), &self.secret_id)
+            .await?
             .ok_or_else(|| KeyError::InvalidSecret("the secret has no string value".into()))?;
-        T::from_secret(value)
+        T::from_secret(&value)
     }
 }
 

@@ -494,23 +494,35 @@ impl From<StoreError> for LinkFailure {
     }
 }
 
-/// The Alta user this sign-in (or identity assertion) is: by its link, or linked now by
-/// its email.
+/// The Alta user a sign-in (or identity assertion) is, found but not yet linked: what
+/// the caller checks before anything is written.
+pub(crate) struct Linking {
+    pub user: User,
+    /// The link to make: this is the person's first sign-in through the issuer.
+    new_link: Option<IdentityLink>,
+}
+
+/// The Alta user this sign-in is, linked now by its email if it was not yet.
 pub(crate) async fn linked_user(
     deps: &Deps,
     provider: &IdentityProvider,
     identity: &Identity,
     now: u64,
 ) -> Result<User, LinkFailure> {
-    let user_of = |link: IdentityLink| async move {
-        Ok::<_, StoreError>(
-            deps.directory
-                .user_by_email(&link.email)
-                .await?
-                .filter(|user| user.user_id == link.user_id),
-        )
-    };
-    let no_user = LinkFailure::NoMatch(Unlinkable::NoUser);
+    let linking = find_linked_user(deps, provider, identity, now).await?;
+    complete_link(deps, linking).await
+}
+
+/// The Alta user this sign-in (or identity assertion) is: by its link, or by its email
+/// under the provider's rules. Writes nothing: [`complete_link`] does, once every other
+/// check of the caller has passed.
+pub(crate) async fn find_linked_user(
+    deps: &Deps,
+    provider: &IdentityProvider,
+    identity: &Identity,
+    now: u64,
+) -> Result<Linking, LinkFailure> {
+    let no_user = || LinkFailure::NoMatch(Unlinkable::NoUser);
     // A tenant is checked at every sign-in, not only the first.
     if let Some(tenant) = &provider.tenant
         && identity.tenant.as_ref() != Some(tenant)
@@ -531,15 +543,19 @@ pub(crate) async fn linked_user(
                 return Err(LinkFailure::NoMatch(Unlinkable::OutsideDomains));
             }
         }
-        return user_of(link).await?.ok_or(no_user);
+        let user = linked_user_of(deps, &link).await?.ok_or_else(no_user)?;
+        return Ok(Linking {
+            user,
+            new_link: None,
+        });
     }
     let email = email.map_err(LinkFailure::NoMatch)?;
     let user = deps
         .directory
         .user_by_email(&email)
         .await?
-        .ok_or(LinkFailure::NoMatch(Unlinkable::NoUser))?;
-    let link = IdentityLink {
+        .ok_or_else(no_user)?;
+    let new_link = IdentityLink {
         issuer: identity.issuer.clone(),
         subject: identity.subject.clone(),
         user_id: user.user_id.clone(),
@@ -547,24 +563,46 @@ pub(crate) async fn linked_user(
         provider_id: provider.id.clone(),
         created_at: now,
     };
+    Ok(Linking {
+        user,
+        new_link: Some(new_link),
+    })
+}
+
+/// Writes the link [`find_linked_user`] found to make, if any.
+pub(crate) async fn complete_link(deps: &Deps, linking: Linking) -> Result<User, LinkFailure> {
+    let Linking { user, new_link } = linking;
+    let Some(link) = new_link else {
+        return Ok(user);
+    };
     match deps.identities.create_identity_link(&link).await {
         Ok(()) => {
-            tracing::info!(provider = %provider.id, user_id = %user.user_id, "identity linked");
+            tracing::info!(provider = %link.provider_id, user_id = %user.user_id, "identity linked");
             Ok(user)
         }
-        // Two first sign-ins at once: whichever link was made decides.
+        // Two first sign-ins at once: whichever link was made decides, and it must be
+        // the same person the caller checked.
         Err(StoreError::Conflict) => {
             let made = deps
                 .identities
-                .identity_link(&identity.issuer, &identity.subject)
-                .await?
-                .ok_or(no_user)?;
-            user_of(made)
-                .await?
-                .ok_or(LinkFailure::NoMatch(Unlinkable::NoUser))
+                .identity_link(&link.issuer, &link.subject)
+                .await?;
+            match made {
+                Some(made) if made.user_id == user.user_id => Ok(user),
+                _ => Err(LinkFailure::NoMatch(Unlinkable::NoUser)),
+            }
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// The user a link names, if they still have the email it was made with.
+async fn linked_user_of(deps: &Deps, link: &IdentityLink) -> Result<Option<User>, StoreError> {
+    Ok(deps
+        .directory
+        .user_by_email(&link.email)
+        .await?
+        .filter(|user| user.user_id == link.user_id))
 }
 
 /// A page for an upstream failure: the provider's fault or reach (502), or a token that

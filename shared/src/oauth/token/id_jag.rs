@@ -6,8 +6,9 @@
 //! metadata-document client with `private_key_jwt`), only with an assertion of a provider
 //! marked `id_jag`, each check failing as `invalid_grant` with the check named (never the
 //! assertion itself in a log). The assertion's `jti` is spent once per issuer (a
-//! conditional write, safe across containers). The person acts in the provider's account:
-//! the first one that requires this provider and where they are a member. The scope is
+//! conditional write, safe across containers), and the person's first sign-in is linked
+//! only then. The person acts in the provider's account: the first one that requires this
+//! provider and where they are a member. The scope is
 //! what the client asked ∩ what the assertion allows ∩ what the role allows. No refresh
 //! token: the app asks its provider for a fresh assertion instead, so the company can cut
 //! access centrally. The grant shows on the connected-apps page ("managed by" the
@@ -22,7 +23,7 @@ use crate::federation::provider::{IdentityProvider, check_issuer};
 use crate::federation::upstream::{self as upstream_leg, UpstreamError};
 use crate::jwt::LEEWAY_SECONDS;
 use crate::oauth::sign_in::accessible_accounts;
-use crate::oauth::upstream::{LinkFailure, linked_user};
+use crate::oauth::upstream::{LinkFailure, complete_link, find_linked_user};
 use crate::rbac::{Permission, role_allows};
 use crate::scope::Scope;
 
@@ -80,22 +81,25 @@ pub(super) async fn exchange_assertion(
     let provider = trusted_provider(deps, &issuer, now).await?;
     let grant = verified(deps, &provider, assertion, &client.client_id, now).await?;
 
-    let user = match linked_user(deps, &provider, &grant.identity, now).await {
-        Ok(user) => user,
-        Err(LinkFailure::Store(err)) => return Err(err.into()),
-        Err(LinkFailure::NoMatch(why)) => {
-            return Err(OAuthError::new(
-                OAuthErrorCode::InvalidGrant,
-                format!("no Alta user matches the assertion's subject: {why}"),
-            ));
-        }
+    let no_match = |failure: LinkFailure| match failure {
+        LinkFailure::Store(err) => OAuthError::from(err),
+        LinkFailure::NoMatch(why) => OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            format!("no Alta user matches the assertion's subject: {why}"),
+        ),
     };
-    let user_id = UserId::new(user.user_id.clone());
+    // Nothing is written until every check has passed: a refused assertion leaves no link.
+    let linking = find_linked_user(deps, &provider, &grant.identity, now)
+        .await
+        .map_err(no_match)?;
+    let user_id = UserId::new(linking.user.user_id.clone());
     let accounts = accessible_accounts(deps, &user_id).await?;
-    let mut theirs = accounts
+    // Every account that requires the provider is the company's: the person acts in the
+    // first of them, in the order their accounts are always listed.
+    let Some((membership, account)) = accounts
         .iter()
-        .filter(|(_, a)| a.required_idp.as_deref() == Some(provider.id.as_str()));
-    let Some((membership, account)) = theirs.next() else {
+        .find(|(_, a)| a.required_idp.as_deref() == Some(provider.id.as_str()))
+    else {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidGrant,
             format!(
@@ -104,17 +108,6 @@ pub(super) async fn exchange_assertion(
             ),
         ));
     };
-    // The assertion cannot say which: acting in one the company did not mean would be
-    // worse than refusing.
-    if theirs.next().is_some() {
-        return Err(OAuthError::new(
-            OAuthErrorCode::InvalidGrant,
-            format!(
-                "the person is a member of several Alta accounts that require {}: ask an Alta operator",
-                provider.display_name
-            ),
-        ));
-    }
     let allowed_by_client = client.allowed_scopes.clone().unwrap_or_else(ScopeSet::all);
     let allowed_by_provider = grant
         .scope
@@ -151,6 +144,7 @@ pub(super) async fn exchange_assertion(
     {
         return Err(refused(IdJagError::Replayed));
     }
+    complete_link(deps, linking).await.map_err(no_match)?;
 
     let family_id = FamilyId::new(random::token(16));
     let access_lifetime = deps.config.tokens.access;
@@ -230,15 +224,19 @@ async fn verified(
     now: u64,
 ) -> Result<id_jag::IdJag, OAuthError> {
     let allowance = Unlimited::from_now();
-    let unusable = |err: UpstreamError| match err {
-        UpstreamError::Unreachable(why) => OAuthError::unavailable(format!(
-            "the identity provider {} could not be reached: {why}",
-            provider.id
-        )),
-        other => OAuthError::new(
-            OAuthErrorCode::InvalidGrant,
-            format!("the identity provider's keys could not be used: {other}"),
-        ),
+    // The details are the operator's (addresses, the provider's answers), not the
+    // client's: they go to the log.
+    let unusable = |err: UpstreamError| {
+        tracing::warn!(provider = %provider.id, cause = %err, "identity provider keys unusable for an identity assertion");
+        match err {
+            UpstreamError::Unreachable(_) => {
+                OAuthError::unavailable("the identity provider could not be reached")
+            }
+            _ => OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "the identity provider's keys could not be used",
+            ),
+        }
     };
     let metadata = upstream_leg::metadata(&deps.provider_fetcher, provider, now, &allowance)
         .await

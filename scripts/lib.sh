@@ -141,6 +141,8 @@ PY
 # A test OpenID provider (tests/idp/provider.mjs: oidc-provider, its login and consent
 # screens) on a free loopback port, for the tests of signing in through a provider. Sets
 # IDP_ISSUER to its issuer (http://127.0.0.1:<port>); stopped with the other servers.
+# IDP_APP_CLIENT_ID and its IDP_APP_* companions, when set, reach provider.mjs: an
+# enterprise app whose ID tokens it exchanges for ID-JAGs.
 start_test_idp() { # name client-id client-secret accounts.json log-dir redirect-uri...
   local name=$1 client_id=$2 secret=$3 accounts=$4 dir=$5
   shift 5
@@ -155,4 +157,14 @@ start_test_idp() { # name client-id client-secret accounts.json log-dir redirect
   PIDS+=($!)
   wait_for_file "test OpenID provider $name" "$ready" "${PIDS[-1]}" "$dir/idp-$name.log"
   IDP_ISSUER=$(cat "$ready")
+}
+
+create_secret() { # endpoint region name: a Secrets Manager secret (moto) holding standard input
+  .venv-test/bin/python -c '
+import sys
+import boto3
+value = sys.stdin.read().rstrip("\n")
+boto3.client("secretsmanager", endpoint_url=sys.argv[1], region_name=sys.argv[2],
+             aws_access_key_id="local", aws_secret_access_key="local").create_secret(
+    Name=sys.argv[3], SecretString=value)' "$1" "$2" "$3"
 }

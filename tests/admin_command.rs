@@ -257,6 +257,26 @@ async fn identity_providers_and_single_sign_on_are_managed_with_secrets_from_std
         Some("s\n"),
     );
     assert!(!ok && out.contains("https"), "{out}");
+    // One provider per issuer may take its ID-JAGs: okta again with --id-jag replaces its
+    // own record, a second provider of the same issuer is refused.
+    let with_id_jag = |id: &'static str| {
+        let mut args = add.to_vec();
+        args[3] = id;
+        args.push("--id-jag");
+        args
+    };
+    let (ok, out) = run(&with_id_jag("okta-agents"), Some("s\n"));
+    assert!(ok, "{out}");
+    let (ok, out) = run(&with_id_jag("okta"), Some("okta-client-secret\n"));
+    assert!(
+        !ok && out.contains("identity provider okta-agents already takes ID-JAGs"),
+        "{out}"
+    );
+    let (ok, out) = run(
+        &["identity-provider", "remove", "--id", "okta-agents"],
+        None,
+    );
+    assert!(ok, "{out}");
 
     let stored = server.deps.identities.identity_providers().await.unwrap();
     assert_eq!(stored.len(), 1);

@@ -250,6 +250,22 @@ async fn run(args: &[String]) -> Result<String, String> {
                     .and_then(|b| alta_shared::config::BaseUrl::parse(&b).ok())
                     .as_ref(),
             )?;
+            // An ID-JAG names only its issuer: two providers trusted for one issuer's
+            // ID-JAGs would leave which one's domains and account apply to chance.
+            if provider.id_jag
+                && let Some(other) = deps
+                    .identities
+                    .identity_providers()
+                    .await
+                    .map_err(store_error)?
+                    .iter()
+                    .find(|p| p.id != provider.id && p.id_jag && p.issuer == provider.issuer)
+            {
+                return Err(format!(
+                    "identity provider {} already takes ID-JAGs from {}: only one provider per issuer may",
+                    other.id, provider.issuer
+                ));
+            }
             let secret = read_line("the client secret")?;
             if secret.secret().is_empty() {
                 return Err("the client secret (standard input) is empty".into());

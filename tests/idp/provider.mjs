@@ -2,15 +2,18 @@
 // A real OpenID Provider on loopback for Alta's sign-in through an external provider:
 // panva's oidc-provider with one confidential client, PKCE (S256) required, the
 // authorization code flow only, a signing key made at start, fixed test accounts and a
-// plain login + consent screen. See README.md beside this file.
+// plain login + consent screen; optionally a second client, an enterprise app, whose ID
+// tokens it exchanges for ID-JAGs (RFC 8693). See README.md beside this file.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as querystring from 'node:querystring';
 
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import {
+  calculateJwkThumbprint, exportJWK, generateKeyPair, jwtVerify, SignJWT,
+} from 'jose';
+import Provider, { errors } from 'oidc-provider';
 
 import {
   AUTH_METHODS, checkIssuer, listen, loadAccounts, parseOptions, parsePort, shutdownOn, usage,
@@ -32,6 +35,16 @@ const SPEC = {
   alg: { env: 'IDP_ALG', default: 'RS256', help: 'ID token signing alg: RS256 or ES256' },
   'ready-file': { env: 'IDP_READY_FILE', help: 'file to write the issuer URL to once listening' },
   accounts: { env: 'IDP_ACCOUNTS', help: 'JSON file: an array of {sub, email, email_verified, name} replacing the default accounts' },
+  'app-client-id': {
+    env: 'IDP_APP_CLIENT_ID', help: 'an enterprise app: a second client, whose ID tokens the token endpoint exchanges for ID-JAGs (RFC 8693)',
+  },
+  'app-client-secret': { env: 'IDP_APP_CLIENT_SECRET', default: 'app-idp-test-secret', help: 'its secret' },
+  'app-redirect-uri': {
+    env: 'IDP_APP_REDIRECT_URI', multiple: true, default: ['http://127.0.0.1/app/callback'], help: 'its redirect URIs',
+  },
+  'app-audience-client-id': {
+    env: 'IDP_APP_AUDIENCE_CLIENT_ID', help: "the app's client_id at the authorization server its ID-JAGs are for (their client_id claim); default: --app-client-id",
+  },
 };
 
 let opts;
@@ -43,7 +56,8 @@ try {
   }
   if (!AUTH_METHODS.includes(opts['auth-method'])) throw new Error(`--auth-method must be one of ${AUTH_METHODS.join(', ')}`);
   if (!['RS256', 'ES256'].includes(opts.alg)) throw new Error('--alg must be RS256 or ES256');
-  for (const uri of opts['redirect-uri']) new URL(uri); // eslint-disable-line no-new
+  for (const uri of [...opts['redirect-uri'], ...opts['app-redirect-uri']]) new URL(uri); // eslint-disable-line no-new
+  if (opts['app-client-id'] === opts['client-id']) throw new Error('--app-client-id must differ from --client-id');
 } catch (err) {
   console.error(`provider.mjs: ${err.message}`);
   process.exit(2);
@@ -64,23 +78,43 @@ const port = await listen(server, parsePort(opts.port), opts.host);
 const issuer = checkIssuer(opts.issuer === SPEC.issuer.default ? `http://127.0.0.1:${port}` : opts.issuer);
 
 // A fresh signing key each start (the RP fetches it from jwks_uri).
-const { privateKey } = await generateKeyPair(opts.alg, { extractable: true });
+const { privateKey, publicKey } = await generateKeyPair(opts.alg, { extractable: true });
 const jwk = await exportJWK(privateKey);
 jwk.alg = opts.alg;
 jwk.use = 'sig';
 jwk.kid = await calculateJwkThumbprint(jwk);
 
 const authMethod = opts['auth-method'];
-const provider = new Provider(issuer, {
-  clients: [{
-    client_id: opts['client-id'],
-    client_secret: opts['client-secret'],
-    redirect_uris: opts['redirect-uri'],
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+const ID_JAG_LIFETIME = 300;
+const app = opts['app-client-id'] ? {
+  clientId: opts['app-client-id'],
+  audienceClientId: opts['app-audience-client-id'] || opts['app-client-id'],
+} : undefined;
+const clients = [{
+  client_id: opts['client-id'],
+  client_secret: opts['client-secret'],
+  redirect_uris: opts['redirect-uri'],
+  response_types: ['code'],
+  grant_types: ['authorization_code'],
+  token_endpoint_auth_method: authMethod,
+  id_token_signed_response_alg: opts.alg,
+}];
+if (app) {
+  clients.push({
+    client_id: app.clientId,
+    client_secret: opts['app-client-secret'],
+    redirect_uris: opts['app-redirect-uri'],
     response_types: ['code'],
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', TOKEN_EXCHANGE],
     token_endpoint_auth_method: authMethod,
     id_token_signed_response_alg: opts.alg,
-  }],
+  });
+}
+const provider = new Provider(issuer, {
+  clients,
   // The discovery document's token_endpoint_auth_methods_supported: only the configured one.
   clientAuthMethods: [authMethod],
   responseTypes: ['code'],
@@ -242,9 +276,61 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
+// RFC 8693 token exchange, as an enterprise IdP does it for enterprise-managed
+// authorization (Okta's Cross App Access): the app's ID token for this person becomes an
+// Identity Assertion JWT Authorization Grant for another authorization server, signed with
+// this provider's key. Only the app client registered this grant type; oidc-provider has
+// authenticated it before this runs.
+if (app) {
+  provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+    const p = ctx.oidc.params;
+    const bad = (what) => { throw new errors.InvalidRequest(what); };
+    if (p.requested_token_type !== ID_JAG_TYPE) bad(`requested_token_type must be ${ID_JAG_TYPE}`);
+    if (p.subject_token_type !== ID_TOKEN_TYPE) bad(`subject_token_type must be ${ID_TOKEN_TYPE}`);
+    if (!p.subject_token) bad('subject_token missing');
+    if (p.actor_token || p.actor_token_type) bad('actor tokens are not used here');
+    if (!p.audience) bad('audience missing (the issuer of the authorization server)');
+    if (!p.resource) bad('resource missing (the resource server)');
+    let sub;
+    try {
+      ({ payload: { sub } } = await jwtVerify(p.subject_token, publicKey, {
+        issuer, audience: app.clientId, algorithms: [opts.alg], requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (err) {
+      throw new errors.InvalidGrant(`subject_token refused: ${err.message}`);
+    }
+    const account = bySub.get(sub);
+    if (!account) throw new errors.InvalidGrant('subject_token names no account');
+    const now = Math.floor(Date.now() / 1000);
+    const jag = await new SignJWT({
+      client_id: app.audienceClientId,
+      resource: p.resource,
+      ...(p.scope ? { scope: p.scope } : {}),
+      email: account.email,
+      ...(account.email_verified === undefined ? {} : { email_verified: account.email_verified }),
+    })
+      .setProtectedHeader({ alg: opts.alg, kid: jwk.kid, typ: 'oauth-id-jag+jwt' })
+      .setIssuer(issuer)
+      .setSubject(sub)
+      .setAudience(p.audience)
+      .setJti(randomBytes(16).toString('base64url'))
+      .setIssuedAt(now)
+      .setExpirationTime(now + ID_JAG_LIFETIME)
+      .sign(privateKey);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      access_token: jag,
+      issued_token_type: ID_JAG_TYPE,
+      token_type: 'N_A',
+      expires_in: ID_JAG_LIFETIME,
+      ...(p.scope ? { scope: p.scope } : {}),
+    };
+  }, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type']);
+}
+
 handler = provider.callback();
 writeReadyFile(opts['ready-file'], issuer);
-console.log(`provider.mjs: issuer ${issuer} listening on ${opts.host}:${port}, client ${opts['client-id']} (${authMethod}), ${opts.alg}`);
+console.log(`provider.mjs: issuer ${issuer} listening on ${opts.host}:${port}, client ${opts['client-id']} (${authMethod}), ${opts.alg}${app ? `, enterprise app ${app.clientId} (ID-JAGs for ${app.audienceClientId})` : ''}`);
 shutdownOn(server, 'provider.mjs');
 
 // --- pages -------------------------------------------------------------------------

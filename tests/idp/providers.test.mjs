@@ -499,6 +499,111 @@ describe('provider.mjs (oidc-provider)', () => {
   });
 });
 
+describe('provider.mjs with an enterprise app: ID token → ID-JAG (RFC 8693)', () => {
+  const APP = 'enterprise-app';
+  const APP_SECRET = 'enterprise app secret';
+  const AT_AS = 'acme-agent';
+  const AUDIENCE = 'http://127.0.0.1:9';
+  const RESOURCE = 'http://127.0.0.1:9/mcp';
+  const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+  const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+  let idp;
+  before(async () => {
+    idp = await start('provider.mjs', [
+      '--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI,
+      '--app-client-id', APP, '--app-client-secret', APP_SECRET, '--app-redirect-uri', REDIRECT_URI,
+      '--app-audience-client-id', AT_AS,
+    ]);
+  });
+  after(async () => { await idp?.stop(); });
+
+  const post = async (id, secret, form) => {
+    const res = await fetch(idp.meta.token_endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(id, secret) },
+      body: new URLSearchParams(form),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  // The app's own sign-in of the person at the provider: its ID token.
+  const appIdToken = async (login) => {
+    const flow = await signIn(idp, { login, extra: { client_id: APP } });
+    const token = await post(APP, APP_SECRET, {
+      grant_type: 'authorization_code', code: flow.query.code, redirect_uri: REDIRECT_URI, code_verifier: flow.verifier,
+    });
+    assert.equal(token.status, 200, JSON.stringify(token.body));
+    return token.body.id_token;
+  };
+  const exchangeFor = (subjectToken, overrides = {}, [id, secret] = [APP, APP_SECRET]) => {
+    const form = {
+      grant_type: TOKEN_EXCHANGE,
+      requested_token_type: ID_JAG_TYPE,
+      subject_token: subjectToken,
+      subject_token_type: ID_TOKEN_TYPE,
+      audience: AUDIENCE,
+      resource: RESOURCE,
+      scope: 'campaigns:read inbox:read',
+      ...overrides,
+    };
+    for (const [k, v] of Object.entries(form)) if (v === undefined) delete form[k];
+    return post(id, secret, form);
+  };
+
+  test('the app exchanges its ID token for an ID-JAG signed with the provider key', async () => {
+    assert.ok(idp.meta.grant_types_supported.includes(TOKEN_EXCHANGE));
+    const idToken = await appIdToken('sso@globex.example');
+    const res = await exchangeFor(idToken);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.issued_token_type, ID_JAG_TYPE);
+    assert.equal(res.body.token_type, 'N_A');
+    assert.equal(res.body.scope, 'campaigns:read inbox:read');
+    const { payload, protectedHeader } = await jwtVerify(res.body.access_token, createRemoteJWKSet(new URL(idp.meta.jwks_uri)), {
+      issuer: idp.issuer, audience: AUDIENCE, algorithms: ['RS256'], typ: 'oauth-id-jag+jwt',
+    });
+    assert.equal(protectedHeader.typ, 'oauth-id-jag+jwt');
+    assert.equal(payload.sub, 'globex-sso-0001');
+    assert.equal(payload.client_id, AT_AS);
+    assert.equal(payload.resource, RESOURCE);
+    assert.equal(payload.scope, 'campaigns:read inbox:read');
+    assert.equal(payload.email, 'sso@globex.example');
+    assert.equal(payload.email_verified, true);
+    assert.equal(payload.exp - payload.iat, 300);
+    assert.ok(payload.jti);
+    const second = await exchangeFor(idToken);
+    assert.notEqual(decodeJwt(second.body.access_token).jti, payload.jti, 'a fresh jti each time');
+  });
+
+  test('refused: Alta\'s own client, a token that is not the app\'s ID token, missing or wrong parameters', async () => {
+    const idToken = await appIdToken('demo@alta.local');
+    const rp = await exchangeFor(idToken, {}, [CLIENT_ID, CLIENT_SECRET]);
+    // oidc-provider's answer to a grant type the client did not register.
+    assert.equal(rp.status, 400);
+    assert.match(rp.body.error_description, /grant type is not allowed for this client/);
+    const wrongSecret = await exchangeFor(idToken, {}, [APP, 'wrong']);
+    assert.equal(wrongSecret.status, 401);
+    assert.equal(wrongSecret.body.error, 'invalid_client');
+    // An ID token the provider gave Alta (the other client) is not the app's.
+    const flow = await signIn(idp, { login: 'demo@alta.local' });
+    const rpToken = await exchange(idp, { code: flow.query.code, verifier: flow.verifier }, 'client_secret_basic');
+    for (const subject of [rpToken.body.id_token, 'not.a.jwt', `${idToken.slice(0, -4)}AAAA`]) {
+      const res = await exchangeFor(subject);
+      assert.equal(res.status, 400, subject);
+      assert.equal(res.body.error, 'invalid_grant', JSON.stringify(res.body));
+    }
+    for (const overrides of [
+      { requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' },
+      { subject_token_type: 'urn:ietf:params:oauth:token-type:jwt' },
+      { audience: undefined },
+      { resource: undefined },
+      { subject_token: undefined },
+    ]) {
+      const res = await exchangeFor(idToken, overrides);
+      assert.equal(res.status, 400, JSON.stringify(overrides));
+      assert.equal(res.body.error, 'invalid_request', JSON.stringify(res.body));
+    }
+  });
+});
+
 test('a bad option exits 2 with a message, before listening', async () => {
   for (const [script, args] of [
     ['provider.mjs', ['--auth-method', 'private_key_jwt']],

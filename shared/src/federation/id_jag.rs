@@ -162,7 +162,7 @@ pub fn validate(
     if iat > now + LEEWAY_SECONDS {
         return Err(IdJagError::IssuedAt);
     }
-    if exp.saturating_sub(iat) > MAX_LIFETIME_SECONDS {
+    if exp < iat || exp - iat > MAX_LIFETIME_SECONDS {
         return Err(IdJagError::Lifetime);
     }
     let jti = claims

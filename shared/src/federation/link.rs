@@ -27,6 +27,8 @@ pub enum Unlinkable {
     OtherTenant,
     #[error("no Alta user has this email")]
     NoUser,
+    #[error("the sign-in was linked to another Alta user at the same moment; try again")]
+    LinkedElsewhere,
 }
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";

@@ -183,11 +183,18 @@ impl LocalProviders {
             .map_err(|e| format!("ALTA_IDENTITY_PROVIDERS is not a JSON list of providers: {e}"))?;
         let mut local = Self::default();
         let mut seen = BTreeSet::new();
+        let mut id_jag_issuers = BTreeSet::new();
         for mut entry in entries {
             entry.provider.validate(Some(base))?;
             let id = entry.provider.id.clone();
             if !seen.insert(id.clone()) {
                 return Err(format!("provider id `{id}` appears twice"));
+            }
+            if entry.provider.id_jag && !id_jag_issuers.insert(entry.provider.issuer.clone()) {
+                return Err(format!(
+                    "provider {id}: another provider already takes ID-JAGs from {}",
+                    entry.provider.issuer
+                ));
             }
             if entry.client_secret.is_empty() {
                 return Err(format!("provider {id}: client_secret is empty"));
@@ -272,6 +279,21 @@ mod tests {
             entry("").trim_start_matches('[').trim_end_matches(']')
         );
         assert!(LocalProviders::parse(&twice, &local).is_err());
+        // Two providers of one issuer, both trusted for its ID-JAGs: which one's domains
+        // and account would apply is not for the order of records to decide.
+        let provider = |id: &str, id_jag: bool| {
+            format!(
+                r#"{{"id":"{id}","display_name":"P","issuer":"http://127.0.0.1:4000","client_id":"c","client_secret":"s","domains":["globex.example"],"id_jag":{id_jag}}}"#
+            )
+        };
+        let both = format!("[{},{}]", provider("a", true), provider("b", true));
+        let err = LocalProviders::parse(&both, &local).unwrap_err();
+        assert!(
+            err.contains("another provider already takes ID-JAGs"),
+            "{err}"
+        );
+        let one_trusted = format!("[{},{}]", provider("a", true), provider("b", false));
+        assert!(LocalProviders::parse(&one_trusted, &local).is_ok());
     }
 
     #[test]

@@ -589,7 +589,7 @@ pub(crate) async fn complete_link(deps: &Deps, linking: Linking) -> Result<User,
                 .await?;
             match made {
                 Some(made) if made.user_id == user.user_id => Ok(user),
-                _ => Err(LinkFailure::NoMatch(Unlinkable::NoUser)),
+                _ => Err(LinkFailure::NoMatch(Unlinkable::LinkedElsewhere)),
             }
         }
         Err(err) => Err(err.into()),

@@ -131,6 +131,24 @@ pub(super) async fn exchange_assertion(
         ));
     }
 
+    // Signed before anything is written: a signing key that cannot be read leaves the
+    // assertion unspent and no grant behind.
+    let family_id = FamilyId::new(random::token(16));
+    let (access_token, _) = issue_access_token(
+        deps,
+        &client,
+        &Grant {
+            user_id: &user_id,
+            family_id: &family_id,
+            account_id: &account.account_id,
+            idp: &provider.id,
+        },
+        &scope,
+        &resource,
+        now,
+    )
+    .await?;
+
     // Used once per issuer until it expires, once every check passed: a copied
     // assertion is worth nothing, and a refused one can be corrected and sent again.
     let spend = format!(
@@ -146,7 +164,6 @@ pub(super) async fn exchange_assertion(
     }
     complete_link(deps, linking).await.map_err(no_match)?;
 
-    let family_id = FamilyId::new(random::token(16));
     let access_lifetime = deps.config.tokens.access;
     let grant_record = GrantRecord {
         grant_id: family_id.clone(),
@@ -164,21 +181,8 @@ pub(super) async fn exchange_assertion(
         // The grant lives as long as its one access token.
         expires_at: now + access_lifetime,
     };
+    // Handed out only once its grant is recorded, so that the grant can always end it.
     record_grant(deps, &client, grant_record, now).await?;
-    let (access_token, _) = issue_access_token(
-        deps,
-        &client,
-        &Grant {
-            user_id: &user_id,
-            family_id: &family_id,
-            account_id: &account.account_id,
-            idp: &provider.id,
-        },
-        &scope,
-        &resource,
-        now,
-    )
-    .await?;
     tracing::info!(client_id = %client.client_id, user_id = %user_id, account_id = %account.account_id, provider = %provider.id, scope = %scope, "identity assertion grant");
     deps.metrics.record(Measurement::TokenIssued(GRANT_NAME));
     Ok(h::json_response(
@@ -204,11 +208,20 @@ async fn trusted_provider(
         .identity_providers
         .all(now, deps.identities.identity_providers())
         .await?;
-    let provider = providers
-        .iter()
-        .find(|p| p.id_jag && p.issuer == issuer)
+    let mut trusted = providers.iter().filter(|p| p.id_jag && p.issuer == issuer);
+    let provider = trusted
+        .next()
         .cloned()
         .ok_or_else(|| refused(IdJagError::UntrustedIssuer))?;
+    // alta-admin and ALTA_IDENTITY_PROVIDERS allow one; two would make the domains and the
+    // account a matter of which record comes first.
+    if let Some(other) = trusted.next() {
+        tracing::error!(provider = %provider.id, other = %other.id, "two identity providers take ID-JAGs from one issuer: remove --id-jag from one");
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            "this issuer's ID-JAGs cannot be used: ask an Alta operator",
+        ));
+    }
     check_issuer(&provider.issuer, Some(&deps.config.base_url))
         .map_err(|_| refused(IdJagError::UntrustedIssuer))?;
     Ok(provider)

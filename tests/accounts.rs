@@ -10,13 +10,11 @@ use support::Server as _;
 use alta_shared::directory::{Membership, Role};
 use alta_shared::jwt::{AccessTokenClaims, sign_access_token};
 use alta_shared::records::grant::MAX_GRANTS_PER_SHARED_CLIENT;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use support::mcp::Mcp;
 use support::oauth::{
-    Authorization, FlowClient, SignIn, challenge, get_page, offered_accounts, pending_field,
-    post_authorize, verifier,
+    Authorization, FlowClient, SignIn, challenge, claims, get_page, offered_accounts,
+    pending_field, post_authorize, verifier,
 };
 use support::{Backend, DEMO_PASSWORD, TestServer, http};
 
@@ -28,11 +26,6 @@ on_every_store!(
 );
 
 /// The claims of a JWT, unverified: what the token says, for the test to read.
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 async fn get_account(server: &TestServer, token: &str) -> Value {
     let answer = Mcp::new(server, token.to_owned())
         .call("get_account", json!({}))

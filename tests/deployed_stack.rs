@@ -441,6 +441,82 @@ async fn the_functions_write_cloudwatch_metrics_to_their_logs() {
     ));
 }
 
+#[tokio::test]
+#[ignore = "needs the emulated stack (scripts/stack); scripts/test runs it"]
+async fn an_operator_lists_an_accounts_connected_apps_and_cuts_one_off() {
+    let stack = RunningStack::from_env();
+    let token = oauth::access_token(&stack, "manager@alta.local", "campaigns:read").await;
+    let grant_id = oauth::claims(&token)["grant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = |account: &str| {
+        let (ok, out) = stack.admin(&["connections", "--account", account, "--json"]);
+        assert!(ok, "{out}");
+        serde_json::from_str::<Vec<Value>>(&out).unwrap()
+    };
+    let acme = listed("acct_acme");
+    let row = acme
+        .iter()
+        .find(|r| r["grant_id"] == grant_id.as_str())
+        .unwrap_or_else(|| panic!("{grant_id} not in {acme:?}"));
+    assert_eq!(row["email"], "manager@alta.local");
+    assert_eq!(row["role"], "Manager");
+    assert_eq!(row["scopes"], json!(["campaigns:read"]));
+    assert_eq!(row["signed_in_with"], "password");
+    assert_eq!(row["managed_by"], Value::Null);
+    assert_eq!(row["redirect_host"], "127.0.0.1");
+    assert!(row["connected_at"].as_u64().unwrap() <= row["last_used_at"].as_u64().unwrap());
+    // For people, a table with the same connection.
+    let (ok, table) = stack.admin(&["connections", "--account", "acct_acme"]);
+    assert!(ok, "{table}");
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("PERSON")
+            && header.contains("LAST USED")
+            && header.contains("SIGNED IN WITH"),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("manager@alta.local")
+            && l.contains(&grant_id)
+            && l.contains("campaigns:read")),
+        "{table}"
+    );
+    // Another account's operator view has it not, and cannot end it.
+    assert!(
+        listed("acct_globex")
+            .iter()
+            .all(|r| r["grant_id"] != grant_id.as_str())
+    );
+    let (ok, out) = stack.admin(&[
+        "disconnect",
+        "--account",
+        "acct_globex",
+        "--grant",
+        &grant_id,
+    ]);
+    assert!(!ok && out.contains("no live connection"), "{out}");
+    assert_eq!(ping_status(&stack, &token).await.0, 200);
+
+    let (ok, out) = stack.admin(&["disconnect", "--account", "acct_acme", "--grant", &grant_id]);
+    assert!(
+        ok && out.contains("disconnected") && out.contains("manager@alta.local"),
+        "{out}"
+    );
+    // At once: the next call is refused, and the connection is listed no more.
+    assert_eq!(ping_status(&stack, &token).await.0, 401);
+    assert!(
+        listed("acct_acme")
+            .iter()
+            .all(|r| r["grant_id"] != grant_id.as_str())
+    );
+    let (ok, out) = stack.admin(&["disconnect", "--account", "acct_acme", "--grant", &grant_id]);
+    assert!(!ok && out.contains("no live connection"), "{out}");
+    let (ok, out) = stack.admin(&["connections", "--account", "acct_nobody"]);
+    assert!(!ok && out.contains("no account acct_nobody"), "{out}");
+}
+
 /// ChatGPT's shape through the real authorize, token, revoke and mcp binaries: its
 /// metadata document and RSA key set on a loopback https host (the functions are told to
 /// trust its CA, as `sam local --env-vars` could tell them), each token and revocation

@@ -7,13 +7,11 @@
 
 use crate::support;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use support::Server as _;
 use support::idp::{FAKE_SECRET, Idp, entry, free_port};
 use support::mcp::Mcp;
-use support::oauth::{get_page, hidden_field};
+use support::oauth::{claims, get_page, hidden_field};
 use support::{Backend, TestServer, http, secretsmanager_endpoint};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -49,11 +47,6 @@ on_every_store_with_enterprise_idp!(
     the_person_must_be_a_member_of_the_providers_account_and_the_role_bounds_the_scope,
     a_managed_grant_is_listed_and_ends_at_once_when_disconnected_or_revoked,
 );
-
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 /// A server trusting the fake provider for ID-JAGs (Globex's: globex.example and
 /// alta.local people, required by Globex), and whose `claude` client is confidential; and

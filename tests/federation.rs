@@ -5,8 +5,6 @@
 
 use crate::support;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use support::Server as _;
 use support::idp::{
@@ -14,8 +12,8 @@ use support::idp::{
 };
 use support::mcp::Mcp;
 use support::oauth::{
-    FlowClient, challenge, get_page, hidden_field, offered_accounts, pending_field, post_authorize,
-    preselected_account, verifier,
+    FlowClient, challenge, claims, get_page, hidden_field, offered_accounts, pending_field,
+    post_authorize, preselected_account, verifier,
 };
 use support::{Backend, DEMO_PASSWORD, TestServer};
 
@@ -55,11 +53,6 @@ on_every_store_with_providers!(
 );
 
 /// The claims of a JWT, unverified.
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 fn heading(html: &str) -> &str {
     let start = html.find("<h1>").map_or(0, |i| i + 4);
     let end = html[start..]

@@ -602,3 +602,280 @@ fn the_token_function_reads_the_directory_and_only_creates_identity_links_there(
         }
     }
 }
+
+/// The metrics an alarm or a dashboard widget names in the stack's own namespace, as
+/// (metric name, dimension names).
+type NamedMetric = (String, BTreeSet<String>);
+
+/// `SEARCH('{Namespace,DimA,DimB} MetricName="X"', …)` → (namespace, X, {DimA, DimB}).
+fn search_expression(expression: &str) -> (String, String, BTreeSet<String>) {
+    let schema = expression
+        .split_once("SEARCH('{")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .unwrap_or_else(|| panic!("not a SEARCH over a schema: {expression}"));
+    let mut parts = schema.0.split(',').map(str::trim);
+    let namespace = parts.next().unwrap().to_owned();
+    let dimensions = parts.map(str::to_owned).collect();
+    let name = schema
+        .1
+        .split_once("MetricName=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .unwrap_or_else(|| panic!("a SEARCH with no MetricName: {expression}"))
+        .0
+        .to_owned();
+    (namespace, name, dimensions)
+}
+
+/// The stack's metric namespace, as the functions are given it.
+fn metrics_namespace(template: &Template, resolver: &Resolver) -> String {
+    FunctionSpec::all(template)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.logical_id == "DiscoveryFunction")
+        .unwrap()
+        .resolved_environment(resolver)
+        .unwrap()["ALTA_METRICS_NAMESPACE"]
+        .clone()
+}
+
+/// Whether the code publishes `name` with exactly these dimensions
+/// (`alta_shared::metrics::Measurement::catalog`, read from the code).
+fn emitted(name: &str, dimensions: &BTreeSet<String>) -> bool {
+    alta_shared::metrics::Measurement::catalog()
+        .iter()
+        .any(|spec| {
+            spec.name == name
+                && spec.dimension_sets.iter().any(|set| {
+                    set.iter().map(|d| (*d).to_owned()).collect::<BTreeSet<_>>() == *dimensions
+                })
+        })
+}
+
+#[test]
+fn every_metric_the_alarms_and_the_dashboard_name_in_the_stacks_namespace_is_one_the_code_emits() {
+    let template = template();
+    let resolver = Resolver::undeployed(&template, &BTreeMap::new()).unwrap();
+    let namespace = metrics_namespace(&template, &resolver);
+    let mut named: Vec<(String, NamedMetric)> = Vec::new();
+
+    // The alarms: a metric of their own, or metric queries.
+    for (id, _) in template.resources_of_type("AWS::CloudWatch::Alarm") {
+        let alarm = resolver
+            .resolve(&resource(&template, id)["Properties"])
+            .unwrap()
+            .unwrap();
+        let metrics = std::iter::once(&alarm).chain(
+            alarm["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| &m["MetricStat"]["Metric"]),
+        );
+        for metric in metrics {
+            if metric["Namespace"] == namespace.as_str() {
+                let dimensions = metric["Dimensions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| d["Name"].as_str().unwrap().to_owned())
+                    .collect();
+                named.push((
+                    id.to_owned(),
+                    (
+                        metric["MetricName"].as_str().unwrap().to_owned(),
+                        dimensions,
+                    ),
+                ));
+            }
+        }
+    }
+
+    // The dashboard: plain metrics and SEARCH expressions.
+    for (title, widget_metrics) in dashboard_metrics(&template, &resolver) {
+        for metric in widget_metrics {
+            match metric {
+                DashboardMetric::Search(expression) => {
+                    let (ns, name, dimensions) = search_expression(&expression);
+                    assert_eq!(ns, namespace, "{title}: {expression}");
+                    named.push((title.clone(), (name, dimensions)));
+                }
+                DashboardMetric::Plain {
+                    namespace: ns,
+                    name,
+                    dimensions,
+                } if ns == namespace => {
+                    named.push((title.clone(), (name, dimensions.into_keys().collect())));
+                }
+                DashboardMetric::Plain { .. } => {}
+            }
+        }
+    }
+    assert!(named.iter().any(|(id, _)| id == "SigningKeyAgeAlarm"));
+    for (by, (name, dimensions)) in &named {
+        assert!(
+            emitted(name, dimensions),
+            "{by} names {name} {dimensions:?} in {namespace}, which the code does not publish \
+             (alta_shared::metrics::Measurement::catalog)"
+        );
+    }
+    // And the dashboard shows every metric the code publishes.
+    for spec in alta_shared::metrics::Measurement::catalog() {
+        assert!(
+            named
+                .iter()
+                .any(|(by, (name, _))| by != "SigningKeyAgeAlarm" && name == spec.name),
+            "the dashboard does not show {}",
+            spec.name
+        );
+    }
+}
+
+#[derive(Debug)]
+enum DashboardMetric {
+    Search(String),
+    Plain {
+        namespace: String,
+        name: String,
+        dimensions: BTreeMap<String, String>,
+    },
+}
+
+/// Each metric widget's title and metrics, from the dashboard body as CloudFormation
+/// substitutes it.
+fn dashboard_metrics(
+    template: &Template,
+    resolver: &Resolver,
+) -> Vec<(String, Vec<DashboardMetric>)> {
+    let body = dashboard_body(template, resolver);
+    body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "metric")
+        .map(|widget| {
+            let title = widget["properties"]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let metrics = widget["properties"]["metrics"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{title}: no metrics"))
+                .iter()
+                .map(|row| {
+                    let row = row.as_array().unwrap();
+                    if let Some(expression) = row[0].get("expression") {
+                        return DashboardMetric::Search(expression.as_str().unwrap().to_owned());
+                    }
+                    let strings: Vec<String> = row
+                        .iter()
+                        .take_while(|v| v.is_string())
+                        .map(|v| v.as_str().unwrap().to_owned())
+                        .collect();
+                    assert!(
+                        strings.len() >= 2
+                            && strings.len().is_multiple_of(2)
+                            && !strings.contains(&".".to_owned()),
+                        "{title}: write each metric in full: {row:?}"
+                    );
+                    DashboardMetric::Plain {
+                        namespace: strings[0].clone(),
+                        name: strings[1].clone(),
+                        dimensions: strings[2..]
+                            .chunks(2)
+                            .map(|pair| (pair[0].clone(), pair[1].clone()))
+                            .collect(),
+                    }
+                })
+                .collect();
+            (title, metrics)
+        })
+        .collect()
+}
+
+fn dashboard_body(template: &Template, resolver: &Resolver) -> serde_json::Value {
+    let body = resolver
+        .resolve(&resource(template, "Dashboard")["Properties"]["DashboardBody"])
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(body.as_str().unwrap())
+        .expect("the dashboard body is JSON once substituted")
+}
+
+#[test]
+fn the_dashboard_shows_the_api_every_function_every_table_and_every_alarm() {
+    let template = template();
+    let resolver = Resolver::undeployed(&template, &BTreeMap::new()).unwrap();
+    // Which resources each AWS metric is shown for: (namespace, metric) → dimension values.
+    let mut shown: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (_, metrics) in dashboard_metrics(&template, &resolver) {
+        for metric in metrics {
+            if let DashboardMetric::Plain {
+                namespace,
+                name,
+                dimensions,
+            } = metric
+            {
+                shown
+                    .entry((namespace, name))
+                    .or_default()
+                    .extend(dimensions.into_values());
+            }
+        }
+    }
+    let of_type = |kind: &str| -> BTreeSet<String> {
+        template
+            .resources_of_type(kind)
+            .map(|(id, _)| id.to_owned())
+            .collect()
+    };
+    let functions = of_type("AWS::Serverless::Function");
+    let tables = of_type("AWS::DynamoDB::Table");
+    let api = BTreeSet::from(["HttpApi".to_owned()]);
+    let expected = [
+        ("AWS/ApiGateway", "Count", &api),
+        ("AWS/ApiGateway", "4xx", &api),
+        ("AWS/ApiGateway", "5xx", &api),
+        ("AWS/ApiGateway", "Latency", &api),
+        ("AWS/Lambda", "Errors", &functions),
+        ("AWS/Lambda", "Throttles", &functions),
+        ("AWS/Lambda", "Duration", &functions),
+        ("AWS/Lambda", "ConcurrentExecutions", &functions),
+        ("AWS/DynamoDB", "ConsumedReadCapacityUnits", &tables),
+        ("AWS/DynamoDB", "ConsumedWriteCapacityUnits", &tables),
+        ("AWS/DynamoDB", "ReadThrottleEvents", &tables),
+        ("AWS/DynamoDB", "WriteThrottleEvents", &tables),
+    ];
+    for (namespace, name, resources) in expected {
+        assert_eq!(
+            shown.get(&(namespace.to_owned(), name.to_owned())),
+            Some(resources),
+            "{namespace} {name}"
+        );
+    }
+    // Every alarm's state, by its ARN.
+    let body = dashboard_body(&template, &resolver);
+    let alarms: BTreeSet<String> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "alarm")
+        .flat_map(|w| w["properties"]["alarms"].as_array().unwrap().clone())
+        .map(|arn| arn.as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|id| resolver.arn(&id).unwrap().to_owned())
+        .collect();
+    assert_eq!(alarms, expected);
+    // The stack's outputs link to it.
+    let url = resolver
+        .resolve(&template.outputs().unwrap()["DashboardUrl"]["Value"])
+        .unwrap()
+        .unwrap();
+    assert!(
+        url.as_str()
+            .unwrap()
+            .ends_with("#dashboards:name=Dashboard"),
+        "{url}"
+    );
+}

@@ -1,6 +1,7 @@
-//! `alta-admin`: creates accounts, users and memberships, loads accounts' Alta data, and
-//! manages identity providers and accounts' single sign-on, in a stack's DynamoDB tables
-//! (and its identity-provider secret in Secrets Manager).
+//! `alta-admin`: creates accounts, users and memberships, loads accounts' Alta data,
+//! manages identity providers and accounts' single sign-on, and lists and ends the apps
+//! connected to an account, in a stack's DynamoDB tables (and its identity-provider secret
+//! in Secrets Manager).
 //!
 //! It reads the same configuration as the functions (`ALTA_STORE=dynamodb`, table names,
 //! `AWS_REGION`/profile or `ALTA_DYNAMODB_ENDPOINT`). A password is read from the
@@ -18,6 +19,7 @@ use alta_shared::config::StoreBackend;
 use alta_shared::directory::{Account, Membership, Role, User, normalize_email};
 use alta_shared::federation::provider::{DEFAULT_SCOPES, IdentityProvider};
 use alta_shared::federation::registry::parse_secrets;
+use alta_shared::oauth::operator::{self, Connection};
 use alta_shared::password::PasswordHash;
 use alta_shared::secret::SecretString;
 use alta_shared::store::{DirectoryStore, StoreError};
@@ -35,10 +37,12 @@ const USAGE: &str = "usage:
                                     (the client secret: first line of standard input; needs ALTA_IDENTITY_PROVIDER_SECRET_ID)
   alta-admin identity-provider list
   alta-admin identity-provider remove --id ID
-  alta-admin set-account-sso --account ACCOUNT_ID --provider ID | --none   (connecting apps to the account then needs that sign-in; /mcp refuses other tokens at once)";
+  alta-admin set-account-sso --account ACCOUNT_ID --provider ID | --none   (connecting apps to the account then needs that sign-in; /mcp refuses other tokens at once)
+  alta-admin connections --account ACCOUNT_ID [--json]   (every app connected to the account: who, which app, scopes, when, how they signed in)
+  alta-admin disconnect --account ACCOUNT_ID --grant GRANT_ID   (ends that connection at once, as the person's own Disconnect does)";
 
 /// The flags that take no value.
-const SWITCHES: &[&str] = &["no-password", "button", "id-jag", "none"];
+const SWITCHES: &[&str] = &["no-password", "button", "id-jag", "none", "json"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -75,6 +79,41 @@ async fn run(args: &[String]) -> Result<String, String> {
     let store_error = |e: StoreError| e.to_string();
 
     match command.as_str() {
+        "connections" => {
+            let account_id = flags.require("account")?;
+            existing_account(directory, account_id).await?;
+            let connections = operator::account_connections(&deps, account_id)
+                .await
+                .map_err(store_error)?;
+            if flags.switch("json") {
+                let rows: Vec<serde_json::Value> =
+                    connections.iter().map(connection_json).collect();
+                return serde_json::to_string_pretty(&rows).map_err(|e| e.to_string());
+            }
+            if connections.is_empty() {
+                return Ok(format!("no apps are connected to {account_id}"));
+            }
+            Ok(connections_table(&connections))
+        }
+        "disconnect" => {
+            let account_id = flags.require("account")?;
+            let grant_id = flags.require("grant")?;
+            existing_account(directory, account_id).await?;
+            match operator::disconnect(&deps, account_id, grant_id)
+                .await
+                .map_err(store_error)?
+            {
+                Some(ended) => Ok(format!(
+                    "disconnected {} ({}) of {}: its tokens stop working at their next use",
+                    ended.grant.client_name,
+                    ended.grant.client_id,
+                    person(&ended)
+                )),
+                None => Err(format!(
+                    "no live connection {grant_id} to {account_id} (alta-admin connections --account {account_id} lists them)"
+                )),
+            }
+        }
         "create-account" => {
             let id = flags
                 .get("id")
@@ -327,11 +366,7 @@ async fn run(args: &[String]) -> Result<String, String> {
         }
         "set-account-sso" => {
             let account_id = flags.require("account")?;
-            let mut account = directory
-                .account(account_id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| format!("no account {account_id}"))?;
+            let mut account = existing_account(directory, account_id).await?;
             account.required_idp = match (flags.get("provider"), flags.switch("none")) {
                 (Some(id), false) => {
                     let known = deps
@@ -367,6 +402,124 @@ async fn existing_user(directory: &dyn DirectoryStore, email: &str) -> Result<Us
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user with email {email}"))
+}
+
+async fn existing_account(
+    directory: &dyn DirectoryStore,
+    account_id: &str,
+) -> Result<Account, String> {
+    directory
+        .account(account_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account {account_id}"))
+}
+
+/// Whose a connection is: their email, or their user id if their user record is gone.
+fn person(c: &Connection) -> String {
+    c.member
+        .email
+        .clone()
+        .unwrap_or_else(|| c.member.membership.user_id.clone())
+}
+
+/// `2026-12-03 17:05 UTC`
+fn utc(unix_seconds: u64) -> String {
+    let (year, month, day) = alta_shared::clock::civil_date(unix_seconds);
+    let minutes = unix_seconds % 86_400 / 60;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// How the person signed in, and who made the grant if not the person.
+fn signed_in_with(c: &Connection) -> String {
+    match &c.grant.managed_by {
+        Some(provider) => format!("{} (managed by {provider})", c.grant.idp),
+        None => c.grant.idp.clone(),
+    }
+}
+
+fn connection_json(c: &Connection) -> serde_json::Value {
+    let g = &c.grant;
+    serde_json::json!({
+        "grant_id": g.grant_id.as_str(),
+        "user_id": g.user_id.as_str(),
+        "email": c.member.email,
+        "role": c.member.membership.role.as_str(),
+        "app": g.client_name,
+        "client_id": g.client_id.as_str(),
+        "redirect_host": g.redirect_host,
+        "scopes": g.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "connected_at": g.created_at,
+        "last_used_at": g.last_used_at,
+        "expires_at": g.expires_at,
+        "signed_in_with": g.idp,
+        "managed_by": g.managed_by,
+    })
+}
+
+/// The connections as a table for people, columns aligned.
+fn connections_table(connections: &[Connection]) -> String {
+    let header = [
+        "PERSON",
+        "APP",
+        "CLIENT ID",
+        "REDIRECT",
+        "SCOPES",
+        "CONNECTED",
+        "LAST USED",
+        "SIGNED IN WITH",
+        "GRANT",
+    ];
+    let rows: Vec<[String; 9]> = connections
+        .iter()
+        .map(|c| {
+            [
+                person(c),
+                c.grant.client_name.clone(),
+                c.grant.client_id.to_string(),
+                if c.grant.redirect_host.is_empty() {
+                    "-".to_owned()
+                } else {
+                    c.grant.redirect_host.clone()
+                },
+                c.grant.scope.to_string(),
+                utc(c.grant.created_at),
+                utc(c.grant.last_used_at),
+                signed_in_with(c),
+                c.grant.grant_id.to_string(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    std::iter::once(line(header.to_vec()))
+        .chain(
+            rows.iter()
+                .map(|r| line(r.iter().map(String::as_str).collect())),
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn describe_provider(p: &IdentityProvider) -> String {

@@ -109,6 +109,14 @@ pub struct Membership {
     pub created_at: u64,
 }
 
+/// A member of an account, as operators list them: the membership and the person's email
+/// (`None` if their user record is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub membership: Membership,
+    pub email: Option<String>,
+}
+
 /// Orders memberships as the first-account rule needs: oldest first, ties by account id.
 pub fn sort_memberships(memberships: &mut [Membership]) {
     memberships.sort_by(|a, b| {

@@ -9,11 +9,14 @@ fn filter() -> EnvFilter {
 }
 
 /// For Lambda: one JSON object per line, no colours, no timestamp (CloudWatch adds one).
+/// The line's `span` is the Lambda runtime's invocation span, whose `requestId` ties each
+/// line to its request (Logs Insights: `span.requestId`).
 pub fn init_lambda() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter())
-        .with_current_span(false)
+        .with_current_span(true)
+        .with_span_list(false)
         .with_ansi(false)
         .without_time()
         .with_target(false)

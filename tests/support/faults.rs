@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use alta_shared::Deps;
 use alta_shared::alta::listing::{EmailFilter, EmailSummary, Page};
 use alta_shared::alta::{Campaign, CampaignStatus, Email, Inbox};
-use alta_shared::directory::{Account, IdentityLink, Membership, User};
+use alta_shared::directory::{Account, IdentityLink, Member, Membership, User};
 use alta_shared::federation::provider::IdentityProvider;
 use alta_shared::records::client::RegisteredClient;
 use alta_shared::records::grant::{
@@ -125,6 +125,7 @@ faulty_impl!(DirectoryStore, directory {
     fn memberships(user_id: &str) -> Result<Vec<Membership>, StoreError>;
     fn membership(user_id: &str, account_id: &str) -> Result<Option<Membership>, StoreError>;
     fn remove_membership(user_id: &str, account_id: &str) -> Result<(), StoreError>;
+    fn members(account_id: &str) -> Result<Vec<Member>, StoreError>;
     fn count_sign_in_attempt(key: &str, now: u64, window_ends_at: u64) -> Result<u32, StoreError>;
     fn forgive_sign_in_attempt(key: &str, now: u64) -> Result<(), StoreError>;
     fn sign_in_failures(key: &str, now: u64) -> Result<u32, StoreError>;

@@ -156,6 +156,48 @@ impl RunningStack {
             .unwrap();
         std::fs::read_to_string(path).unwrap_or_default()
     }
+
+    /// `alta-admin args` against this stack's tables, as an operator runs it with the
+    /// stack's outputs: whether it succeeded, and what it printed (standard output, then
+    /// standard error).
+    pub fn admin(&self, args: &[&str]) -> (bool, String) {
+        let outputs = &self.state["outputs"];
+        let output = Command::new(env!("CARGO_BIN_EXE_alta-admin"))
+            .args(args)
+            .env("ALTA_STORE", "dynamodb")
+            .env("AWS_REGION", self.state["region"].as_str().unwrap())
+            .env(
+                "ALTA_DYNAMODB_ENDPOINT",
+                self.state["dynamodb_endpoint"].as_str().unwrap(),
+            )
+            .env(
+                "ALTA_DIRECTORY_TABLE",
+                outputs["DirectoryTableName"].as_str().unwrap(),
+            )
+            .env(
+                "ALTA_ALTA_DATA_TABLE",
+                outputs["AltaDataTableName"].as_str().unwrap(),
+            )
+            .env(
+                "ALTA_REFRESH_TOKENS_TABLE",
+                outputs["RefreshTokensTableName"].as_str().unwrap(),
+            )
+            .env(
+                "ALTA_REVOCATIONS_TABLE",
+                outputs["RevocationsTableName"].as_str().unwrap(),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .expect("run alta-admin");
+        (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    }
 }
 
 impl Server for RunningStack {

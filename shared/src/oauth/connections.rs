@@ -252,7 +252,10 @@ async fn disconnect(
 
 /// The live grants: recorded, not past their end, not revoked (a replayed code or refresh
 /// token revokes a grant without the person's doing).
-async fn live_grants(deps: &Deps, user_id: &UserId) -> Result<Vec<GrantRecord>, StoreError> {
+pub(crate) async fn live_grants(
+    deps: &Deps,
+    user_id: &UserId,
+) -> Result<Vec<GrantRecord>, StoreError> {
     let now = deps.clock.now();
     let mut live = Vec::new();
     for grant in deps.refresh_tokens.grants(user_id).await? {

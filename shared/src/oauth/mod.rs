@@ -8,6 +8,7 @@ pub mod client_metadata;
 pub mod connections;
 pub mod discovery;
 pub mod grant_end;
+pub mod operator;
 pub mod pages;
 pub mod pending;
 pub mod register;

@@ -20,16 +20,16 @@ use serde::{Deserialize, Serialize};
 use crate::clients::metadata_document::Unlimited;
 use crate::deps::Deps;
 use crate::digest::sha256_hex;
-use crate::directory::{IdentityLink, User};
+use crate::directory::{IdentityLink, User, normalize_email};
 use crate::federation::id_token::Identity;
 use crate::federation::link::{Unlinkable, email_to_link};
 use crate::federation::provider::{IdentityProvider, check_issuer};
 use crate::federation::upstream::{self, AuthorizationParameters, CodeExchange, UpstreamError};
 use crate::http::Params;
 use crate::keys::FormKey;
-use crate::metrics::Measurement;
 use crate::oauth::pages::{ProviderButton, error_page, error_page_with_way_back};
 use crate::oauth::pending::{AuthorizationRequest, SignedIn};
+use crate::oauth::sign_in::record_sign_in;
 use crate::oauth::signed_form::{self, CONNECTIONS_PATH, FormClaims, NonceCookie};
 use crate::pkce::{CodeChallenge, CodeVerifier};
 use crate::random;
@@ -343,11 +343,17 @@ pub async fn callback(req: &Request, deps: &Deps) -> Result<Returned, Response<B
         ));
     }
     let identity = exchange(deps, &provider, &keys, (&state, &cookie), &params, now).await?;
+    // The provider's email, hashed as a password sign-in's is: an operator looks for one
+    // person's sign-ins however they signed in.
+    let email_key = identity
+        .email
+        .as_deref()
+        .map(|email| sha256_hex(normalize_email(email).as_bytes()));
     let user = match linked_user(deps, &provider, &identity, now).await {
         Ok(user) => user,
         Err(LinkFailure::Store(err)) => return Err(unavailable(err)),
         Err(LinkFailure::NoMatch(why)) => {
-            deps.metrics.record(Measurement::SignIn("unlinked"));
+            record_sign_in(deps, req, &provider.id, "no_match", email_key.as_deref());
             tracing::info!(provider = %provider.id, reason = %why, "no Alta user matches the identity provider's sign-in");
             return Err(error_page_with_way_back(
                 StatusCode::FORBIDDEN,
@@ -360,7 +366,7 @@ pub async fn callback(req: &Request, deps: &Deps) -> Result<Returned, Response<B
             ));
         }
     };
-    deps.metrics.record(Measurement::SignIn("federated"));
+    record_sign_in(deps, req, &provider.id, "succeeded", email_key.as_deref());
     tracing::info!(provider = %provider.id, user_id = %user.user_id, "signed in through an identity provider");
     let signed_in = SignedIn {
         user_id: UserId::new(user.user_id),

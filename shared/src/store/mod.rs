@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::alta::listing::{EmailFilter, EmailSummary, Page};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
-use crate::directory::{Account, IdentityLink, Membership, User};
+use crate::directory::{Account, IdentityLink, Member, Membership, User};
 use crate::federation::provider::IdentityProvider;
 use crate::records::client::RegisteredClient;
 use crate::records::grant::{
@@ -112,6 +112,11 @@ pub trait DirectoryStore: Send + Sync {
     ) -> Result<Option<Membership>, StoreError>;
     /// Ends a membership; one already gone is not an error.
     async fn remove_membership(&self, user_id: &str, account_id: &str) -> Result<(), StoreError>;
+    /// An account's members with their emails, oldest membership first: for operators
+    /// (`alta-admin connections`), never on a request's path. On DynamoDB one scan of the
+    /// directory (there is no index by account), reading only ids, emails and the account's
+    /// memberships, never a password hash.
+    async fn members(&self, account_id: &str) -> Result<Vec<Member>, StoreError>;
     /// Counts a sign-in attempt for `key` (an email's or a source address's) within a
     /// window ending at `window_ends_at` (a window already over starts afresh), atomically,
     /// and answers the count in the current window: concurrent attempts each see their own.

@@ -97,6 +97,12 @@ struct Container {
     started: Instant,
     pid: std::sync::atomic::AtomicU32,
     reported: std::sync::atomic::AtomicBool,
+    /// The init phase's length, from the start to the first `/invocation/next`, until the
+    /// first REPORT line carries it (Lambda's `Init Duration`).
+    init: Mutex<Option<Duration>>,
+    initialized: std::sync::atomic::AtomicBool,
+    /// When the current invocation was handed to the function: its REPORT's `Duration`.
+    invoked_at: Mutex<Option<Instant>>,
 }
 
 impl Container {
@@ -290,6 +296,9 @@ impl Function {
             started: Instant::now(),
             pid: std::sync::atomic::AtomicU32::new(0),
             reported: std::sync::atomic::AtomicBool::new(false),
+            init: Mutex::new(None),
+            initialized: std::sync::atomic::AtomicBool::new(false),
+            invoked_at: Mutex::new(None),
         });
         let api = Arc::new(RuntimeApi {
             container: container.clone(),
@@ -483,6 +492,17 @@ async fn runtime_request(api: &RuntimeApi, req: Request<Incoming>) -> Response<F
         };
         container.set_state(State::Busy);
         let _ = invocation.delivered.send(());
+        if !container.initialized.swap(true, Ordering::Relaxed) {
+            *container.init.lock().expect("init lock") = Some(container.started.elapsed());
+        }
+        *container.invoked_at.lock().expect("invoked_at lock") = Some(Instant::now());
+        write_log_line(
+            &api.function,
+            &format!(
+                "START RequestId: {} Version: $LATEST",
+                invocation.request_id
+            ),
+        );
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -565,9 +585,13 @@ async fn runtime_request(api: &RuntimeApi, req: Request<Incoming>) -> Response<F
         ),
         "response" => {
             report_cold_start(&api.function, container);
+            report_invocation(&api.function, container, request_id);
             Outcome::Response(body)
         }
-        "error" => Outcome::HandlerError(body),
+        "error" => {
+            report_invocation(&api.function, container, request_id);
+            Outcome::HandlerError(body)
+        }
         _ => {
             *container.current.lock().expect("current lock") = Some((expected_id, reply));
             return error_json(
@@ -588,16 +612,7 @@ fn report_cold_start(function: &Function, container: &Container) {
         return;
     }
     let elapsed = container.started.elapsed();
-    let pid = container.pid.load(Ordering::Relaxed);
-    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<u64>().ok())
-        });
+    let peak_rss_kib = peak_rss_kib(container);
     let line = serde_json::json!({
         "emulator": "cold_start",
         "function": function.config.logical_id,
@@ -605,6 +620,70 @@ fn report_cold_start(function: &Function, container: &Container) {
         "exec_to_first_response_ms": elapsed.as_secs_f64() * 1000.0,
         "peak_rss_kib": peak_rss_kib,
     });
+    write_log_line(function, &line.to_string());
+}
+
+/// The container's peak resident memory so far (`VmHWM`), in KiB.
+fn peak_rss_kib(container: &Container) -> Option<u64> {
+    let pid = container.pid.load(Ordering::Relaxed);
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Lambda's END and REPORT lines for an answered invocation, in its format, so that what
+/// reads Lambda's logs (the template's saved queries) reads the emulator's too: `Duration`
+/// from the handing out of the event, `Max Memory Used` the peak RSS, and `Init Duration`
+/// on a container's first invocation only.
+fn report_invocation(function: &Function, container: &Container, request_id: &str) {
+    let duration = container
+        .invoked_at
+        .lock()
+        .expect("invoked_at lock")
+        .take()
+        .map(|at| at.elapsed())
+        .unwrap_or_default();
+    let init = container.init.lock().expect("init lock").take();
+    write_log_line(function, &format!("END RequestId: {request_id}"));
+    write_log_line(
+        function,
+        &report_line(
+            request_id,
+            duration,
+            function.config.memory_mb,
+            peak_rss_kib(container).unwrap_or(0).div_ceil(1024),
+            init,
+        ),
+    );
+}
+
+/// `REPORT RequestId: …\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\t
+/// Max Memory Used: 30 MB[\tInit Duration: 4.56 ms]`, as Lambda writes it.
+fn report_line(
+    request_id: &str,
+    duration: Duration,
+    memory_mb: u64,
+    used_mb: u64,
+    init: Option<Duration>,
+) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let billed = (ms(duration).ceil() as u64).max(1);
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {used_mb} MB",
+        ms(duration)
+    );
+    if let Some(init) = init {
+        line.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
+    }
+    line
+}
+
+fn write_log_line(function: &Function, line: &str) {
     if let Some(path) = &function.config.log_file
         && let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(path)
     {

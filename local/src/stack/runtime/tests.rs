@@ -35,13 +35,17 @@ fn python() -> PathBuf {
 }
 
 fn fake_function(mode: &str, timeout: Duration, max_containers: usize) -> Arc<Function> {
+    Function::new(fake_config(mode, timeout, max_containers))
+}
+
+fn fake_config(mode: &str, timeout: Duration, max_containers: usize) -> FunctionConfig {
     let dir = std::env::temp_dir().join(format!("alta-stack-test-{}-{mode}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("bootstrap");
     std::fs::write(&script, format!("#!{}\n{FAKE_RUNTIME}", python().display())).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Function::new(FunctionConfig {
+    FunctionConfig {
         logical_id: "FakeFunction".into(),
         function_name: "stack-FakeFunction-1".into(),
         arn: "arn:aws:lambda:eu-west-1:123456789012:function:stack-FakeFunction-1".into(),
@@ -52,7 +56,76 @@ fn fake_function(mode: &str, timeout: Duration, max_containers: usize) -> Arc<Fu
         region: "eu-west-1".into(),
         log_file: None,
         max_containers,
-    })
+    }
+}
+
+#[tokio::test]
+async fn each_invocation_writes_lambdas_start_end_and_report_lines_with_the_init_duration_once() {
+    let log =
+        std::env::temp_dir().join(format!("alta-stack-test-{}-report.log", std::process::id()));
+    std::fs::write(&log, "").unwrap();
+    let function = Function::new(FunctionConfig {
+        log_file: Some(log.clone()),
+        ..fake_config("echo", Duration::from_secs(10), 1)
+    });
+    for n in 0..2 {
+        let answer = function.invoke(Bytes::from(format!("{{\"n\":{n}}}"))).await;
+        assert!(matches!(answer, Outcome::Response(_)), "{answer:?}");
+        for _ in 0..100 {
+            if function.census().busy == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    function.stop_all();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let platform: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("START") || l.starts_with("END") || l.starts_with("REPORT"))
+        .collect();
+    assert_eq!(platform.len(), 6, "{text}");
+    let id = |line: &str| line.split_whitespace().nth(2).unwrap().to_owned();
+    for invocation in platform.chunks(3) {
+        assert!(
+            invocation[0].starts_with("START RequestId: ")
+                && invocation[0].ends_with(" Version: $LATEST")
+        );
+        assert!(invocation[1].starts_with("END RequestId: "));
+        assert_eq!(id(invocation[0]), id(invocation[1]));
+        assert_eq!(id(invocation[0]), id(invocation[2]));
+        let fields: Vec<&str> = invocation[2].split('\t').collect();
+        assert!(
+            fields[1].starts_with("Duration: ") && fields[1].ends_with(" ms"),
+            "{}",
+            invocation[2]
+        );
+        assert!(fields[2].starts_with("Billed Duration: "));
+        assert_eq!(fields[3], "Memory Size: 128 MB");
+        assert!(fields[4].starts_with("Max Memory Used: ") && fields[4].ends_with(" MB"));
+    }
+    // The cold start carries the init phase; the warm one does not.
+    assert!(platform[2].contains("\tInit Duration: "), "{}", platform[2]);
+    assert!(!platform[5].contains("Init Duration"), "{}", platform[5]);
+    std::fs::remove_file(&log).ok();
+}
+
+#[test]
+fn a_report_line_is_as_lambda_writes_it() {
+    assert_eq!(
+        report_line(
+            "r-1",
+            Duration::from_micros(12_345),
+            256,
+            31,
+            Some(Duration::from_micros(45_678))
+        ),
+        "REPORT RequestId: r-1\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\tMax Memory Used: 31 MB\tInit Duration: 45.68 ms"
+    );
+    assert_eq!(
+        report_line("r-2", Duration::from_micros(200), 128, 9, None),
+        "REPORT RequestId: r-2\tDuration: 0.20 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB"
+    );
 }
 
 fn error_type(outcome: &Outcome) -> &str {

@@ -143,7 +143,14 @@ pub(super) async fn redeem_code(
         last_used_at: now,
         expires_at: now + deps.config.tokens.family,
     };
-    record_grant(deps, client, grant, now).await?;
+    record_grant(
+        deps,
+        client,
+        grant,
+        GrantType::AuthorizationCode.as_str(),
+        now,
+    )
+    .await?;
     tracing::info!(client_id = %client.client_id, user_id = %record.user_id, "code redeemed");
     Ok(TokenResponse {
         access_token,
@@ -166,6 +173,7 @@ pub(super) async fn record_grant(
     deps: &Deps,
     client: &Client,
     grant: GrantRecord,
+    grant_type: &str,
     now: u64,
 ) -> Result<(), OAuthError> {
     let (mut live, expired): (Vec<GrantRecord>, Vec<GrantRecord>) = deps
@@ -214,5 +222,18 @@ pub(super) async fn record_grant(
         .map(|g| g.grant_id.clone())
         .collect();
     deps.refresh_tokens.put_grant(&grant, &forgotten).await?;
+    // What the saved query "apps connected per day" reads.
+    tracing::info!(
+        grant_id = %grant.grant_id,
+        user_id = %grant.user_id,
+        account_id = %grant.account_id,
+        client_id = %grant.client_id,
+        client_name = %grant.client_name,
+        redirect_host = %grant.redirect_host,
+        idp = %grant.idp,
+        scope = %grant.scope,
+        grant_type,
+        "app connected"
+    );
     Ok(())
 }

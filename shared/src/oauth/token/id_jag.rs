@@ -182,7 +182,7 @@ pub(super) async fn exchange_assertion(
         expires_at: now + access_lifetime,
     };
     // Handed out only once its grant is recorded, so that the grant can always end it.
-    record_grant(deps, &client, grant_record, now).await?;
+    record_grant(deps, &client, grant_record, GRANT_NAME, now).await?;
     tracing::info!(client_id = %client.client_id, user_id = %user_id, account_id = %account.account_id, provider = %provider.id, scope = %scope, "identity assertion grant");
     deps.metrics.record(Measurement::TokenIssued(GRANT_NAME));
     Ok(h::json_response(

@@ -94,6 +94,57 @@ pub(super) async fn memberships_come_oldest_first_and_keep_their_creation_time(
     assert!(store.memberships("u-3").await.unwrap().is_empty());
 }
 
+pub(super) async fn an_accounts_members_come_with_their_emails_oldest_first(
+    store: Arc<dyn Stores>,
+) {
+    store
+        .create_user(&user("ana@acme.example", "u-ana"))
+        .await
+        .unwrap();
+    store
+        .create_user(&user("bo@acme.example", "u-bo"))
+        .await
+        .unwrap();
+    store
+        .put_membership(&membership("u-bo", "acme", Role::Member, 200))
+        .await
+        .unwrap();
+    store
+        .put_membership(&membership("u-ana", "acme", Role::Admin, 100))
+        .await
+        .unwrap();
+    store
+        .put_membership(&membership("u-ana", "globex", Role::Viewer, 50))
+        .await
+        .unwrap();
+    // A membership whose user record is gone still shows, without an email.
+    store
+        .put_membership(&membership("u-gone", "acme", Role::Viewer, 300))
+        .await
+        .unwrap();
+    let members = store.members("acme").await.unwrap();
+    let listed: Vec<_> = members
+        .iter()
+        .map(|m| {
+            (
+                m.membership.user_id.as_str(),
+                m.email.as_deref(),
+                m.membership.role,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("u-ana", Some("ana@acme.example"), Role::Admin),
+            ("u-bo", Some("bo@acme.example"), Role::Member),
+            ("u-gone", None, Role::Viewer),
+        ]
+    );
+    assert_eq!(members[0].membership.inbox_grants, ["inbox-sales"]);
+    assert!(store.members("initech").await.unwrap().is_empty());
+}
+
 pub(super) async fn a_removed_membership_is_gone_and_removing_again_is_harmless(
     store: Arc<dyn Stores>,
 ) {

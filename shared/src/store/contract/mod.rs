@@ -99,6 +99,7 @@ store_contract!(
     user_reads_back_by_email,
     second_user_with_the_same_email_conflicts,
     memberships_come_oldest_first_and_keep_their_creation_time,
+    an_accounts_members_come_with_their_emails_oldest_first,
     a_removed_membership_is_gone_and_removing_again_is_harmless,
     account_reads_back,
     a_person_without_a_password_reads_back,

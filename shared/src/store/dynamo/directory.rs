@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, Item, count_in_window, map_sdk_error};
-use crate::directory::{Account, Membership, Role, User, sort_memberships};
+use crate::directory::{Account, Member, Membership, Role, User, sort_memberships};
 use crate::password::PasswordHash;
 use crate::store::{DirectoryStore, StoreError};
 
@@ -205,6 +205,56 @@ impl DirectoryStore for DynamoStore {
         }
         sort_memberships(&mut found);
         Ok(found)
+    }
+
+    async fn members(&self, account_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut emails = std::collections::HashMap::new();
+        let mut memberships = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.tables.directory)
+                .filter_expression("sk = :user OR sk = :member")
+                .projection_expression(
+                    "sk, user_id, email, account_id, #role, inbox_grants, created_at",
+                )
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":user", AttributeValue::S("USER".into()))
+                .expression_attribute_values(
+                    ":member",
+                    AttributeValue::S(format!("MEMBER#{account_id}")),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            for map in out.items.unwrap_or_default() {
+                let item = Item::from(map);
+                if item.get_s("sk")? == "USER" {
+                    emails.insert(
+                        item.get_s("user_id")?.to_owned(),
+                        item.get_s("email")?.to_owned(),
+                    );
+                } else {
+                    memberships.push(membership_from(&item)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        sort_memberships(&mut memberships);
+        Ok(memberships
+            .into_iter()
+            .map(|membership| Member {
+                email: emails.remove(&membership.user_id),
+                membership,
+            })
+            .collect())
     }
 
     async fn count_sign_in_attempt(

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::alta::listing::{EmailFilter, EmailSummary, Page, campaign_matches, page_of};
 use crate::alta::{Campaign, CampaignStatus, Email, Inbox};
-use crate::directory::{Account, IdentityLink, Membership, User, sort_memberships};
+use crate::directory::{Account, IdentityLink, Member, Membership, User, sort_memberships};
 use crate::federation::provider::IdentityProvider;
 use crate::records::client::RegisteredClient;
 use crate::records::grant::{
@@ -248,6 +248,28 @@ impl DirectoryStore for MemoryStore {
             .collect();
         sort_memberships(&mut found);
         Ok(found)
+    }
+
+    async fn members(&self, account_id: &str) -> Result<Vec<Member>, StoreError> {
+        let t = self.lock()?;
+        let mut memberships: Vec<Membership> = t
+            .memberships
+            .values()
+            .filter(|m| m.account_id == account_id)
+            .cloned()
+            .collect();
+        sort_memberships(&mut memberships);
+        Ok(memberships
+            .into_iter()
+            .map(|membership| Member {
+                email: t
+                    .users
+                    .values()
+                    .find(|u| u.user_id == membership.user_id)
+                    .map(|u| u.email.clone()),
+                membership,
+            })
+            .collect())
     }
 
     async fn count_sign_in_attempt(

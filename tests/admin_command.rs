@@ -389,3 +389,62 @@ fn admin_command_refuses_the_in_memory_store() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ALTA_STORE=dynamodb"));
 }
+
+#[tokio::test]
+#[ignore = "needs DynamoDB at ALTA_TEST_DYNAMODB_ENDPOINT; scripts/test runs it"]
+async fn connections_are_listed_by_account_and_need_the_grant_tables() {
+    let prefix = unique_prefix();
+    let server = support::TestServer::start_with(
+        support::Backend::DynamoDb,
+        &[("ALTA_TABLE_PREFIX", prefix.as_str())],
+    )
+    .await;
+    let client = support::oauth::FlowClient::register(&server).await;
+    let auth = client.authorize_as(&server, "viewer@alta.local").await;
+    let (status, tokens) = client.exchange(&server, &auth).await;
+    assert_eq!(status, 200, "{tokens}");
+    let grant_id = support::oauth::claims(tokens["access_token"].as_str().unwrap())["grant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (ok, table) = admin(&prefix, &["connections", "--account", "acct_acme"], None);
+    assert!(ok, "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.contains(&grant_id))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.starts_with("viewer@alta.local")
+            && row.contains("Flow Test")
+            && row.contains(&client.client_id),
+        "{row}"
+    );
+    // Only that account's: Globex's list has none of the Viewer's Acme connections.
+    let (ok, out) = admin(
+        &prefix,
+        &["connections", "--account", "acct_globex", "--json"],
+        None,
+    );
+    assert!(ok && !out.contains(&grant_id), "{out}");
+
+    // Without a table prefix, the grant tables must be named: a default name would be
+    // another stack's table, or none.
+    let out = Command::new(env!("CARGO_BIN_EXE_alta-admin"))
+        .args(["connections", "--account", "acct_acme"])
+        .env("ALTA_STORE", "dynamodb")
+        .env("ALTA_DYNAMODB_ENDPOINT", support::dynamodb_endpoint())
+        .env("ALTA_DIRECTORY_TABLE", format!("{prefix}directory"))
+        .env_remove("ALTA_TABLE_PREFIX")
+        .env_remove("ALTA_REFRESH_TOKENS_TABLE")
+        .env_remove("ALTA_REVOCATIONS_TABLE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("set ALTA_REFRESH_TOKENS_TABLE to the stack's RefreshTokensTableName output"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -614,7 +614,8 @@ fn search_expression(expression: &str) -> (String, String, BTreeSet<String>) {
         .and_then(|(_, rest)| rest.split_once('}'))
         .unwrap_or_else(|| panic!("not a SEARCH over a schema: {expression}"));
     let mut parts = schema.0.split(',').map(str::trim);
-    let namespace = parts.next().unwrap().to_owned();
+    // A namespace with other than letters and digits is quoted.
+    let namespace = parts.next().unwrap().trim_matches('"').to_owned();
     let dimensions = parts.map(str::to_owned).collect();
     let name = schema
         .1

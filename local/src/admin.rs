@@ -81,6 +81,7 @@ async fn run(args: &[String]) -> Result<String, String> {
     match command.as_str() {
         "connections" => {
             let account_id = flags.require("account")?;
+            require_grant_tables()?;
             existing_account(directory, account_id).await?;
             let connections = operator::account_connections(&deps, account_id)
                 .await
@@ -98,6 +99,7 @@ async fn run(args: &[String]) -> Result<String, String> {
         "disconnect" => {
             let account_id = flags.require("account")?;
             let grant_id = flags.require("grant")?;
+            require_grant_tables()?;
             existing_account(directory, account_id).await?;
             match operator::disconnect(&deps, account_id, grant_id)
                 .await
@@ -105,7 +107,7 @@ async fn run(args: &[String]) -> Result<String, String> {
             {
                 Some(ended) => Ok(format!(
                     "disconnected {} ({}) of {}: its tokens stop working at their next use",
-                    ended.grant.client_name,
+                    printable(&ended.grant.client_name),
                     ended.grant.client_id,
                     person(&ended)
                 )),
@@ -415,6 +417,34 @@ async fn existing_account(
         .ok_or_else(|| format!("no account {account_id}"))
 }
 
+/// The connections live in the refresh-tokens table and end in the revocations table: a
+/// default name there would read (or write) a table of another stack or none. A table
+/// prefix (local stores) names them all.
+fn require_grant_tables() -> Result<(), String> {
+    if std::env::var_os("ALTA_TABLE_PREFIX").is_some() {
+        return Ok(());
+    }
+    for (variable, output) in [
+        ("ALTA_REFRESH_TOKENS_TABLE", "RefreshTokensTableName"),
+        ("ALTA_REVOCATIONS_TABLE", "RevocationsTableName"),
+    ] {
+        if std::env::var_os(variable).is_none() {
+            return Err(format!(
+                "set {variable} to the stack's {output} output (docs/operations.md, Connected apps per account)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What an app chose to call itself, safe on a terminal: control characters (escape
+/// sequences among them) become spaces.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Whose a connection is: their email, or their user id if their user record is gone.
 fn person(c: &Connection) -> String {
     c.member
@@ -479,12 +509,12 @@ fn connections_table(connections: &[Connection]) -> String {
         .map(|c| {
             [
                 person(c),
-                c.grant.client_name.clone(),
-                c.grant.client_id.to_string(),
+                printable(&c.grant.client_name),
+                printable(c.grant.client_id.as_str()),
                 if c.grant.redirect_host.is_empty() {
                     "-".to_owned()
                 } else {
-                    c.grant.redirect_host.clone()
+                    printable(&c.grant.redirect_host)
                 },
                 c.grant.scope.to_string(),
                 utc(c.grant.created_at),

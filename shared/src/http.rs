@@ -212,15 +212,15 @@ pub fn source_ip(req: &Request) -> Option<String> {
         .filter(|ip| !ip.is_empty())
 }
 
-/// The caller's address as a store key: its SHA-256, so no address is stored in clear.
-/// An IPv6 caller is its /64 (one subscriber's prefix: the interface half is theirs to
-/// change at will); anything else is keyed as written.
-/// The caller's address as logs show it: an IPv4 address, or an IPv6 address's /64 (what
-/// one subscriber is usually given), the block the throttles count by.
+/// The caller's address as logs show it: an IPv4 address, or an IPv6 caller's /64 (the
+/// block the throttles count by).
 pub fn source_address(req: &Request) -> Option<String> {
     source_ip(req).map(|ip| address_block(&ip))
 }
 
+/// The caller's address as a store key: its SHA-256, so no address is stored in clear.
+/// An IPv6 caller is its /64 (one subscriber's prefix: the interface half is theirs to
+/// change at will); anything else is keyed as written.
 pub fn source_address_key(req: &Request) -> Option<String> {
     source_ip(req).map(|ip| crate::digest::sha256_hex(address_block(&ip).as_bytes()))
 }

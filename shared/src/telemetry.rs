@@ -12,9 +12,15 @@ fn filter() -> EnvFilter {
 /// The line's `span` is the Lambda runtime's invocation span, whose `requestId` ties each
 /// line to its request (Logs Insights: `span.requestId`).
 pub fn init_lambda() {
+    // The runtime's span is at INFO: kept whatever the level, so that a WARN or ERROR line
+    // still names its request.
+    let filter = match "lambda_runtime=info".parse() {
+        Ok(directive) => filter().add_directive(directive),
+        Err(_) => filter(),
+    };
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter())
+        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .with_ansi(false)

@@ -19,7 +19,8 @@ pub struct Connection {
 }
 
 /// Every live grant to `account_id`, most recently used first. A grant recorded before
-/// tokens named their account acts in its person's first account: it is listed there.
+/// tokens named their account is listed where `/mcp` acts for it: the person's first
+/// account that accepts how they signed in.
 pub async fn account_connections(
     deps: &Deps,
     account_id: &str,
@@ -27,26 +28,13 @@ pub async fn account_connections(
     let mut connections = Vec::new();
     for member in deps.directory.members(account_id).await? {
         let user_id = UserId::new(member.membership.user_id.clone());
-        let grants = live_grants(deps, &user_id).await?;
-        if grants.is_empty() {
-            continue;
-        }
-        let first_account = if grants.iter().any(|g| g.account_id.is_empty()) {
-            deps.directory
-                .memberships(&member.membership.user_id)
-                .await?
-                .first()
-                .map(|m| m.account_id.clone())
-        } else {
-            None
-        };
-        for grant in grants {
+        for grant in live_grants(deps, &user_id).await? {
             let acts_in = if grant.account_id.is_empty() {
-                first_account.as_deref()
+                first_account_accepting(deps, &user_id, &grant.idp).await?
             } else {
-                Some(grant.account_id.as_str())
+                Some(grant.account_id.clone())
             };
-            if acts_in == Some(account_id) {
+            if acts_in.as_deref() == Some(account_id) {
                 connections.push(Connection {
                     member: member.clone(),
                     grant,
@@ -56,6 +44,23 @@ pub async fn account_connections(
     }
     connections.sort_by_key(|c| std::cmp::Reverse(c.grant.last_used_at));
     Ok(connections)
+}
+
+/// The first of a person's accounts (oldest membership first) that accepts a sign-in
+/// through `idp`: where a token naming no account acts.
+async fn first_account_accepting(
+    deps: &Deps,
+    user_id: &UserId,
+    idp: &str,
+) -> Result<Option<String>, StoreError> {
+    for membership in deps.directory.memberships(user_id.as_str()).await? {
+        if let Some(account) = deps.directory.account(&membership.account_id).await?
+            && account.accepts_idp(idp)
+        {
+            return Ok(Some(account.account_id));
+        }
+    }
+    Ok(None)
 }
 
 /// Ends the account's grant `grant_id` at once: its refresh tokens and access tokens stop

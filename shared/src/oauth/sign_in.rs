@@ -97,6 +97,9 @@ pub async fn sign_in(
     let pair_key = format!("pair-{pair}");
     let known_key = format!("known-{pair}");
     let email_key = sha256_hex(email.as_bytes());
+    // Only what looks like an address is hashed into the log: a password typed into the
+    // email field must not end up there, even hashed.
+    let logged_email_key = email.contains('@').then_some(email_key.as_str());
     let address_key = source.map(|key| format!("ip-{key}"));
     let known = deps
         .directory
@@ -132,7 +135,7 @@ pub async fn sign_in(
             .await
             .map_err(unavailable)?;
         if count > limit {
-            record_sign_in(deps, req, PASSWORD_IDP, "locked", Some(&email_key));
+            record_sign_in(deps, req, PASSWORD_IDP, "locked", logged_email_key);
             return Err(Refusal::Retry(StatusCode::TOO_MANY_REQUESTS, message));
         }
     }
@@ -158,11 +161,11 @@ pub async fn sign_in(
         (true, Some(user)) => user,
         _ => {
             // Already counted, for the email and the address.
-            record_sign_in(deps, req, PASSWORD_IDP, "failed", Some(&email_key));
+            record_sign_in(deps, req, PASSWORD_IDP, "failed", logged_email_key);
             return Err(Refusal::Retry(StatusCode::OK, "Invalid email or password."));
         }
     };
-    record_sign_in(deps, req, PASSWORD_IDP, "succeeded", Some(&email_key));
+    record_sign_in(deps, req, PASSWORD_IDP, "succeeded", logged_email_key);
     deps.directory
         .clear_sign_in_failures(&pair_key)
         .await

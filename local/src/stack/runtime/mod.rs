@@ -203,7 +203,7 @@ impl Function {
         let (reply, outcome) = oneshot::channel();
         let (delivered_to, delivered) = oneshot::channel();
         let invocation = Invocation {
-            request_id,
+            request_id: request_id.clone(),
             payload,
             delivered: delivered_to,
             reply,
@@ -239,8 +239,33 @@ impl Function {
         }
         match tokio::time::timeout(self.config.timeout, outcome).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Outcome::failure("Runtime.ExitError", "the container exited"),
+            Ok(Err(_)) => {
+                // As Lambda logs a runtime that exits mid-invocation.
+                write_log_line(
+                    self,
+                    &format!(
+                        "RequestId: {request_id} Error: Runtime exited without providing a reason\nRuntime.ExitError"
+                    ),
+                );
+                report_invocation(
+                    self,
+                    &container,
+                    &request_id,
+                    "\tStatus: error\tError Type: Runtime.ExitError",
+                );
+                Outcome::failure("Runtime.ExitError", "the container exited")
+            }
             Err(_) => {
+                // As Lambda logs a timeout: a line of its own, and the REPORT's status.
+                write_log_line(
+                    self,
+                    &format!(
+                        "{} {request_id} Task timed out after {:.2} seconds",
+                        log_timestamp(),
+                        self.config.timeout.as_secs_f64()
+                    ),
+                );
+                report_invocation(self, &container, &request_id, "\tStatus: timeout");
                 container.kill();
                 self.remove(container.id);
                 Outcome::failure(
@@ -585,11 +610,11 @@ async fn runtime_request(api: &RuntimeApi, req: Request<Incoming>) -> Response<F
         ),
         "response" => {
             report_cold_start(&api.function, container);
-            report_invocation(&api.function, container, request_id);
+            report_invocation(&api.function, container, request_id, "");
             Outcome::Response(body)
         }
         "error" => {
-            report_invocation(&api.function, container, request_id);
+            report_invocation(&api.function, container, request_id, "");
             Outcome::HandlerError(body)
         }
         _ => {
@@ -639,8 +664,9 @@ fn peak_rss_kib(container: &Container) -> Option<u64> {
 /// Lambda's END and REPORT lines for an answered invocation, in its format, so that what
 /// reads Lambda's logs (the template's saved queries) reads the emulator's too: `Duration`
 /// from the handing out of the event, `Max Memory Used` the peak RSS, and `Init Duration`
-/// on a container's first invocation only.
-fn report_invocation(function: &Function, container: &Container, request_id: &str) {
+/// on a container's first invocation only; `status` ends the REPORT line of one that did
+/// not answer (`\tStatus: timeout`).
+fn report_invocation(function: &Function, container: &Container, request_id: &str, status: &str) {
     let duration = container
         .invoked_at
         .lock()
@@ -650,16 +676,30 @@ fn report_invocation(function: &Function, container: &Container, request_id: &st
         .unwrap_or_default();
     let init = container.init.lock().expect("init lock").take();
     write_log_line(function, &format!("END RequestId: {request_id}"));
-    write_log_line(
-        function,
-        &report_line(
-            request_id,
-            duration,
-            function.config.memory_mb,
-            peak_rss_kib(container).unwrap_or(0).div_ceil(1024),
-            init,
-        ),
+    let report = report_line(
+        request_id,
+        duration,
+        function.config.memory_mb,
+        peak_rss_kib(container).unwrap_or(0).div_ceil(1024),
+        init,
     );
+    write_log_line(function, &format!("{report}{status}"));
+}
+
+/// `2026-12-03T18:00:00.000Z`, as Lambda stamps its own lines.
+fn log_timestamp() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (y, m, d) = civil_date(now.as_secs());
+    let s = now.as_secs() % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        now.subsec_millis()
+    )
 }
 
 /// `REPORT RequestId: …\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\t

@@ -178,7 +178,15 @@ async fn a_crash_fails_the_invocation_and_the_next_one_starts_a_new_container() 
 
 #[tokio::test]
 async fn an_invocation_past_the_timeout_is_killed() {
-    let function = fake_function("hang", Duration::from_secs(1), 5);
+    let log = std::env::temp_dir().join(format!(
+        "alta-stack-test-{}-timeout.log",
+        std::process::id()
+    ));
+    std::fs::write(&log, "").unwrap();
+    let function = Function::new(FunctionConfig {
+        log_file: Some(log.clone()),
+        ..fake_config("hang", Duration::from_secs(1), 5)
+    });
     let started = std::time::Instant::now();
     let outcome = function.invoke(Bytes::from_static(b"{}")).await;
     assert_eq!(error_type(&outcome), "Sandbox.Timedout");
@@ -188,6 +196,19 @@ async fn an_invocation_past_the_timeout_is_killed() {
         0,
         "the timed-out container is gone"
     );
+    // Logged as Lambda logs it: what an operator's query for timeouts finds.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let timed_out = text
+        .lines()
+        .find(|l| l.contains(" Task timed out after 1.00 seconds"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        timed_out.ends_with("Z") || timed_out.contains("Z "),
+        "{timed_out}"
+    );
+    let report = text.lines().find(|l| l.starts_with("REPORT")).unwrap();
+    assert!(report.ends_with("\tStatus: timeout"), "{report}");
+    std::fs::remove_file(&log).ok();
 }
 
 #[tokio::test]

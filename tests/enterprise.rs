@@ -17,30 +17,9 @@ use support::{Backend, TestServer, http, secretsmanager_endpoint};
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const CLAUDE_SECRET: &str = "claude-enterprise-secret";
 
-macro_rules! on_every_store_with_enterprise_idp {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                #[ignore = "needs Node.js, tests/idp's packages and moto; scripts/test runs it"]
-                async fn $name() {
-                    super::$name($crate::support::Backend::Memory).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                #[ignore = "needs DynamoDB, Node.js, tests/idp's packages and moto; scripts/test runs it"]
-                async fn $name() {
-                    super::$name($crate::support::Backend::DynamoDb).await;
-                }
-            )*
-        }
-    };
-}
-
-on_every_store_with_enterprise_idp!(
+on_every_store!(
+    ignore: "needs Node.js, tests/idp's packages and moto; scripts/test runs it",
+    "needs DynamoDB, Node.js, tests/idp's packages and moto; scripts/test runs it";
     an_app_gets_a_token_from_its_companys_assertion_and_calls_tools,
     each_broken_assertion_is_refused_as_invalid_grant,
     only_authenticated_clients_may_present_an_assertion,

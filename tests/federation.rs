@@ -17,30 +17,9 @@ use support::oauth::{
 };
 use support::{Backend, DEMO_PASSWORD, TestServer};
 
-macro_rules! on_every_store_with_providers {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                #[ignore = "needs Node.js and tests/idp's packages; scripts/test runs it"]
-                async fn $name() {
-                    super::$name($crate::support::Backend::Memory).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                #[ignore = "needs DynamoDB, Node.js and tests/idp's packages; scripts/test runs it"]
-                async fn $name() {
-                    super::$name($crate::support::Backend::DynamoDb).await;
-                }
-            )*
-        }
-    };
-}
-
-on_every_store_with_providers!(
+on_every_store!(
+    ignore: "needs Node.js and tests/idp's packages; scripts/test runs it",
+    "needs DynamoDB, Node.js and tests/idp's packages; scripts/test runs it";
     a_person_without_a_password_connects_through_their_companys_provider,
     a_globex_member_cannot_connect_globex_with_a_password,
     a_provider_button_links_by_verified_email_and_the_link_decides_after,

@@ -149,6 +149,28 @@ pub fn http() -> reqwest::Client {
 /// Declares each test once per store: in memory always; on DynamoDB when the test
 /// script provides one (it runs the ignored tests with `--include-ignored`).
 macro_rules! on_every_store {
+    // Tests that need more than the store (test identity providers, moto): both ignored by
+    // a bare `cargo test`, each with what it needs.
+    (ignore: $memory:literal, $dynamodb:literal; $($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                #[ignore = $memory]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Memory).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = $dynamodb]
+                async fn $name() {
+                    super::$name($crate::support::Backend::DynamoDb).await;
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod memory {
             $(

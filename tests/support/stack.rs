@@ -99,25 +99,37 @@ impl EmulatedStack {
 
     /// Runs `alta-admin` against the stack's tables (`ALTA_ADMIN_PASSWORD` = `password`).
     pub fn admin(&self, args: &[&str], password: &str) {
-        let outputs = &self.state["outputs"];
-        let status = Command::new(env!("CARGO_BIN_EXE_alta-admin"))
+        let status = admin_command(&self.state)
             .args(args)
-            .env("ALTA_STORE", "dynamodb")
-            .env("ALTA_DYNAMODB_ENDPOINT", dynamodb_endpoint())
-            .env(
-                "ALTA_DIRECTORY_TABLE",
-                outputs["DirectoryTableName"].as_str().unwrap(),
-            )
-            .env(
-                "ALTA_ALTA_DATA_TABLE",
-                outputs["AltaDataTableName"].as_str().unwrap(),
-            )
             .env("ALTA_ADMIN_PASSWORD", password)
             .stdout(Stdio::null())
             .status()
             .expect("run alta-admin");
         assert!(status.success(), "alta-admin {args:?}");
     }
+}
+
+/// `alta-admin` set up as an operator sets it up from a stack's outputs (what
+/// `scripts/stack` writes to `admin.env`), against the emulated services its state names.
+fn admin_command(state: &Value) -> Command {
+    let outputs = &state["outputs"];
+    let output = |name: &str| outputs[name].as_str().unwrap().to_owned();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alta-admin"));
+    command
+        .env("ALTA_STORE", "dynamodb")
+        .env("AWS_REGION", state["region"].as_str().unwrap())
+        .env(
+            "ALTA_DYNAMODB_ENDPOINT",
+            state["dynamodb_endpoint"].as_str().unwrap(),
+        )
+        .env("ALTA_DIRECTORY_TABLE", output("DirectoryTableName"))
+        .env("ALTA_ALTA_DATA_TABLE", output("AltaDataTableName"))
+        .env(
+            "ALTA_REFRESH_TOKENS_TABLE",
+            output("RefreshTokensTableName"),
+        )
+        .env("ALTA_REVOCATIONS_TABLE", output("RevocationsTableName"));
+    command
 }
 
 /// A Secrets Manager client for the emulated services a stack's state names.
@@ -161,31 +173,8 @@ impl RunningStack {
     /// stack's outputs: whether it succeeded, and what it printed (standard output, then
     /// standard error).
     pub fn admin(&self, args: &[&str]) -> (bool, String) {
-        let outputs = &self.state["outputs"];
-        let output = Command::new(env!("CARGO_BIN_EXE_alta-admin"))
+        let output = admin_command(&self.state)
             .args(args)
-            .env("ALTA_STORE", "dynamodb")
-            .env("AWS_REGION", self.state["region"].as_str().unwrap())
-            .env(
-                "ALTA_DYNAMODB_ENDPOINT",
-                self.state["dynamodb_endpoint"].as_str().unwrap(),
-            )
-            .env(
-                "ALTA_DIRECTORY_TABLE",
-                outputs["DirectoryTableName"].as_str().unwrap(),
-            )
-            .env(
-                "ALTA_ALTA_DATA_TABLE",
-                outputs["AltaDataTableName"].as_str().unwrap(),
-            )
-            .env(
-                "ALTA_REFRESH_TOKENS_TABLE",
-                outputs["RefreshTokensTableName"].as_str().unwrap(),
-            )
-            .env(
-                "ALTA_REVOCATIONS_TABLE",
-                outputs["RevocationsTableName"].as_str().unwrap(),
-            )
             .stdin(Stdio::null())
             .output()
             .expect("run alta-admin");
